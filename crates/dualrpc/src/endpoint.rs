@@ -1,0 +1,307 @@
+//! One upstream provider: its name, its (secret) URL, a keep-alive HTTP client, and its
+//! stats; [`Endpoint::send`] turns one HTTP exchange into one [`Outcome`].
+//!
+//! Each endpoint owns its own `reqwest::Client`, so connection pools, HTTP/2 sessions and
+//! TLS state are never shared across providers. The URL is handed only to that client;
+//! transport errors are reduced to a [`FailureKind`] before anything could print them
+//! (reqwest's error `Display` includes the URL, and with it the API key).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::{BreakerConfig, EndpointConfig, Role};
+use crate::jsonrpc::{self, EmptyRule, Envelope, ErrorClass, ErrorObject};
+use crate::outcome::{FailureKind, Outcome};
+use crate::stats::EndpointStats;
+use bytes::{Bytes, BytesMut};
+
+/// Idle keep-alive connections kept per endpoint: enough for a burst of concurrent
+/// attempts to find a warm connection instead of paying a TCP/TLS handshake.
+const MAX_IDLE_PER_ENDPOINT: usize = 256;
+/// How long an idle upstream connection is kept.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// TCP connect timeout: a provider that cannot accept in this time is down for our needs.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// An upstream endpoint.
+#[derive(Debug)]
+pub(crate) struct Endpoint {
+    /// Position in the config, stable for the pool's life (used as an id).
+    pub(crate) index: usize,
+    /// Name shown everywhere instead of the URL.
+    pub(crate) name: Arc<str>,
+    /// Role in `dual` pairs.
+    pub(crate) role: Role,
+    /// Per-attempt timeout set on the endpoint, if any.
+    pub(crate) timeout: Option<Duration>,
+    /// Measured performance.
+    pub(crate) stats: EndpointStats,
+    /// The secret URL; never formatted (`reqwest::Url`'s Debug is bypassed by the manual
+    /// `Debug` of `Secret`).
+    url: Secret,
+    /// Keep-alive client owned by this endpoint alone.
+    client: reqwest::Client,
+}
+
+/// Holds the URL so that a derived `Debug` of [`Endpoint`] cannot print it.
+struct Secret(reqwest::Url);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Endpoint {
+    /// Builds an endpoint from validated config.
+    pub(crate) fn new(
+        index: usize,
+        config: &EndpointConfig,
+        breaker: BreakerConfig,
+        now: Instant,
+    ) -> Result<Endpoint, crate::config::ConfigError> {
+        let url = reqwest::Url::parse(config.url.expose()).map_err(|_| {
+            crate::config::ConfigError::Invalid(format!(
+                "endpoint `{}`: url is not valid",
+                config.name
+            ))
+        })?;
+        let client = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .pool_max_idle_per_host(MAX_IDLE_PER_ENDPOINT)
+            .pool_idle_timeout(IDLE_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|_| {
+                crate::config::ConfigError::Invalid(format!(
+                    "endpoint `{}`: cannot build HTTP client",
+                    config.name
+                ))
+            })?;
+        Ok(Endpoint {
+            index,
+            name: config.name.as_str().into(),
+            role: config.role,
+            timeout: config.timeout_ms.map(Duration::from_millis),
+            stats: EndpointStats::new(now, breaker),
+            url: Secret(url),
+            client,
+        })
+    }
+
+    /// Its circuit state.
+    pub(crate) fn stats_circuit(&self) -> crate::stats::CircuitState {
+        self.stats.circuit()
+    }
+
+    /// Sends one prepared JSON-RPC request and classifies the answer. `expect_id` is the
+    /// id inside `body`; `rule` says when a result counts as empty; bodies above
+    /// `max_bytes` are refused while streaming, before they are buffered whole.
+    pub(crate) async fn send(
+        &self,
+        body: Bytes,
+        expect_id: u64,
+        rule: EmptyRule,
+        max_bytes: usize,
+    ) -> Outcome {
+        let response = match self
+            .client
+            .post(self.url.0.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => return Outcome::failed(transport_kind(&e)),
+        };
+        let status = response.status();
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            return Outcome::Failed {
+                kind: FailureKind::RateLimited,
+                retry_after,
+            };
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > max_bytes as u64)
+        {
+            return Outcome::failed(FailureKind::TooLarge);
+        }
+        let bytes = match read_limited(response, max_bytes).await {
+            Ok(b) => b,
+            Err(kind) => return Outcome::failed(kind),
+        };
+        let outcome = classify(&bytes, expect_id, rule);
+        // Providers answer some errors with 4xx/5xx and a JSON-RPC body; the body decides.
+        // A non-success status with a *result* is not trusted.
+        match outcome {
+            Outcome::Success { .. } if !status.is_success() => {
+                Outcome::failed(FailureKind::HttpStatus)
+            }
+            Outcome::Failed {
+                kind: FailureKind::InvalidResponse,
+                ..
+            } if !status.is_success() => Outcome::failed(FailureKind::HttpStatus),
+            other => other,
+        }
+    }
+}
+
+/// Reads a body up to `max` bytes.
+async fn read_limited(mut response: reqwest::Response, max: usize) -> Result<Bytes, FailureKind> {
+    let mut buf =
+        BytesMut::with_capacity(response.content_length().map_or(8 * 1024, |n| n as usize));
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if buf.len() + chunk.len() > max {
+                    return Err(FailureKind::TooLarge);
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(buf.freeze()),
+            Err(e) => return Err(transport_kind(&e)),
+        }
+    }
+}
+
+/// Reduces a reqwest error to a kind. The error itself is dropped unprinted: its
+/// `Display` carries the URL.
+fn transport_kind(e: &reqwest::Error) -> FailureKind {
+    if e.is_timeout() {
+        FailureKind::Timeout
+    } else if e.is_connect() {
+        FailureKind::Connect
+    } else {
+        FailureKind::Transport
+    }
+}
+
+/// Classifies an upstream body: the envelope must be JSON-RPC with our id and exactly one
+/// of `result` / `error`.
+pub(crate) fn classify(body: &[u8], expect_id: u64, rule: EmptyRule) -> Outcome {
+    let Ok(env) = serde_json::from_slice::<Envelope<'_>>(body) else {
+        return Outcome::failed(FailureKind::InvalidResponse);
+    };
+    let id_ok = env
+        .id
+        .is_some_and(|id| id.get().parse::<u64>() == Ok(expect_id));
+    match (env.result, env.error) {
+        (Some(result), None) => {
+            if !id_ok {
+                return Outcome::failed(FailureKind::WrongId);
+            }
+            Outcome::Success {
+                missing: jsonrpc::missing_parts(rule, result),
+                result: result.to_owned(),
+            }
+        }
+        (None, Some(error)) => {
+            let Ok(obj) = serde_json::from_str::<ErrorObject<'_>>(error.get()) else {
+                return Outcome::failed(FailureKind::InvalidResponse);
+            };
+            // A node may answer an error with `id: null` when it could not read the request;
+            // only a *different* id is suspicious.
+            if !id_ok && env.id.is_some_and(|id| id.get() != "null") {
+                return Outcome::failed(FailureKind::WrongId);
+            }
+            match jsonrpc::classify_error(&obj) {
+                ErrorClass::Deterministic => Outcome::Deterministic {
+                    error: error.to_owned(),
+                },
+                ErrorClass::NodeUnhealthy => Outcome::failed(FailureKind::NodeUnhealthy),
+                ErrorClass::NodeBehind => Outcome::failed(FailureKind::NodeBehind),
+                ErrorClass::DataUnavailable => Outcome::failed(FailureKind::DataUnavailable),
+                ErrorClass::Other => Outcome::failed(FailureKind::RpcError),
+            }
+        }
+        _ => Outcome::failed(FailureKind::InvalidResponse),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::value::RawValue;
+
+    fn result_of(outcome: &Outcome) -> Option<&RawValue> {
+        match outcome {
+            Outcome::Success { result, .. } => Some(result),
+            _ => None,
+        }
+    }
+
+    fn label(body: &str) -> &'static str {
+        classify(body.as_bytes(), 5, EmptyRule::NullResult).label()
+    }
+
+    #[test]
+    fn classification_of_upstream_bodies() {
+        let cases = [
+            (r#"{"jsonrpc":"2.0","id":5,"result":{"slot":1}}"#, "success"),
+            (r#"{"jsonrpc":"2.0","id":5,"result":null}"#, "empty"),
+            (
+                r#"{"jsonrpc":"2.0","id":6,"result":{"slot":1}}"#,
+                "wrong_id",
+            ),
+            (r#"{"jsonrpc":"2.0","id":"5","result":1}"#, "wrong_id"),
+            (r#"{"jsonrpc":"2.0","result":1}"#, "wrong_id"),
+            (
+                r#"{"jsonrpc":"2.0","id":5,"error":{"code":-32602,"message":"Invalid params"}}"#,
+                "deterministic_error",
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32602,"message":"Invalid params"}}"#,
+                "deterministic_error",
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":9,"error":{"code":-32602,"message":"Invalid params"}}"#,
+                "wrong_id",
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":5,"error":{"code":-32005,"message":"Node is unhealthy"}}"#,
+                "node_unhealthy",
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":5,"error":{"code":-32016,"message":"Minimum context slot has not been reached"}}"#,
+                "node_behind",
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":5,"error":"oops"}"#,
+                "invalid_response",
+            ),
+            (r#"{"jsonrpc":"2.0","id":5}"#, "invalid_response"),
+            (
+                r#"{"jsonrpc":"2.0","id":5,"result":1,"error":{"code":1,"message":""}}"#,
+                "invalid_response",
+            ),
+            (
+                "<html><body>502 Bad Gateway</body></html>",
+                "invalid_response",
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":5,"result":{"sl"#,
+                "invalid_response",
+            ),
+            ("", "invalid_response"),
+        ];
+        for (body, want) in cases {
+            assert_eq!(label(body), want, "{body}");
+        }
+    }
+
+    #[test]
+    fn results_are_kept_verbatim() {
+        let body = r#"{"jsonrpc":"2.0","id":5,"result":{ "b" : 1,"a":[1, 2] }}"#;
+        let out = classify(body.as_bytes(), 5, EmptyRule::Never);
+        assert_eq!(result_of(&out).unwrap().get(), r#"{ "b" : 1,"a":[1, 2] }"#);
+    }
+}

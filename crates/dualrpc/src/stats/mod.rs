@@ -1,0 +1,511 @@
+//! Per-endpoint performance tracking: what selection, hedging and `/status` read.
+//!
+//! Each endpoint has one [`EndpointStats`]: a peak-EWMA latency and a windowed histogram
+//! (overall and per method, since `getTransaction` and `getSlot` differ by an order of
+//! magnitude), a success-ratio EWMA, counts by outcome kind, wins, in-flight attempts, the
+//! circuit breaker, and the slot the health loop last saw. Every attempt is recorded when
+//! it settles, including the ones that lost a race, so the numbers are free of
+//! survivorship bias. State sits behind one short `parking_lot` lock per endpoint; the
+//! in-flight count is atomic because it changes twice per attempt.
+
+mod breaker;
+mod ewma;
+mod window;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use serde::Serialize;
+
+pub use breaker::{Admission, Breaker, CircuitState, TripReason};
+pub use ewma::{PeakEwma, SuccessEwma};
+pub use window::WindowedHistogram;
+
+use crate::config::BreakerConfig;
+use crate::outcome::{FailureKind, Outcome};
+
+/// Decay constant of the latency EWMA. Short, because a provider's latency shifts within
+/// seconds and a bot cannot wait a minute for selection to notice.
+const EWMA_TAU: Duration = Duration::from_secs(2);
+/// Weight of one attempt in the success ratio (≈ the last 50 attempts).
+const SUCCESS_ALPHA: f64 = 0.02;
+/// Half of the latency histogram window.
+const WINDOW_HALF: Duration = Duration::from_secs(30);
+/// Samples a per-method track needs before it is preferred over the endpoint's overall one.
+const MIN_METHOD_SAMPLES: u64 = 10;
+/// Samples needed before a percentile is trusted for the hedge delay.
+const MIN_HEDGE_SAMPLES: u64 = 20;
+/// Distinct methods tracked separately per endpoint; clients choose method names, so the
+/// map must be bounded. Further methods share the overall track.
+const MAX_TRACKED_METHODS: usize = 64;
+/// Latency assumed for an endpoint never measured: optimistic enough that new endpoints
+/// get traffic, and measured ones below it are preferred.
+const UNKNOWN_LATENCY_MS: f64 = 100.0;
+/// Floor of the success ratio in the score, so a failing endpoint's score stays finite.
+const MIN_SUCCESS: f64 = 0.02;
+
+/// Latency of one endpoint (overall or for one method).
+#[derive(Debug, Clone)]
+struct LatencyTrack {
+    ewma: PeakEwma,
+    hist: WindowedHistogram,
+    samples: u64,
+}
+
+impl LatencyTrack {
+    fn new(now: Instant) -> Self {
+        Self {
+            ewma: PeakEwma::new(now, EWMA_TAU),
+            hist: WindowedHistogram::new(now, WINDOW_HALF),
+            samples: 0,
+        }
+    }
+
+    fn record(&mut self, now: Instant, latency: Duration) {
+        self.ewma.observe(now, latency);
+        self.hist.record(now, latency);
+        self.samples += 1;
+    }
+}
+
+/// Counts of attempt outcomes since start.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OutcomeCounts {
+    /// Usable results.
+    pub success: u64,
+    /// Results with missing (null) parts.
+    pub empty: u64,
+    /// Deterministic JSON-RPC errors (the request's fault, not the endpoint's).
+    pub deterministic_error: u64,
+    /// Failures by kind label.
+    pub failures: std::collections::BTreeMap<&'static str, u64>,
+    /// Calls this endpoint's answer won.
+    pub wins: u64,
+}
+
+#[derive(Debug)]
+struct Tracked {
+    overall: LatencyTrack,
+    by_method: HashMap<Box<str>, LatencyTrack>,
+    success: SuccessEwma,
+    success_count: u64,
+    empty_count: u64,
+    deterministic_count: u64,
+    failures: [u64; FailureKind::ALL.len()],
+    breaker: Breaker,
+    /// Cool-down asked for by a 429's Retry-After.
+    rate_limited_until: Option<Instant>,
+    slot: Option<u64>,
+    lagging: bool,
+}
+
+/// Everything measured about one endpoint. See the module doc.
+#[derive(Debug)]
+pub struct EndpointStats {
+    tracked: Mutex<Tracked>,
+    in_flight: AtomicU32,
+    wins: AtomicU64,
+}
+
+/// A point-in-time view of one endpoint, as `/status` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointSnapshot {
+    /// Endpoint name.
+    pub name: String,
+    /// `primary`, `secondary` or `none`.
+    pub role: crate::config::Role,
+    /// `closed`, `open` or `half_open`.
+    pub circuit: &'static str,
+    /// Attempts under way.
+    pub in_flight: u32,
+    /// Peak-EWMA latency (ms), if measured.
+    pub latency_ewma_ms: Option<f64>,
+    /// Windowed median latency (ms).
+    pub latency_p50_ms: Option<f64>,
+    /// Windowed 90th percentile (ms).
+    pub latency_p90_ms: Option<f64>,
+    /// Windowed 99th percentile (ms).
+    pub latency_p99_ms: Option<f64>,
+    /// Success-ratio EWMA (0–1).
+    pub success_ratio: f64,
+    /// Outcome counts.
+    pub counts: OutcomeCounts,
+    /// Last slot the health loop saw.
+    pub slot: Option<u64>,
+    /// Whether it trails the best endpoint by more than `max_slot_lag`.
+    pub lagging: bool,
+    /// Selection score (lower is better).
+    pub score: f64,
+}
+
+impl EndpointStats {
+    /// Fresh stats at `now`.
+    pub fn new(now: Instant, breaker: BreakerConfig) -> Self {
+        Self {
+            tracked: Mutex::new(Tracked {
+                overall: LatencyTrack::new(now),
+                by_method: HashMap::new(),
+                success: SuccessEwma::new(SUCCESS_ALPHA),
+                success_count: 0,
+                empty_count: 0,
+                deterministic_count: 0,
+                failures: [0; FailureKind::ALL.len()],
+                breaker: Breaker::new(breaker),
+                rate_limited_until: None,
+                slot: None,
+                lagging: false,
+            }),
+            in_flight: AtomicU32::new(0),
+            wins: AtomicU64::new(0),
+        }
+    }
+
+    /// Marks an attempt as started; the returned guard marks it finished when dropped.
+    pub(crate) fn start_attempt(&self) -> InFlight<'_> {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(&self.in_flight)
+    }
+
+    /// Attempts under way.
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Counts a win (this endpoint's answer was returned to the caller).
+    pub(crate) fn record_win(&self) {
+        self.wins.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records a settled attempt. Latency is recorded for answers and timeouts (a timeout
+    /// is a lower bound on the true latency); fast failures such as a refused connection
+    /// are not latencies and would make a dead endpoint look fast. Returns `true` if the
+    /// circuit opened or closed.
+    pub(crate) fn record(
+        &self,
+        now: Instant,
+        method: &str,
+        latency: Duration,
+        outcome: &Outcome,
+    ) -> bool {
+        let mut t = self.tracked.lock();
+        let timed = matches!(
+            outcome,
+            Outcome::Success { .. } | Outcome::Deterministic { .. }
+        ) || matches!(
+            outcome,
+            Outcome::Failed {
+                kind: FailureKind::Timeout,
+                ..
+            }
+        );
+        if timed {
+            t.overall.record(now, latency);
+            if let Some(track) = t.by_method.get_mut(method) {
+                track.record(now, latency);
+            } else if t.by_method.len() < MAX_TRACKED_METHODS {
+                let mut track = LatencyTrack::new(now);
+                track.record(now, latency);
+                t.by_method.insert(method.into(), track);
+            }
+        }
+        match outcome {
+            Outcome::Success { missing: 0, .. } => t.success_count += 1,
+            Outcome::Success { .. } => t.empty_count += 1,
+            Outcome::Deterministic { .. } => t.deterministic_count += 1,
+            Outcome::Failed { kind, retry_after } => {
+                t.failures[kind.index()] += 1;
+                if let Some(wait) = retry_after {
+                    t.rate_limited_until = Some(now + *wait);
+                }
+            }
+        }
+        let ok = outcome.endpoint_ok();
+        t.success.observe(ok);
+        t.breaker.record(now, ok)
+    }
+
+    /// Records a health-loop probe: it feeds the breaker (a healthy answer after the
+    /// cool-down closes the circuit) but not latency, which `getSlot` would understate.
+    pub(crate) fn record_probe(&self, now: Instant, slot: Option<u64>) -> bool {
+        let mut t = self.tracked.lock();
+        if let Some(s) = slot {
+            t.slot = Some(s);
+        }
+        let ok = slot.is_some();
+        if ok && !t.breaker.is_closed() {
+            if t.breaker.admit(now) == Admission::Probe {
+                return t.breaker.record(now, true);
+            }
+            false
+        } else if !ok {
+            t.breaker.record(now, false)
+        } else {
+            false
+        }
+    }
+
+    /// Sets whether the endpoint lags the best slot by too much.
+    pub(crate) fn set_lagging(&self, lagging: bool) {
+        self.tracked.lock().lagging = lagging;
+    }
+
+    /// Current circuit state.
+    pub fn circuit(&self) -> CircuitState {
+        self.tracked.lock().breaker.state()
+    }
+
+    /// Last slot seen by the health loop.
+    pub fn slot(&self) -> Option<u64> {
+        self.tracked.lock().slot
+    }
+
+    /// Whether the endpoint is marked lagging.
+    pub fn lagging(&self) -> bool {
+        self.tracked.lock().lagging
+    }
+
+    /// Whether the endpoint may take an attempt now without changing state.
+    pub(crate) fn peek(&self, now: Instant) -> Admission {
+        let t = self.tracked.lock();
+        if t.rate_limited_until.is_some_and(|until| now < until) {
+            return Admission::Rejected;
+        }
+        t.breaker.peek(now)
+    }
+
+    /// Admits an attempt (taking the probe slot if the circuit is past its cool-down).
+    pub(crate) fn admit(&self, now: Instant) -> Admission {
+        let mut t = self.tracked.lock();
+        if t.rate_limited_until.is_some_and(|until| now < until) {
+            return Admission::Rejected;
+        }
+        t.breaker.admit(now)
+    }
+
+    /// Selection score for `method` (lower is better): latency estimate × (in-flight + 1)
+    /// ÷ success ratio. Latency is the method's own estimate once it has samples, else the
+    /// endpoint's overall one.
+    pub fn score(&self, method: &str) -> f64 {
+        let t = self.tracked.lock();
+        let latency = t
+            .by_method
+            .get(method)
+            .filter(|m| m.samples >= MIN_METHOD_SAMPLES)
+            .and_then(|m| m.ewma.get())
+            .or_else(|| t.overall.ewma.get())
+            .unwrap_or(UNKNOWN_LATENCY_MS);
+        let load = f64::from(self.in_flight() + 1);
+        latency * load / t.success.get().max(MIN_SUCCESS)
+    }
+
+    /// Hedge delay for `method`: the `q`-quantile of its recent latency on this endpoint,
+    /// or of the endpoint overall, or `None` while there are too few samples.
+    pub fn latency_quantile(&self, now: Instant, method: &str, q: f64) -> Option<Duration> {
+        let mut t = self.tracked.lock();
+        if let Some(m) = t.by_method.get_mut(method) {
+            if m.hist.len(now) >= MIN_HEDGE_SAMPLES {
+                return m.hist.quantile(now, q);
+            }
+        }
+        if t.overall.hist.len(now) >= MIN_HEDGE_SAMPLES {
+            return t.overall.hist.quantile(now, q);
+        }
+        None
+    }
+
+    /// A snapshot for `/status`.
+    pub(crate) fn snapshot(
+        &self,
+        now: Instant,
+        name: &str,
+        role: crate::config::Role,
+    ) -> EndpointSnapshot {
+        let score = self.score("");
+        let mut t = self.tracked.lock();
+        let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1e3);
+        let p50 = ms(t.overall.hist.quantile(now, 0.5));
+        let p90 = ms(t.overall.hist.quantile(now, 0.9));
+        let p99 = ms(t.overall.hist.quantile(now, 0.99));
+        let circuit = match t.breaker.state() {
+            CircuitState::Closed { .. } => "closed",
+            CircuitState::Open { .. } => "open",
+            CircuitState::HalfOpen { .. } => "half_open",
+        };
+        EndpointSnapshot {
+            name: name.to_string(),
+            role,
+            circuit,
+            in_flight: self.in_flight(),
+            latency_ewma_ms: t.overall.ewma.get(),
+            latency_p50_ms: p50,
+            latency_p90_ms: p90,
+            latency_p99_ms: p99,
+            success_ratio: t.success.get(),
+            counts: OutcomeCounts {
+                success: t.success_count,
+                empty: t.empty_count,
+                deterministic_error: t.deterministic_count,
+                failures: FailureKind::ALL
+                    .iter()
+                    .map(|k| (k.as_str(), t.failures[k.index()]))
+                    .filter(|(_, n)| *n > 0)
+                    .collect(),
+                wins: self.wins.load(Ordering::Relaxed),
+            },
+            slot: t.slot,
+            lagging: t.lagging,
+            score,
+        }
+    }
+}
+
+/// Decrements an endpoint's in-flight count when the attempt ends, however it ends.
+#[derive(Debug)]
+pub(crate) struct InFlight<'a>(&'a AtomicU32);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::value::RawValue;
+
+    fn ok() -> Outcome {
+        Outcome::Success {
+            result: RawValue::from_string("1".into()).unwrap(),
+            missing: 0,
+        }
+    }
+
+    #[test]
+    fn faster_endpoint_scores_better_and_load_and_failures_worsen_it() {
+        let t = Instant::now();
+        let fast = EndpointStats::new(t, BreakerConfig::default());
+        let slow = EndpointStats::new(t, BreakerConfig::default());
+        for i in 0..20 {
+            fast.record(
+                t + Duration::from_millis(i),
+                "getSlot",
+                Duration::from_millis(10),
+                &ok(),
+            );
+            slow.record(
+                t + Duration::from_millis(i),
+                "getSlot",
+                Duration::from_millis(40),
+                &ok(),
+            );
+        }
+        assert!(fast.score("getSlot") < slow.score("getSlot"));
+        // Three attempts in flight make the fast one (10 × 4 = 40) no better than the slow one.
+        let guards: Vec<_> = (0..3).map(|_| fast.start_attempt()).collect();
+        assert!(fast.score("getSlot") >= slow.score("getSlot"));
+        drop(guards);
+        assert_eq!(fast.in_flight(), 0);
+        for _ in 0..100 {
+            fast.record(
+                t,
+                "getSlot",
+                Duration::from_millis(1),
+                &Outcome::failed(FailureKind::HttpStatus),
+            );
+        }
+        assert!(
+            fast.score("getSlot") > slow.score("getSlot"),
+            "a failing endpoint loses its lead"
+        );
+    }
+
+    #[test]
+    fn fast_failures_do_not_count_as_latency_but_timeouts_do() {
+        let t = Instant::now();
+        let s = EndpointStats::new(t, BreakerConfig::default());
+        s.record(
+            t,
+            "m",
+            Duration::from_micros(50),
+            &Outcome::failed(FailureKind::Connect),
+        );
+        assert_eq!(
+            s.snapshot(t, "x", crate::config::Role::None)
+                .latency_ewma_ms,
+            None
+        );
+        s.record(
+            t,
+            "m",
+            Duration::from_millis(200),
+            &Outcome::failed(FailureKind::Timeout),
+        );
+        assert_eq!(
+            s.snapshot(t, "x", crate::config::Role::None)
+                .latency_ewma_ms,
+            Some(200.0)
+        );
+    }
+
+    #[test]
+    fn per_method_quantiles_are_used_once_there_are_enough_samples() {
+        let t = Instant::now();
+        let s = EndpointStats::new(t, BreakerConfig::default());
+        for _ in 0..MIN_HEDGE_SAMPLES {
+            s.record(t, "getSlot", Duration::from_millis(5), &ok());
+        }
+        assert!(s.latency_quantile(t, "getTransaction", 0.9).unwrap() < Duration::from_millis(6));
+        for _ in 0..MIN_HEDGE_SAMPLES {
+            s.record(t, "getTransaction", Duration::from_millis(80), &ok());
+        }
+        let q = s.latency_quantile(t, "getTransaction", 0.9).unwrap();
+        assert!(q >= Duration::from_millis(79), "{q:?}");
+    }
+
+    #[test]
+    fn retry_after_keeps_the_endpoint_out_until_it_passes() {
+        let t = Instant::now();
+        let s = EndpointStats::new(t, BreakerConfig::default());
+        let outcome = Outcome::Failed {
+            kind: FailureKind::RateLimited,
+            retry_after: Some(Duration::from_secs(2)),
+        };
+        s.record(t, "m", Duration::from_millis(1), &outcome);
+        assert_eq!(s.peek(t + Duration::from_secs(1)), Admission::Rejected);
+        assert_eq!(s.peek(t + Duration::from_secs(2)), Admission::Allowed);
+    }
+
+    #[test]
+    fn health_probe_closes_an_open_circuit_after_cooldown() {
+        let t = Instant::now();
+        let cfg = BreakerConfig {
+            failures: 2,
+            open_ms: 100,
+            max_open_ms: 1000,
+        };
+        let s = EndpointStats::new(t, cfg);
+        s.record(
+            t,
+            "m",
+            Duration::ZERO,
+            &Outcome::failed(FailureKind::Connect),
+        );
+        assert!(s.record(
+            t,
+            "m",
+            Duration::ZERO,
+            &Outcome::failed(FailureKind::Connect)
+        ));
+        assert!(
+            !s.record_probe(t + Duration::from_millis(50), Some(7)),
+            "still cooling down"
+        );
+        assert_eq!(s.peek(t + Duration::from_millis(50)), Admission::Rejected);
+        assert!(s.record_probe(t + Duration::from_millis(150), Some(8)));
+        assert_eq!(s.peek(t + Duration::from_millis(150)), Admission::Allowed);
+        assert_eq!(s.slot(), Some(8));
+    }
+}

@@ -1,0 +1,91 @@
+//! `hedge`: the best endpoint first; if it has not answered after an adaptive delay, or as
+//! soon as it fails, the next best; the first usable success wins.
+//!
+//! From Dean & Barroso, "The Tail at Scale" (CACM 2013): a hedged request is sent after the
+//! first has been outstanding longer than a high percentile of its expected latency, which
+//! cuts the tail at a few percent of extra load. Here the delay is the configured
+//! percentile (default p90) of the *awaited* endpoint's recent latency for this method,
+//! floored at `min_delay_ms`, or `initial_delay_ms` while it has too few samples. Extra
+//! attempts fired by the delay draw on a pool-wide hedge budget (`hedge.budget` hedges per
+//! call on average); attempts that replace a failed one do not, since they add no load
+//! over failover. At most `max_attempts` attempts per call.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{Attempts, Event, Verdict, Win};
+use crate::error::ErrorReason;
+use crate::select::Plan;
+
+pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorReason> {
+    let shared = a.ctx.shared.clone();
+    shared.hedge_budget.deposit();
+    let mut candidates = plan.iter();
+    // Launches the next candidate; returns when its hedge timer fires.
+    let mut launch_next = |a: &mut Attempts<'_>| -> Option<Instant> {
+        if a.launched() as usize >= a.ctx.max_attempts {
+            return None;
+        }
+        for ep in candidates.by_ref() {
+            if a.launch(ep) {
+                let delay = shared.hedge_delay(ep, &a.ctx.method);
+                return Some(Instant::now() + delay);
+            }
+        }
+        None
+    };
+    let mut timer = launch_next(a);
+    loop {
+        match a.next_until(timer).await {
+            Event::Settled(s) => match a.note(s) {
+                Verdict::Win(w) => return Ok(w),
+                Verdict::Final(e) => return Err(e),
+                // A failed or empty answer: the next attempt goes out at once, unbudgeted.
+                Verdict::Continue => {
+                    if let Some(t) = launch_next(a) {
+                        timer = Some(t);
+                    } else if a.pending() > 0 {
+                        // Nothing left to launch: wait on what is out, without a timer.
+                        timer = None;
+                    }
+                }
+            },
+            Event::Timer => {
+                timer = None;
+                if shared.hedge_budget.try_withdraw() {
+                    if let Some(t) = launch_next(a) {
+                        timer = Some(t);
+                    }
+                }
+            }
+            Event::Idle => {
+                // Everything out has settled; try once more before giving up.
+                match launch_next(a) {
+                    Some(t) => timer = Some(t),
+                    None => return a.finish(),
+                }
+            }
+            Event::Deadline => return a.finish(),
+        }
+    }
+}
+
+/// The hedge delay for an endpoint given its measured quantile (if any) and the settings:
+/// the quantile floored at `min`, or `initial` while unmeasured.
+pub(crate) fn delay(quantile: Option<Duration>, min: Duration, initial: Duration) -> Duration {
+    quantile.unwrap_or(initial).max(min)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delay_follows_the_measured_percentile_with_floor_and_fallback() {
+        let ms = Duration::from_millis;
+        assert_eq!(delay(Some(ms(37)), ms(2), ms(50)), ms(37));
+        assert_eq!(delay(Some(ms(1)), ms(2), ms(50)), ms(2));
+        assert_eq!(delay(None, ms(2), ms(50)), ms(50));
+    }
+}
