@@ -10,7 +10,7 @@
 //! let config = Config::from_endpoints([("a", "http://127.0.0.1:8901"), ("b", "http://127.0.0.1:8902")])?;
 //! let pool = Pool::from_config(config)?;
 //! let reply = pool
-//!     .call("getAccountInfo", serde_json::json!(["So11111111111111111111111111111111111111112"]))
+//!     .call("getAccountInfo", &serde_json::json!(["So11111111111111111111111111111111111111112"]))
 //!     .strategy(Strategy::Race)
 //!     .timeout(Duration::from_millis(50))
 //!     .await?;

@@ -162,10 +162,15 @@ impl EndpointStats {
         }
     }
 
-    /// Marks an attempt as started; the returned guard marks it finished when dropped.
-    pub(crate) fn start_attempt(&self) -> InFlight<'_> {
+    /// Marks an attempt as started. Called when the attempt is launched, not when its
+    /// task first runs, so that a call planned right after sees the load.
+    pub(crate) fn begin_attempt(&self) {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        InFlight(&self.in_flight)
+    }
+
+    /// Marks an attempt as finished.
+    pub(crate) fn end_attempt(&self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Attempts under way.
@@ -361,16 +366,6 @@ impl EndpointStats {
     }
 }
 
-/// Decrements an endpoint's in-flight count when the attempt ends, however it ends.
-#[derive(Debug)]
-pub(crate) struct InFlight<'a>(&'a AtomicU32);
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -404,9 +399,9 @@ mod tests {
         }
         assert!(fast.score("getSlot") < slow.score("getSlot"));
         // Three attempts in flight make the fast one (10 × 4 = 40) no better than the slow one.
-        let guards: Vec<_> = (0..3).map(|_| fast.start_attempt()).collect();
+        (0..3).for_each(|_| fast.begin_attempt());
         assert!(fast.score("getSlot") >= slow.score("getSlot"));
-        drop(guards);
+        (0..3).for_each(|_| fast.end_attempt());
         assert_eq!(fast.in_flight(), 0);
         for _ in 0..100 {
             fast.record(

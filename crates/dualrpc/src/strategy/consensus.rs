@@ -34,11 +34,11 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
     let mut candidates = plan.iter();
     let mut launched = 0;
     for ep in candidates.by_ref() {
-        if launched == fanout {
-            break;
-        }
         if a.launch(ep) {
             launched += 1;
+            if launched == fanout {
+                break;
+            }
         }
     }
     let mut groups: Vec<Group> = Vec::new();

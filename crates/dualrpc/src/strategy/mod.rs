@@ -208,6 +208,9 @@ pub(crate) struct Attempts<'c> {
     launched: u32,
     /// Endpoint indexes already tried, so no strategy calls an endpoint twice per call.
     tried: Vec<bool>,
+    /// Endpoint indexes launched and not yet settled: reported as timeouts if the
+    /// deadline passes first.
+    outstanding: Vec<bool>,
     failures: Vec<AttemptFailure>,
     best_empty: Option<Win>,
     /// Set when the deadline passed while attempts were still out.
@@ -225,6 +228,7 @@ impl<'c> Attempts<'c> {
             pending: 0,
             launched: 0,
             tried: vec![false; ctx.shared.endpoints.len()],
+            outstanding: vec![false; ctx.shared.endpoints.len()],
             failures: Vec::new(),
             best_empty: None,
             deadline_hit: false,
@@ -266,6 +270,7 @@ impl<'c> Attempts<'c> {
             return false;
         }
         self.tried[ep.index] = true;
+        self.outstanding[ep.index] = true;
         self.pending += 1;
         self.launched += 1;
         let shared = &self.ctx.shared;
@@ -284,6 +289,7 @@ impl<'c> Attempts<'c> {
             max_bytes: shared.max_response_bytes,
             timeout,
         };
+        ep.stats.begin_attempt();
         let guard = SettleGuard {
             tx: Some(self.tx.clone()),
             endpoint: ep.clone(),
@@ -301,6 +307,7 @@ impl<'c> Attempts<'c> {
         match tokio::time::timeout_at(until, self.rx.recv()).await {
             Ok(Some(settled)) => {
                 self.pending -= 1;
+                self.outstanding[settled.endpoint.index] = false;
                 Event::Settled(settled)
             }
             // Unreachable while `self.tx` is alive; treat as idle rather than hang.
@@ -367,7 +374,16 @@ impl<'c> Attempts<'c> {
         if let Some(win) = self.best_empty.take() {
             return Ok(win);
         }
-        let failures = std::mem::take(&mut self.failures);
+        let mut failures = std::mem::take(&mut self.failures);
+        // Attempts still out when the call gave up ran out of time as far as it knows.
+        for ep in &self.ctx.shared.endpoints {
+            if self.outstanding[ep.index] {
+                failures.push(AttemptFailure {
+                    endpoint: ep.name.clone(),
+                    kind: FailureKind::Timeout,
+                });
+            }
+        }
         if self.launched == 0 {
             Err(ErrorReason::NoEndpoint)
         } else if self.deadline_hit {
@@ -413,7 +429,6 @@ struct Attempt {
 impl Attempt {
     async fn run(self, guard: SettleGuard) {
         let ep = &self.endpoint;
-        let in_flight = ep.stats.start_attempt();
         let started = std::time::Instant::now();
         let outcome = match tokio::time::timeout(
             self.timeout,
@@ -425,7 +440,6 @@ impl Attempt {
             Err(_) => Outcome::failed(FailureKind::Timeout),
         };
         let latency = started.elapsed();
-        drop(in_flight);
         let changed = ep
             .stats
             .record(std::time::Instant::now(), &self.method, latency, &outcome);
@@ -440,9 +454,9 @@ impl Attempt {
     }
 }
 
-/// Guarantees that every launched attempt settles exactly once: if the attempt's task
-/// panics or is dropped before answering, the guard reports an `internal` failure so the
-/// call never waits for an answer that cannot come.
+/// Guarantees that every launched attempt settles exactly once and leaves the in-flight
+/// count: if the attempt's task panics or is dropped before answering, the guard reports
+/// an `internal` failure so the call never waits for an answer that cannot come.
 struct SettleGuard {
     tx: Option<mpsc::UnboundedSender<Settled>>,
     endpoint: Arc<Endpoint>,
@@ -459,6 +473,7 @@ impl SettleGuard {
 
 impl Drop for SettleGuard {
     fn drop(&mut self) {
+        self.endpoint.stats.end_attempt();
         if let Some(tx) = self.tx.take() {
             let _ = tx.send(Settled {
                 endpoint: self.endpoint.clone(),

@@ -1,0 +1,228 @@
+//! Reading client JSON-RPC requests: single or batch, without touching `params`.
+//!
+//! The body is parsed once into borrowed [`RawValue`]s: `id` is kept as the exact bytes
+//! the client sent (so `1`, `1.0`, `"1"` and `null` come back as they were) and `params`
+//! are handed to the pool verbatim. Each batch element is validated on its own, so one
+//! bad element gets its own error while the others are served.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use dualrpc::jsonrpc::present;
+
+/// A JSON-RPC error the gateway itself returns for a bad request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RequestError {
+    pub(crate) code: i64,
+    pub(crate) message: Cow<'static, str>,
+}
+
+impl RequestError {
+    pub(crate) fn parse(message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            code: -32700,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn invalid(message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            code: -32600,
+            message: message.into(),
+        }
+    }
+}
+
+/// One validated call.
+#[derive(Debug)]
+pub(crate) struct Call<'a> {
+    /// The client's id, verbatim; `None` for a notification.
+    pub(crate) id: Option<&'a RawValue>,
+    pub(crate) method: Cow<'a, str>,
+    pub(crate) params: Option<&'a RawValue>,
+}
+
+/// One element of the request: a call, or an error to answer under the given id.
+#[derive(Debug)]
+pub(crate) enum Element<'a> {
+    Call(Call<'a>),
+    Invalid {
+        id: Option<&'a RawValue>,
+        error: RequestError,
+    },
+}
+
+/// A parsed request body.
+#[derive(Debug)]
+pub(crate) enum Body<'a> {
+    Single(Element<'a>),
+    Batch(Vec<Element<'a>>),
+}
+
+#[derive(Deserialize)]
+struct Wire<'a> {
+    #[serde(borrow, default)]
+    jsonrpc: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    method: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    params: Option<&'a RawValue>,
+}
+
+/// Parses a request body. Errors here are whole-body errors (parse error, empty batch,
+/// batch too long); per-element problems come back as [`Element::Invalid`].
+pub(crate) fn parse(body: &[u8], max_batch: usize) -> Result<Body<'_>, RequestError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| RequestError::parse("Parse error: body is not UTF-8"))?;
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('[') {
+        let items: Vec<&RawValue> = serde_json::from_str(text)
+            .map_err(|e| RequestError::parse(format!("Parse error: {e}")))?;
+        if items.is_empty() {
+            return Err(RequestError::invalid("Invalid Request: empty batch"));
+        }
+        if items.len() > max_batch {
+            return Err(RequestError::invalid(format!(
+                "Invalid Request: batch of {} exceeds the limit of {max_batch}",
+                items.len()
+            )));
+        }
+        Ok(Body::Batch(items.into_iter().map(element).collect()))
+    } else {
+        // Validate the whole text as JSON first, so a syntax error is -32700, not -32600.
+        let raw: &RawValue = serde_json::from_str(text)
+            .map_err(|e| RequestError::parse(format!("Parse error: {e}")))?;
+        Ok(Body::Single(element(raw)))
+    }
+}
+
+fn element(raw: &RawValue) -> Element<'_> {
+    let Ok(wire) = serde_json::from_str::<Wire<'_>>(raw.get()) else {
+        return Element::Invalid {
+            id: None,
+            error: RequestError::invalid("Invalid Request: not a JSON-RPC object"),
+        };
+    };
+    let id = match wire.id {
+        Some(id) if !is_valid_id(id) => {
+            return Element::Invalid {
+                id: None,
+                error: RequestError::invalid(
+                    "Invalid Request: id must be a string, number or null",
+                ),
+            };
+        }
+        other => other,
+    };
+    let invalid = |msg: &'static str| Element::Invalid {
+        id,
+        error: RequestError::invalid(msg),
+    };
+    if wire.jsonrpc.as_deref().is_some_and(|v| v != "2.0") {
+        return invalid("Invalid Request: jsonrpc must be \"2.0\"");
+    }
+    let Some(method) = wire
+        .method
+        .and_then(|m| serde_json::from_str::<Cow<'_, str>>(m.get()).ok())
+    else {
+        return invalid("Invalid Request: method must be a string");
+    };
+    if let Some(p) = wire.params {
+        let first = p.get().as_bytes().first();
+        if first != Some(&b'[') && first != Some(&b'{') && p.get() != "null" {
+            return invalid("Invalid Request: params must be an array or an object");
+        }
+    }
+    let params = wire.params.filter(|p| p.get() != "null");
+    Element::Call(Call { id, method, params })
+}
+
+fn is_valid_id(id: &RawValue) -> bool {
+    matches!(
+        id.get().as_bytes().first(),
+        Some(b'"' | b'-' | b'0'..=b'9' | b'n')
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn single(body: &str) -> Element<'_> {
+        match parse(body.as_bytes(), 10).unwrap() {
+            Body::Single(e) => e,
+            Body::Batch(_) => panic!("batch"),
+        }
+    }
+
+    #[test]
+    fn ids_are_kept_verbatim() {
+        for id in ["1", "1.0", "-7", "\"abc\"", "null", "18446744073709551616"] {
+            let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"getSlot"}}"#);
+            match single(&body) {
+                Element::Call(c) => assert_eq!(c.id.unwrap().get(), id),
+                e => panic!("{e:?}"),
+            }
+        }
+        match single(r#"{"jsonrpc":"2.0","method":"getSlot"}"#) {
+            Element::Call(c) => assert!(c.id.is_none(), "notification"),
+            e => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn params_are_borrowed_verbatim_and_methods_unescaped() {
+        match single(
+            r#"{"jsonrpc":"2.0","id":1,"method":"get\u0053lot","params":[ {"commitment" : "processed"} ]}"#,
+        ) {
+            Element::Call(c) => {
+                assert_eq!(c.method, "getSlot");
+                assert_eq!(
+                    c.params.unwrap().get(),
+                    r#"[ {"commitment" : "processed"} ]"#
+                );
+            }
+            e => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn invalid_inputs_get_the_right_codes() {
+        let whole = |b: &str| parse(b.as_bytes(), 2).unwrap_err().code;
+        assert_eq!(whole("{"), -32700);
+        assert_eq!(whole("[1,"), -32700);
+        assert_eq!(whole("[]"), -32600);
+        assert_eq!(whole("[1,2,3]"), -32600, "over the batch limit");
+        assert_eq!(parse(b"\xff\xfe", 2).unwrap_err().code, -32700);
+        let elem = |b: &str| match single(b) {
+            Element::Invalid { error, id } => (error.code, id.map(|i| i.get().to_string())),
+            e => panic!("{e:?}"),
+        };
+        assert_eq!(elem("1"), (-32600, None));
+        assert_eq!(elem(r#"{"id":1,"method":5}"#), (-32600, Some("1".into())));
+        assert_eq!(elem(r#"{"id":{"a":1},"method":"getSlot"}"#), (-32600, None));
+        assert_eq!(
+            elem(r#"{"jsonrpc":"1.0","id":2,"method":"getSlot"}"#),
+            (-32600, Some("2".into()))
+        );
+        assert_eq!(
+            elem(r#"{"id":3,"method":"getSlot","params":"x"}"#),
+            (-32600, Some("3".into()))
+        );
+    }
+
+    #[test]
+    fn batch_elements_are_validated_one_by_one() {
+        let Body::Batch(items) =
+            parse(br#"[{"jsonrpc":"2.0","id":1,"method":"getSlot"}, 5]"#, 10).unwrap()
+        else {
+            panic!()
+        };
+        assert!(matches!(items[0], Element::Call(_)));
+        assert!(matches!(items[1], Element::Invalid { .. }));
+    }
+}

@@ -1,0 +1,9 @@
+//! Integration tests: real HTTP over loopback, from the library's `Pool` and from HTTP
+//! clients through the gateway, against scripted upstreams (`dualrpc-testkit`). One test
+//! binary of modules, so the suite links once.
+
+mod gateway;
+mod health;
+mod strategies;
+mod support;
+mod timeouts;
