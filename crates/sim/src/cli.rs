@@ -1,0 +1,72 @@
+//! `dualrpc sim`: start a cluster from the command line and print its endpoints as
+//! `NAME=URL` lines, ready to paste as `--endpoint NAME=URL` into `dualrpc serve`.
+
+use std::error::Error;
+use std::future::Future;
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr};
+
+use crate::profile::Profile;
+use crate::server::{Cluster, ClusterOptions};
+
+/// Command-line options of `dualrpc sim`.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct SimArgs {
+    /// Profile to run (see --list-profiles).
+    #[arg(long, default_value = "seed")]
+    pub profile: String,
+    /// Seed for the chain and every latency/fault draw (same seed, same chain).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Address to listen on.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub listen_ip: IpAddr,
+    /// First port; endpoints take consecutive ports. 0 picks free ports.
+    #[arg(long, default_value_t = 0)]
+    pub base_port: u16,
+    /// Print the profiles and exit.
+    #[arg(long)]
+    pub list_profiles: bool,
+}
+
+/// Runs `dualrpc sim`: prints the profile summary and one `NAME=URL` line per endpoint, then
+/// serves until `shutdown` resolves.
+pub async fn run_cli(
+    args: SimArgs,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Box<dyn Error>> {
+    let mut stdout = std::io::stdout();
+    if args.list_profiles {
+        for name in Profile::names() {
+            if let Some(profile) = Profile::named(name) {
+                writeln!(stdout, "{}", profile.summary())?;
+            }
+        }
+        return Ok(());
+    }
+    let profile = Profile::named(&args.profile).ok_or_else(|| {
+        format!(
+            "unknown profile {:?}; known: {}",
+            args.profile,
+            Profile::names().join(", ")
+        )
+    })?;
+    let cluster = Cluster::start(
+        &profile,
+        ClusterOptions {
+            seed: args.seed,
+            listen_ip: args.listen_ip,
+            base_port: Some(args.base_port),
+            ..ClusterOptions::default()
+        },
+    )
+    .await?;
+    writeln!(stdout, "{} (seed {})", profile.summary(), args.seed)?;
+    for endpoint in cluster.endpoints() {
+        writeln!(stdout, "{}={}", endpoint.name(), endpoint.url())?;
+    }
+    stdout.flush()?;
+    shutdown.await;
+    cluster.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! Simulated Solana JSON-RPC providers on loopback, so dualrpc's tests, `dualrpc bench` and
+//! `dualrpc demo` run anywhere without network access.
+//!
+//! A [`Cluster`] runs several endpoints (one port each) that serve **one shared chain**
+//! ([`Chain`]): slots advance every 400 ms, and the pump.fun launchpad program
+//! ([`PUMP_FUN_PROGRAM_ID`]) receives new token-creation transactions at a steady Poisson rate.
+//! Each endpoint adds its own latency ([`LatencyModel`]), failures ([`FaultModel`]), optional
+//! rate limit ([`RateLimit`]) and slot lag; a profile ([`Profile`]) bundles these, and
+//! [`Profile::named`] gives the built-in ones (`seed`, `mainnet-like`, `zero`, `lagging` —
+//! documented with their sources in the `profile` module).
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use dualrpc_sim::{Cluster, ClusterOptions, Profile};
+//! let profile = Profile::named("mainnet-like").unwrap();
+//! let cluster = Cluster::start(&profile, ClusterOptions { seed: 7, ..Default::default() }).await?;
+//! for endpoint in cluster.endpoints() {
+//!     println!("{}={}", endpoint.name(), endpoint.url());
+//! }
+//! cluster.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! ## The bot workload it is shaped for
+//! 1. `getSignaturesForAddress(PUMP_FUN_PROGRAM_ID, {"commitment":"confirmed"})` — newest first,
+//!    real field names; a full page (1000) is ~215 KB, like mainnet.
+//! 2. `getTransaction(sig, {"commitment":"confirmed","maxSupportedTransactionVersion":0,
+//!    "encoding":"jsonParsed"})` — a real pump.fun `create` transaction (~20 KB) with this
+//!    transaction's keys. **The new mint is at `result.meta.postTokenBalances[0].mint`.**
+//! 3. `getAccountInfo(mint, {"commitment":"confirmed","encoding":"jsonParsed"|"base64"})` — an
+//!    SPL mint account, or `"value": null` on an endpoint that has not reached its slot yet.
+//!
+//! As on agave, the default commitment is `finalized` (≈32 slots, ~13 s behind), so a client
+//! that omits `commitment` sees new activity late, and `getTransaction` without
+//! `maxSupportedTransactionVersion` fails with `-32015`. [`Cluster::chain`] exposes the ground
+//! truth (tip slot, every signature and mint) so a client can check answers for staleness.
+//!
+//! ## Layout
+//! * `latency` — [`LatencyModel`] (lognormal body, tail, stalls) and [`CorrelatedSlowdown`].
+//! * `faults` — [`FaultModel`] (5xx, 429, node unhealthy, reset, hang) and [`RateLimit`].
+//! * `chain` — [`Chain`]: slots, launchpad transactions, mints, commitment levels.
+//! * `templates` — payloads prebuilt from real captures in `fixtures/`.
+//! * `methods` — the JSON-RPC methods, answered through an endpoint's lag.
+//! * `server` — [`Cluster`] and [`SimEndpoint`]: HTTP, batching, fault injection, controls.
+//! * `profile` — [`Profile`] and the built-in profiles, with where their numbers come from.
+//! * `cli` — [`SimArgs`] and [`run_cli`] for `dualrpc sim`.
+//! * `codec` — base58/base64 and the seeded hash stream.
+
+mod chain;
+mod cli;
+mod codec;
+mod faults;
+mod latency;
+mod methods;
+mod profile;
+mod server;
+mod templates;
+
+pub use chain::{
+    API_VERSION, CONFIRMED_DEPTH, Chain, ChainConfig, ClockMode, Commitment, FINALIZED_DEPTH,
+    PUMP_FUN_PROGRAM_ID, SignatureInfo,
+};
+pub use cli::{SimArgs, run_cli};
+pub use faults::{Fault, FaultModel, RateLimit};
+pub use latency::{CorrelatedSlowdown, LatencyKind, LatencyModel, LatencySample};
+pub use profile::{EndpointSpec, Profile};
+pub use server::{Cluster, ClusterOptions, EndpointStats, SimEndpoint};

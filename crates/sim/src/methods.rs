@@ -1,0 +1,641 @@
+//! The JSON-RPC methods a simulated endpoint answers, each reading the shared [`Chain`] through
+//! the endpoint's slot lag and writing its `result` straight into the response buffer.
+//!
+//! Semantics follow agave where it matters to a client:
+//! * default commitment is `finalized` (≈32 slots behind); `getTransaction` and
+//!   `getSignaturesForAddress` refuse `processed` (`-32602 Method does not support commitment
+//!   below \`confirmed\``);
+//! * `minContextSlot` is enforced (`-32016 Minimum context slot has not been reached`);
+//! * `getTransaction` without `maxSupportedTransactionVersion` fails with `-32015` for the
+//!   (version 0) launchpad transactions, as on mainnet; unknown or not-yet-visible signatures
+//!   return `null`;
+//! * bad keys and signatures get agave's `Invalid param: WrongSize` / `Invalid param: Invalid`.
+//!
+//! Simplifications (documented, deliberate):
+//! * `getTransaction` answers `json` and `jsonParsed` with the jsonParsed shape of the template
+//!   (the mint is at `result.meta.postTokenBalances[0].mint` either way); `base58`/`base64`
+//!   transaction encodings are refused with `-32602`.
+//! * Only launchpad mints exist as accounts; every other address is `null` (balance 0).
+//!   `dataSlice` is ignored and `base64+zstd` is refused.
+//! * `getSignaturesForAddress` knows the launchpad program and each mint (its `create`);
+//!   every other address has no history. An unknown `before` gives `[]` (as agave).
+//! * `sendTransaction` returns the transaction's first signature when the payload decodes to
+//!   something with one, and otherwise a signature hashed from the payload; nothing is executed
+//!   and nothing appears on the chain.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::chain::{API_VERSION, Chain, Commitment, PUMP_FUN_PROGRAM_ID, Record, tx_keys};
+use crate::codec::{
+    SeedStream, base58_decode, base58_encode, base64_decode, decode_fixed, hash_str,
+};
+use crate::templates::{AccountEncoding, MINT_ACCOUNT, TX_TEMPLATE, TxValues, fmt_int};
+
+/// Method names the sim implements (index = counter slot; unknown methods count as "other").
+pub(crate) const METHODS: [&str; 12] = [
+    "getSlot",
+    "getHealth",
+    "getVersion",
+    "getLatestBlockhash",
+    "getAccountInfo",
+    "getMultipleAccounts",
+    "getSignaturesForAddress",
+    "getTransaction",
+    "getSignatureStatuses",
+    "sendTransaction",
+    "getBlockHeight",
+    "getBalance",
+];
+
+/// agave's health-check distance: beyond this many slots behind, `getHealth` fails.
+const HEALTH_CHECK_SLOT_DISTANCE: u64 = 128;
+/// Slots a node keeps signature statuses for without `searchTransactionHistory`.
+const STATUS_CACHE_SLOTS: u64 = 300;
+const MAX_SIGNATURES_FOR_ADDRESS_LIMIT: usize = 1000;
+const MAX_SIGNATURE_STATUSES: usize = 256;
+const MAX_MULTIPLE_ACCOUNTS: usize = 100;
+/// Fixed `feature-set` for `getVersion` (an arbitrary constant, not a real release's).
+const FEATURE_SET: u32 = 3_294_202_862;
+const MINT_LAMPORTS: u64 = 1_461_600;
+
+/// A JSON-RPC error object.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RpcError {
+    pub(crate) code: i64,
+    pub(crate) message: Cow<'static, str>,
+    /// Raw JSON for `data`.
+    pub(crate) data: Option<String>,
+}
+
+impl RpcError {
+    pub(crate) fn new(code: i64, message: impl Into<Cow<'static, str>>) -> RpcError {
+        RpcError {
+            code,
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    pub(crate) fn invalid_params(detail: impl std::fmt::Display) -> RpcError {
+        RpcError::new(-32602, format!("Invalid params: {detail}"))
+    }
+
+    pub(crate) fn method_not_found() -> RpcError {
+        RpcError::new(-32601, "Method not found")
+    }
+
+    pub(crate) fn invalid_request() -> RpcError {
+        RpcError::new(-32600, "Invalid request")
+    }
+
+    pub(crate) fn parse_error() -> RpcError {
+        RpcError::new(-32700, "Parse error")
+    }
+
+    /// agave's `NodeUnhealthy`.
+    pub(crate) fn node_unhealthy(slots_behind: u64) -> RpcError {
+        RpcError {
+            code: -32005,
+            message: format!("Node is behind by {slots_behind} slots").into(),
+            data: Some(format!("{{\"numSlotsBehind\":{slots_behind}}}")),
+        }
+    }
+
+    /// Writes `{"code":…,"message":…[,"data":…]}`.
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"code\":");
+        out.extend_from_slice(self.code.to_string().as_bytes());
+        out.extend_from_slice(b",\"message\":");
+        // Messages can quote user input: escape properly.
+        out.extend_from_slice(
+            serde_json::to_string(&self.message)
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        if let Some(data) = &self.data {
+            out.extend_from_slice(b",\"data\":");
+            out.extend_from_slice(data.as_bytes());
+        }
+        out.push(b'}');
+    }
+}
+
+/// What a call sees: the chain, through this endpoint's lag.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CallContext<'a> {
+    pub(crate) chain: &'a Chain,
+    pub(crate) lag: u64,
+}
+
+impl CallContext<'_> {
+    fn view(&self, commitment: Commitment) -> u64 {
+        self.chain.slot_at(commitment, self.lag)
+    }
+}
+
+/// Runs one call, writing its `result` JSON into `out` (left untouched on error).
+pub(crate) fn call(
+    ctx: &CallContext<'_>,
+    method: &str,
+    params: Option<&RawValue>,
+    out: &mut Vec<u8>,
+) -> Result<(), RpcError> {
+    let params = positional(params)?;
+    match method {
+        "getSlot" => get_slot(ctx, &params, out, |_, slot| slot),
+        "getBlockHeight" => get_slot(ctx, &params, out, |chain, slot| chain.block_height(slot)),
+        "getHealth" => get_health(ctx, out),
+        "getVersion" => {
+            out.extend_from_slice(
+                format!("{{\"feature-set\":{FEATURE_SET},\"solana-core\":\"{API_VERSION}\"}}")
+                    .as_bytes(),
+            );
+            Ok(())
+        }
+        "getLatestBlockhash" => get_latest_blockhash(ctx, &params, out),
+        "getAccountInfo" => get_account_info(ctx, &params, out),
+        "getBalance" => get_balance(ctx, &params, out),
+        "getMultipleAccounts" => get_multiple_accounts(ctx, &params, out),
+        "getSignaturesForAddress" => get_signatures_for_address(ctx, &params, out),
+        "getTransaction" => get_transaction(ctx, &params, out),
+        "getSignatureStatuses" => get_signature_statuses(ctx, &params, out),
+        "sendTransaction" => send_transaction(&params, out),
+        _ => Err(RpcError::method_not_found()),
+    }
+}
+
+/// The fields of every config object the sim understands; others are ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Config {
+    commitment: Option<String>,
+    encoding: Option<String>,
+    min_context_slot: Option<u64>,
+    max_supported_transaction_version: Option<u8>,
+    limit: Option<usize>,
+    before: Option<String>,
+    until: Option<String>,
+    search_transaction_history: Option<bool>,
+}
+
+impl Config {
+    fn commitment(&self) -> Result<Commitment, RpcError> {
+        match &self.commitment {
+            None => Ok(Commitment::default()),
+            Some(name) => Commitment::parse(name).ok_or_else(|| {
+                RpcError::invalid_params(format!(
+                    "unknown variant `{name}`, expected one of `processed`, `confirmed`, `finalized`"
+                ))
+            }),
+        }
+    }
+
+    /// Commitment for methods that refuse `processed`.
+    fn commitment_at_least_confirmed(&self) -> Result<Commitment, RpcError> {
+        match self.commitment()? {
+            Commitment::Processed => Err(RpcError::new(
+                -32602,
+                "Method does not support commitment below `confirmed`",
+            )),
+            c => Ok(c),
+        }
+    }
+
+    fn check_min_context_slot(&self, context_slot: u64) -> Result<(), RpcError> {
+        match self.min_context_slot {
+            Some(min) if context_slot < min => Err(RpcError {
+                code: -32016,
+                message: "Minimum context slot has not been reached".into(),
+                data: Some(format!("{{\"contextSlot\":{context_slot}}}")),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn positional(params: Option<&RawValue>) -> Result<Vec<&RawValue>, RpcError> {
+    match params {
+        None => Ok(Vec::new()),
+        Some(raw) => serde_json::from_str(raw.get()).map_err(|_| {
+            RpcError::invalid_params("invalid type: map, expected a sequence of parameters")
+        }),
+    }
+}
+
+fn required<'a, T: Deserialize<'a>>(params: &[&'a RawValue], index: usize) -> Result<T, RpcError> {
+    let raw = params.get(index).ok_or_else(|| {
+        RpcError::invalid_params("invalid length 0, expected at least 1 parameter")
+    })?;
+    serde_json::from_str(raw.get()).map_err(RpcError::invalid_params)
+}
+
+fn config_at(params: &[&RawValue], index: usize) -> Result<Config, RpcError> {
+    match params.get(index) {
+        None => Ok(Config::default()),
+        Some(raw) if raw.get() == "null" => Ok(Config::default()),
+        Some(raw) => serde_json::from_str(raw.get()).map_err(RpcError::invalid_params),
+    }
+}
+
+fn pubkey(s: &str) -> Result<[u8; 32], RpcError> {
+    decode_fixed::<32>(s).map_err(|e| RpcError::new(-32602, e.message()))
+}
+
+fn signature(s: &str) -> Result<[u8; 64], RpcError> {
+    decode_fixed::<64>(s).map_err(|e| RpcError::new(-32602, e.message()))
+}
+
+fn push_int(out: &mut Vec<u8>, n: i128) {
+    let mut buf = [0_u8; 40];
+    out.extend_from_slice(fmt_int(&mut buf, n));
+}
+
+/// `{"context":{"apiVersion":…,"slot":N},"value":` — the caller closes with `}`.
+fn open_context(out: &mut Vec<u8>, slot: u64) {
+    out.extend_from_slice(b"{\"context\":{\"apiVersion\":\"");
+    out.extend_from_slice(API_VERSION.as_bytes());
+    out.extend_from_slice(b"\",\"slot\":");
+    push_int(out, i128::from(slot));
+    out.extend_from_slice(b"},\"value\":");
+}
+
+fn get_slot(
+    ctx: &CallContext<'_>,
+    params: &[&RawValue],
+    out: &mut Vec<u8>,
+    project: impl Fn(&Chain, u64) -> u64,
+) -> Result<(), RpcError> {
+    let config = config_at(params, 0)?;
+    let slot = ctx.view(config.commitment()?);
+    config.check_min_context_slot(slot)?;
+    push_int(out, i128::from(project(ctx.chain, slot)));
+    Ok(())
+}
+
+fn get_health(ctx: &CallContext<'_>, out: &mut Vec<u8>) -> Result<(), RpcError> {
+    if ctx.lag > HEALTH_CHECK_SLOT_DISTANCE {
+        return Err(RpcError::node_unhealthy(ctx.lag));
+    }
+    out.extend_from_slice(b"\"ok\"");
+    Ok(())
+}
+
+fn get_latest_blockhash(
+    ctx: &CallContext<'_>,
+    params: &[&RawValue],
+    out: &mut Vec<u8>,
+) -> Result<(), RpcError> {
+    let config = config_at(params, 0)?;
+    let slot = ctx.view(config.commitment()?);
+    config.check_min_context_slot(slot)?;
+    open_context(out, slot);
+    out.extend_from_slice(b"{\"blockhash\":\"");
+    out.extend_from_slice(ctx.chain.blockhash(slot).as_bytes());
+    out.extend_from_slice(b"\",\"lastValidBlockHeight\":");
+    // A blockhash is valid for 150 blocks.
+    push_int(out, i128::from(ctx.chain.block_height(slot) + 150));
+    out.extend_from_slice(b"}}");
+    Ok(())
+}
+
+fn account_encoding(config: &Config) -> Result<AccountEncoding, RpcError> {
+    AccountEncoding::parse(config.encoding.as_deref()).ok_or_else(|| match config.encoding.as_deref() {
+        Some("base64+zstd") => RpcError::invalid_params("dualrpc-sim does not serve base64+zstd"),
+        Some(other) => RpcError::invalid_params(format!(
+            "unknown variant `{other}`, expected one of `binary`, `base58`, `base64`, `jsonParsed`, `base64+zstd`"
+        )),
+        None => unreachable!("no encoding parses"),
+    })
+}
+
+/// Whether the chain has created this mint as of `slot`.
+fn mint_visible(ctx: &CallContext<'_>, key: &[u8; 32], slot: u64) -> bool {
+    ctx.chain
+        .read(|ledger| ledger.by_mint(key).map(|r| r.slot))
+        .is_some_and(|created| created <= slot)
+}
+
+fn write_account(out: &mut Vec<u8>, visible: bool, encoding: AccountEncoding) {
+    if visible {
+        out.extend_from_slice(MINT_ACCOUNT.value(encoding).as_bytes());
+    } else {
+        out.extend_from_slice(b"null");
+    }
+}
+
+fn get_account_info(
+    ctx: &CallContext<'_>,
+    params: &[&RawValue],
+    out: &mut Vec<u8>,
+) -> Result<(), RpcError> {
+    let address: Cow<'_, str> = required(params, 0)?;
+    let key = pubkey(&address)?;
+    let config = config_at(params, 1)?;
+    let encoding = account_encoding(&config)?;
+    let slot = ctx.view(config.commitment()?);
+    config.check_min_context_slot(slot)?;
+    open_context(out, slot);
+    write_account(out, mint_visible(ctx, &key, slot), encoding);
+    out.push(b'}');
+    Ok(())
+}
+
+fn get_balance(
+    ctx: &CallContext<'_>,
+    params: &[&RawValue],
+    out: &mut Vec<u8>,
+) -> Result<(), RpcError> {
+    let address: Cow<'_, str> = required(params, 0)?;
+    let key = pubkey(&address)?;
+    let config = config_at(params, 1)?;
+    let slot = ctx.view(config.commitment()?);
+    config.check_min_context_slot(slot)?;
+    open_context(out, slot);
+    let lamports = if mint_visible(ctx, &key, slot) {
+        MINT_LAMPORTS
+    } else {
+        0
+    };
+    push_int(out, i128::from(lamports));
+    out.push(b'}');
+    Ok(())
+}
+
+fn get_multiple_accounts(
+    ctx: &CallContext<'_>,
+    params: &[&RawValue],
+    out: &mut Vec<u8>,
+) -> Result<(), RpcError> {
+    let addresses: Vec<Cow<'_, str>> = required(params, 0)?;
+    if addresses.len() > MAX_MULTIPLE_ACCOUNTS {
+        return Err(RpcError::invalid_params(format!(
+            "Too many inputs provided; max {MAX_MULTIPLE_ACCOUNTS}"
+        )));
+    }
+    let keys = addresses
+        .iter()
+        .map(|a| pubkey(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let config = config_at(params, 1)?;
+    let encoding = account_encoding(&config)?;
+    let slot = ctx.view(config.commitment()?);
+    config.check_min_context_slot(slot)?;
+    let visible: Vec<bool> = ctx.chain.read(|ledger| {
+        keys.iter()
+            .map(|k| ledger.by_mint(k).is_some_and(|r| r.slot <= slot))
+            .collect()
+    });
+    open_context(out, slot);
+    out.push(b'[');
+    for (i, v) in visible.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_account(out, v, encoding);
+    }
+    out.extend_from_slice(b"]}");
+    Ok(())
+}
+
+fn write_signature_entry(out: &mut Vec<u8>, chain: &Chain, r: &Record, finalized_slot: u64) {
+    out.extend_from_slice(b"{\"blockTime\":");
+    push_int(out, i128::from(chain.block_time(r.slot)));
+    out.extend_from_slice(b",\"confirmationStatus\":\"");
+    out.extend_from_slice(if r.slot <= finalized_slot {
+        b"finalized"
+    } else {
+        b"confirmed"
+    });
+    out.extend_from_slice(b"\",\"err\":null,\"memo\":null,\"signature\":\"");
+    out.extend_from_slice(r.signature_str().as_bytes());
+    out.extend_from_slice(b"\",\"slot\":");
+    push_int(out, i128::from(r.slot));
+    out.extend_from_slice(b",\"transactionIndex\":");
+    push_int(out, i128::from(r.transaction_index));
+    out.push(b'}');
+}
+
+fn get_signatures_for_address(
+    ctx: &CallContext<'_>,
+    params: &[&RawValue],
+    out: &mut Vec<u8>,
+) -> Result<(), RpcError> {
+    let address: Cow<'_, str> = required(params, 0)?;
+    let key = pubkey(&address)?;
+    let config = config_at(params, 1)?;
+    let commitment = config.commitment_at_least_confirmed()?;
+    let limit = config.limit.unwrap_or(MAX_SIGNATURES_FOR_ADDRESS_LIMIT);
+    if limit > MAX_SIGNATURES_FOR_ADDRESS_LIMIT {
+        return Err(RpcError::invalid_params(format!(
+            "Invalid limit; max {MAX_SIGNATURES_FOR_ADDRESS_LIMIT}"
+        )));
+    }
+    let before = config.before.as_deref().map(signature).transpose()?;
+    let until = config.until.as_deref().map(signature).transpose()?;
+    let slot = ctx.view(commitment);
+    config.check_min_context_slot(slot)?;
+    let finalized = ctx.view(Commitment::Finalized);
+    let chain = ctx.chain;
+    out.push(b'[');
+    chain.read(|ledger| {
+        let before_seq = match &before {
+            None => None,
+            Some(sig) => match ledger.by_signature(sig) {
+                Some(r) if r.slot <= slot => Some(r.sequence),
+                // Unknown to this node: nothing is older than it.
+                _ => Some(0),
+            },
+        };
+        let until_seq = until
+            .as_ref()
+            .and_then(|sig| ledger.by_signature(sig))
+            .map(|r| r.sequence);
+        let mut first = true;
+        let mut emit = |r: &Record| {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            write_signature_entry(out, chain, r, finalized);
+        };
+        if address == PUMP_FUN_PROGRAM_ID {
+            for r in ledger
+                .newest_first(slot, before_seq)
+                .take_while(|r| Some(r.sequence) != until_seq)
+                .take(limit)
+            {
+                emit(r);
+            }
+        } else if let Some(r) = ledger.by_mint(&key)
+            && r.slot <= slot
+            && limit > 0
+            && before_seq.is_none_or(|b| r.sequence < b)
+            && Some(r.sequence) != until_seq
+        {
+            emit(r);
+        }
+    });
+    out.push(b']');
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TransactionConfig {
+    /// Legacy form: the encoding name alone.
+    Encoding(String),
+    Object(Config),
+}
+
+fn get_transaction(
+    ctx: &CallContext<'_>,
+    params: &[&RawValue],
+    out: &mut Vec<u8>,
+) -> Result<(), RpcError> {
+    let sig_str: Cow<'_, str> = required(params, 0)?;
+    let sig = signature(&sig_str)?;
+    let config = match params.get(1) {
+        None => Config::default(),
+        Some(raw) if raw.get() == "null" => Config::default(),
+        Some(raw) => match serde_json::from_str(raw.get()).map_err(RpcError::invalid_params)? {
+            TransactionConfig::Encoding(e) => Config {
+                encoding: Some(e),
+                ..Config::default()
+            },
+            TransactionConfig::Object(c) => c,
+        },
+    };
+    match config.encoding.as_deref() {
+        None | Some("json") | Some("jsonParsed") => {}
+        Some("base58") | Some("base64") => {
+            return Err(RpcError::invalid_params(
+                "dualrpc-sim serves transactions only as json/jsonParsed",
+            ));
+        }
+        Some(other) => {
+            return Err(RpcError::invalid_params(format!(
+                "unknown variant `{other}`, expected one of `binary`, `base64`, `base58`, `json`, `jsonParsed`"
+            )));
+        }
+    }
+    let slot = ctx.view(config.commitment_at_least_confirmed()?);
+    let Some(record) = ctx
+        .chain
+        .read(|l| l.by_signature(&sig).copied())
+        .filter(|r| r.slot <= slot)
+    else {
+        out.extend_from_slice(b"null");
+        return Ok(());
+    };
+    if config.max_supported_transaction_version.is_none() {
+        return Err(RpcError::new(
+            -32015,
+            "Transaction version (0) is not supported by the requesting client. Please try the request again with the following configuration parameter: \"maxSupportedTransactionVersion\": 0",
+        ));
+    }
+    let keys = tx_keys(ctx.chain.seed(), record.sequence);
+    let accounts = keys.accounts.map(|k| (base58_encode(&k), k));
+    let signature = base58_encode(&keys.signature);
+    let mint_signature = base58_encode(&keys.mint_signature);
+    // The transaction referenced a blockhash from a few slots earlier.
+    let blockhash = ctx
+        .chain
+        .blockhash(record.slot.saturating_sub(2 + record.sequence % 20));
+    TX_TEMPLATE.render(
+        &TxValues {
+            signature: &signature,
+            mint_signature: &mint_signature,
+            accounts: &accounts,
+            slot: record.slot,
+            block_time: ctx.chain.block_time(record.slot),
+            blockhash: &blockhash,
+        },
+        out,
+    );
+    Ok(())
+}
+
+fn get_signature_statuses(
+    ctx: &CallContext<'_>,
+    params: &[&RawValue],
+    out: &mut Vec<u8>,
+) -> Result<(), RpcError> {
+    let sigs: Vec<Cow<'_, str>> = required(params, 0)?;
+    if sigs.len() > MAX_SIGNATURE_STATUSES {
+        return Err(RpcError::invalid_params(format!(
+            "Too many inputs provided; max {MAX_SIGNATURE_STATUSES}"
+        )));
+    }
+    let sigs = sigs
+        .iter()
+        .map(|s| signature(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let config = config_at(params, 1)?;
+    let search_history = config.search_transaction_history.unwrap_or(false);
+    let tip = ctx.view(Commitment::Processed);
+    let confirmed = ctx.view(Commitment::Confirmed);
+    let finalized = ctx.view(Commitment::Finalized);
+    let slots: Vec<Option<u64>> = ctx.chain.read(|l| {
+        sigs.iter()
+            .map(|s| l.by_signature(s).map(|r| r.slot))
+            .collect()
+    });
+    open_context(out, tip);
+    out.push(b'[');
+    for (i, slot) in slots.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let slot = slot.filter(|&s| s <= tip && (search_history || tip - s <= STATUS_CACHE_SLOTS));
+        let Some(slot) = slot else {
+            out.extend_from_slice(b"null");
+            continue;
+        };
+        let status = if slot <= finalized {
+            Commitment::Finalized
+        } else if slot <= confirmed {
+            Commitment::Confirmed
+        } else {
+            Commitment::Processed
+        };
+        out.extend_from_slice(b"{\"confirmationStatus\":\"");
+        out.extend_from_slice(status.as_str().as_bytes());
+        out.extend_from_slice(b"\",\"confirmations\":");
+        if status == Commitment::Finalized {
+            out.extend_from_slice(b"null");
+        } else {
+            push_int(out, i128::from(tip - slot));
+        }
+        out.extend_from_slice(b",\"err\":null,\"slot\":");
+        push_int(out, i128::from(slot));
+        out.extend_from_slice(b",\"status\":{\"Ok\":null}}");
+    }
+    out.extend_from_slice(b"]}");
+    Ok(())
+}
+
+fn send_transaction(params: &[&RawValue], out: &mut Vec<u8>) -> Result<(), RpcError> {
+    let payload: Cow<'_, str> = required(params, 0)?;
+    let config = config_at(params, 1)?;
+    let bytes = match config.encoding.as_deref() {
+        None | Some("base58") => base58_decode(&payload),
+        Some("base64") => base64_decode(&payload),
+        Some(other) => {
+            return Err(RpcError::invalid_params(format!(
+                "unknown variant `{other}`, expected `base58` or `base64`"
+            )));
+        }
+    };
+    // A serialized transaction starts with a compact-u16 signature count, then the signatures.
+    let signature = match bytes {
+        Some(b) if b.len() >= 65 && b[0] >= 1 && b[0] < 0x80 => base58_encode(&b[1..65]),
+        _ => base58_encode(&SeedStream::new(&[hash_str(&payload), 0x5E4D]).bytes::<64>()),
+    };
+    out.push(b'"');
+    out.extend_from_slice(signature.as_bytes());
+    out.push(b'"');
+    Ok(())
+}
