@@ -1,0 +1,190 @@
+//! The `dualrpc` binary as a user runs it: `serve` with `--endpoint NAME=URL` and with a
+//! config file using `${ENV}`, stopped by SIGTERM, with logs checked for secrets.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use dualrpc_testkit::{Step, Upstream};
+
+const SECRET: &str = "SECRETKEY-cli-91f3";
+
+/// A running `dualrpc` process whose stderr lines are collected; killed if dropped.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    fn start(args: &[&str], env: &[(&str, &str)]) -> Running {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dualrpc"));
+        cmd.args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .env("RUST_LOG", "debug");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn dualrpc");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            lines: rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a log line containing `needle` and returns it.
+    fn wait_line(&mut self, needle: &str) -> String {
+        loop {
+            match self.lines.recv_timeout(Duration::from_secs(30)) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no line with {needle:?}; saw:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    /// The address from the "ready" line.
+    fn listen_addr(&mut self) -> String {
+        let line = self.wait_line("dualrpc gateway ready");
+        let start = line.find("listen=").expect("listen field") + "listen=".len();
+        line[start..].split_whitespace().next().unwrap().to_string()
+    }
+
+    /// Sends SIGTERM and waits for a clean exit; returns every stderr line.
+    fn terminate(mut self) -> Vec<String> {
+        let pid = self.child.id().to_string();
+        let ok = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -TERM");
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "exit status {status:?}");
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.seen.push(line);
+        }
+        std::mem::take(&mut self.seen)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn get_slot(addr: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .post(format!("http://{addr}/"))
+        .header("content-type", "application/json")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"getSlot"}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn serve_quick_form_answers_and_never_logs_the_url() {
+    let up = Upstream::start().await;
+    up.set("getSlot", Step::result("4242"));
+    let bad = Upstream::start().await;
+    bad.set("getSlot", Step::status(503, "down"));
+    let good = format!("good={}?api-key={SECRET}", up.url());
+    let failing = format!("bad={}?api-key={SECRET}", bad.url());
+    let mut gw = Running::start(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--endpoint",
+            &good,
+            "--endpoint",
+            &failing,
+        ],
+        &[],
+    );
+    let addr = gw.listen_addr();
+    for _ in 0..6 {
+        let v = get_slot(&addr).await;
+        assert_eq!(v["result"], 4242, "{v}");
+    }
+    let logs = gw.terminate().join("\n");
+    assert!(logs.contains("good"), "{logs}");
+    assert!(!logs.contains(SECRET), "secret in logs:\n{logs}");
+    for u in [&up, &bad] {
+        assert!(!logs.contains(&u.url()), "url in logs:\n{logs}");
+    }
+}
+
+#[tokio::test]
+async fn serve_reads_a_config_file_with_env_interpolation() {
+    let up = Upstream::start().await;
+    up.set("getSlot", Step::result("7"));
+    let dir = std::env::temp_dir().join(format!("dualrpc-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("dualrpc.toml");
+    std::fs::write(
+        &path,
+        "listen = \"127.0.0.1:0\"\n[[endpoint]]\nname = \"main\"\nurl = \"${TEST_UPSTREAM_URL}\"\n[default]\nstrategy = \"race\"\n",
+    )
+    .unwrap();
+    let url = format!("{}?api-key={SECRET}", up.url());
+    let mut gw = Running::start(
+        &["serve", "--config", path.to_str().unwrap()],
+        &[("TEST_UPSTREAM_URL", &url)],
+    );
+    let addr = gw.listen_addr();
+    assert_eq!(get_slot(&addr).await["result"], 7);
+    let logs = gw.terminate().join("\n");
+    assert!(!logs.contains(SECRET), "{logs}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_config_fails_with_a_clear_message_that_hides_the_url() {
+    let dir = std::env::temp_dir().join(format!("dualrpc-cli-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad.toml");
+    std::fs::write(
+        &path,
+        format!("[[endpoint]]\nname = \"x\"\nurl = \"ftp://{SECRET}@host/\"\n"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dualrpc"))
+        .args(["serve", "--config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("endpoint `x`") && !err.contains(SECRET),
+        "{err}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_dualrpc"))
+        .args(["serve", "--config", "/nonexistent/dualrpc.toml"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read config file"));
+    std::fs::remove_dir_all(&dir).ok();
+}
