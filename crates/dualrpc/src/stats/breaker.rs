@@ -98,10 +98,10 @@ impl Breaker {
     /// that only one probe is out at a time.
     pub fn admit(&mut self, now: Instant) -> Admission {
         let admission = self.peek(now);
-        if admission == Admission::Probe {
-            if let CircuitState::Open { cooldown, .. } = self.state {
-                self.state = CircuitState::HalfOpen { cooldown };
-            }
+        if admission == Admission::Probe
+            && let CircuitState::Open { cooldown, .. } = self.state
+        {
+            self.state = CircuitState::HalfOpen { cooldown };
         }
         admission
     }

@@ -309,10 +309,10 @@ impl EndpointStats {
     /// or of the endpoint overall, or `None` while there are too few samples.
     pub fn latency_quantile(&self, now: Instant, method: &str, q: f64) -> Option<Duration> {
         let mut t = self.tracked.lock();
-        if let Some(m) = t.by_method.get_mut(method) {
-            if m.hist.len(now) >= MIN_HEDGE_SAMPLES {
-                return m.hist.quantile(now, q);
-            }
+        if let Some(m) = t.by_method.get_mut(method)
+            && m.hist.len(now) >= MIN_HEDGE_SAMPLES
+        {
+            return m.hist.quantile(now, q);
         }
         if t.overall.hist.len(now) >= MIN_HEDGE_SAMPLES {
             return t.overall.hist.quantile(now, q);

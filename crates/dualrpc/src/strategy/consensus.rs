@@ -138,12 +138,12 @@ pub(crate) fn canonical_value(result: &RawValue) -> String {
     let Ok(mut v) = serde_json::from_str::<Value>(result.get()) else {
         return result.get().to_string();
     };
-    if let Value::Object(map) = &mut v {
-        if map.len() == 2 && map.contains_key("context") {
-            if let Some(inner) = map.remove("value") {
-                v = inner;
-            }
-        }
+    if let Value::Object(map) = &mut v
+        && map.len() == 2
+        && map.contains_key("context")
+        && let Some(inner) = map.remove("value")
+    {
+        v = inner;
     }
     let mut out = String::with_capacity(result.get().len());
     write_canonical(&v, &mut out);

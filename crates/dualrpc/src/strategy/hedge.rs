@@ -21,10 +21,15 @@ use crate::select::Plan;
 pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorReason> {
     let shared = a.ctx.shared.clone();
     shared.hedge_budget.deposit();
-    let mut candidates = plan.iter();
-    // Launches the next candidate; returns when its hedge timer fires.
-    let mut launch_next = |a: &mut Attempts<'_>| -> Option<Instant> {
+    let mut candidates = plan.iter().peekable();
+    // Launches the next candidate and returns when its hedge timer fires. A `hedge` (an
+    // attempt on top of one still running) must first get a token from the budget; one
+    // that replaces a failed attempt adds no load over failover and needs none.
+    let mut launch_next = |a: &mut Attempts<'_>, hedge: bool| -> Option<Instant> {
         if a.launched() as usize >= a.ctx.max_attempts {
+            return None;
+        }
+        if hedge && (candidates.peek().is_none() || !shared.hedge_budget.try_withdraw()) {
             return None;
         }
         for ep in candidates.by_ref() {
@@ -35,7 +40,7 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
         }
         None
     };
-    let mut timer = launch_next(a);
+    let mut timer = launch_next(a, false);
     loop {
         match a.next_until(timer).await {
             Event::Settled(s) => match a.note(s) {
@@ -43,7 +48,7 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
                 Verdict::Final(e) => return Err(e),
                 // A failed or empty answer: the next attempt goes out at once, unbudgeted.
                 Verdict::Continue => {
-                    if let Some(t) = launch_next(a) {
+                    if let Some(t) = launch_next(a, false) {
                         timer = Some(t);
                     } else if a.pending() > 0 {
                         // Nothing left to launch: wait on what is out, without a timer.
@@ -52,16 +57,11 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
                 }
             },
             Event::Timer => {
-                timer = None;
-                if shared.hedge_budget.try_withdraw() {
-                    if let Some(t) = launch_next(a) {
-                        timer = Some(t);
-                    }
-                }
+                timer = launch_next(a, true);
             }
             Event::Idle => {
                 // Everything out has settled; try once more before giving up.
-                match launch_next(a) {
+                match launch_next(a, false) {
                     Some(t) => timer = Some(t),
                     None => return a.finish(),
                 }
