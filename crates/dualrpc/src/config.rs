@@ -30,6 +30,8 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 500;
 pub const DEFAULT_QUORUM: usize = 2;
 /// Attempts `failover` and `hedge` make at most per call when no `max_attempts` is set.
 pub const DEFAULT_MAX_ATTEMPTS: usize = 3;
+/// Retry rounds after a strategy ends with only failures or only empty answers.
+pub const DEFAULT_RETRIES: usize = 1;
 /// Slots an endpoint may trail the best one before freshness-sensitive calls skip it.
 pub const DEFAULT_MAX_SLOT_LAG: u64 = 50;
 /// How often the health loop asks every endpoint for its slot.
@@ -157,6 +159,10 @@ pub struct PolicyConfig {
     pub quorum: Option<usize>,
     /// Most attempts `failover` and `hedge` make.
     pub max_attempts: Option<usize>,
+    /// Retry rounds when a strategy ends with only failures or only empty answers and the
+    /// deadline allows: the endpoints that failed get one more attempt each, at once.
+    /// Not used by `consensus`, whose answer must come from agreeing endpoints.
+    pub retries: Option<usize>,
 }
 
 impl PolicyConfig {
@@ -169,6 +175,7 @@ impl PolicyConfig {
             fanout: self.fanout.or(base.fanout),
             quorum: self.quorum.or(base.quorum),
             max_attempts: self.max_attempts.or(base.max_attempts),
+            retries: self.retries.or(base.retries),
         }
     }
 }

@@ -323,6 +323,12 @@ impl<'a> CallBuilder<'a> {
         self
     }
 
+    /// Overrides the number of retry rounds (0 disables them).
+    pub fn retries(mut self, n: usize) -> Self {
+        self.overrides.retries = Some(n);
+        self
+    }
+
     /// The strategy this call will run.
     pub fn resolved_strategy(&self) -> Strategy {
         self.overrides
@@ -379,6 +385,7 @@ impl<'a> IntoFuture for CallBuilder<'a> {
             fanout: policy.fanout,
             quorum: policy.quorum.unwrap_or(config::DEFAULT_QUORUM),
             max_attempts: policy.max_attempts.unwrap_or(config::DEFAULT_MAX_ATTEMPTS),
+            retries: policy.retries.unwrap_or(config::DEFAULT_RETRIES),
             shared,
         };
         Box::pin(execute(ctx, strategy, started))
@@ -392,6 +399,26 @@ async fn execute(ctx: CallCtx, strategy: Strategy, started: Instant) -> Result<R
     if attempts.launched() == 0 && !plan.last_resort().is_empty() {
         // Every circuit is open: trying the best of them beats failing without trying.
         result = strategy::last_resort(&mut attempts, plan.last_resort()).await;
+    }
+    if strategy != Strategy::Consensus {
+        for _ in 0..ctx.retries {
+            let unsatisfied = match &result {
+                Ok(win) => win.missing > 0,
+                Err(reason) => matches!(reason, ErrorReason::AllFailed { .. }),
+            };
+            if !unsatisfied || attempts.expired() {
+                break;
+            }
+            if let Err(other) = attempts.restore(result) {
+                result = Err(other);
+                break;
+            }
+            if attempts.readmit_failed() == 0 {
+                result = attempts.finish();
+                break;
+            }
+            result = strategy::retry_round(&mut attempts, &plan).await;
+        }
     }
     let latency = started.elapsed();
     let n = attempts.launched();

@@ -227,7 +227,11 @@ impl EndpointStats {
             }
         }
         let ok = outcome.endpoint_ok();
-        t.success.observe(ok);
+        // An empty answer is no failure for the breaker (the node works), but it is for
+        // selection: a node that keeps answering `null` for what others have is behind,
+        // and calls it serves first cost a second round trip.
+        t.success
+            .observe(ok && !matches!(outcome, Outcome::Success { missing: 1.., .. }));
         t.breaker.record(now, ok)
     }
 

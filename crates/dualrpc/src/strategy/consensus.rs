@@ -7,20 +7,31 @@
 //! result — for `{context, value}` results only `value`, since nodes legitimately differ
 //! in `context.slot` — with object keys sorted and whitespace dropped, because providers
 //! differ in both. An endpoint's error is a missing vote, not a disagreement; when missing
-//! votes make the quorum unreachable, untried endpoints are called. Empty answers only win
-//! if nothing else can: they form a group that is considered after every attempt has
-//! settled. The returned response is one of the agreeing ones (the first to arrive);
-//! endpoints outside the winning group are counted as disagreeing.
+//! votes make the quorum unreachable, untried endpoints are called. An empty answer
+//! (`null` for a transaction another endpoint already returned) is not a vote against: the
+//! node is behind, so it is asked again after 50 ms, 100 ms, 200 ms … until the deadline,
+//! which turns "one provider lags a slot" from a failed call into a slower agreed one.
+//! Empty answers only win if nothing else can: when every answer is empty they form the
+//! group, considered after every attempt has settled. The returned response is one of
+//! the agreeing ones (the first to arrive); endpoints outside the winning group are
+//! counted as disagreeing.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
 use serde_json::value::RawValue;
+use tokio::time::Instant;
 
 use super::{Attempts, Event, Verdict, Win};
 use crate::endpoint::Endpoint;
 use crate::error::ErrorReason;
 use crate::select::Plan;
+
+/// First wait before asking an empty voter again; doubles for each further re-ask. About
+/// a quarter of a slot: a node one slot behind usually has the data within a few re-asks.
+const REASK_FIRST_DELAY: Duration = Duration::from_millis(50);
 
 /// Answers that agree: their canonical form and who gave them, first arrival first.
 struct Group {
@@ -42,12 +53,25 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
         }
     }
     let mut groups: Vec<Group> = Vec::new();
+    // Latest empty answer per endpoint index.
     let mut empties: Vec<Win> = Vec::new();
+    // Empty voters to ask again, and when; with the backoff of each endpoint.
+    let mut reasks: Vec<(Instant, Arc<Endpoint>)> = Vec::new();
+    let mut backoff: HashMap<usize, Duration> = HashMap::new();
+    let mut schedule =
+        |ep: Arc<Endpoint>, reasks: &mut Vec<(Instant, Arc<Endpoint>)>, deadline: Instant| {
+            let wait = backoff.entry(ep.index).or_insert(REASK_FIRST_DELAY);
+            let at = Instant::now() + *wait;
+            *wait *= 2;
+            if at < deadline {
+                reasks.push((at, ep));
+            }
+        };
     loop {
-        // Can the pending attempts still make a quorum? If not, call more endpoints.
+        // Can the pending attempts and re-asks still make a quorum? If not, call more.
         let best = groups.iter().map(|g| g.members.len()).max().unwrap_or(0);
-        if best + a.pending() < quorum {
-            let mut need = quorum - best - a.pending();
+        if best + a.pending() + reasks.len() < quorum {
+            let mut need = quorum - best - a.pending() - reasks.len();
             for ep in candidates.by_ref() {
                 if need == 0 {
                     break;
@@ -57,10 +81,24 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
                 }
             }
         }
-        match a.next().await {
+        let timer = reasks.iter().map(|(t, _)| *t).min();
+        let event = match a.next_until(timer).await {
+            // Nothing in flight but re-asks are due later: wait for the first of them.
+            Event::Idle if timer.is_some() => {
+                tokio::time::sleep_until(timer.expect("checked").min(a.ctx.deadline)).await;
+                if a.expired() {
+                    Event::Deadline
+                } else {
+                    Event::Timer
+                }
+            }
+            other => other,
+        };
+        match event {
             Event::Settled(s) => match a.note(s) {
                 Verdict::Win(w) => {
                     let canonical = canonical_value(&w.result);
+                    empties.retain(|e| e.endpoint.index != w.endpoint.index);
                     let idx = match groups.iter().position(|g| g.canonical == canonical) {
                         Some(i) => i,
                         None => {
@@ -81,15 +119,33 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
                             .next()
                             .expect("a quorum has members"));
                     }
+                    // Someone knows more than the empty voters: ask them again shortly.
+                    for e in std::mem::take(&mut empties) {
+                        schedule(e.endpoint.clone(), &mut reasks, a.ctx.deadline);
+                        empties.push(e);
+                    }
                 }
                 Verdict::Final(e) => return Err(e),
-                Verdict::Continue => {}
+                Verdict::Continue => {
+                    // `note` keeps only the best empty answer; take each one as it comes.
+                    if let Some(empty) = a.take_empty() {
+                        empties.retain(|e| e.endpoint.index != empty.endpoint.index);
+                        if !groups.is_empty() {
+                            schedule(empty.endpoint.clone(), &mut reasks, a.ctx.deadline);
+                        }
+                        empties.push(empty);
+                    }
+                }
             },
-            Event::Idle | Event::Deadline | Event::Timer => break,
-        }
-        // `note` keeps only the best empty answer; count every empty one as a vote here.
-        if let Some(empty) = a.take_empty() {
-            empties.push(empty);
+            Event::Timer => {
+                let now = Instant::now();
+                let (due, later): (Vec<_>, Vec<_>) = reasks.drain(..).partition(|(t, _)| *t <= now);
+                reasks = later;
+                for (_, ep) in due {
+                    a.relaunch(&ep);
+                }
+            }
+            Event::Idle | Event::Deadline => break,
         }
     }
     if groups.is_empty() && empties.len() >= quorum {

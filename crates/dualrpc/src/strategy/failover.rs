@@ -49,3 +49,24 @@ pub(crate) async fn last_resort(
     }
     a.finish()
 }
+
+/// The retry round: one more attempt, all at once, on every endpoint readmitted by
+/// [`Attempts::readmit_failed`]. Used by the pool when a strategy ended with only failures
+/// or only empty answers and the deadline still allows: a transient 5xx, reset or stall is
+/// usually gone on the next attempt, and with two providers of which one lags, retrying
+/// the fresh one is the only way to a non-empty answer.
+pub(crate) async fn retry_round(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorReason> {
+    let readmitted: Vec<_> = plan
+        .iter()
+        .chain(plan.last_resort())
+        .filter(|ep| a.is_readmitted(ep))
+        .cloned()
+        .collect();
+    for ep in &readmitted {
+        a.launch(ep);
+    }
+    match a.settle().await {
+        Some(done) => done,
+        None => a.finish(),
+    }
+}

@@ -24,7 +24,7 @@ mod hedge;
 mod race;
 
 pub(crate) use dual::pairs as dual_pairs;
-pub(crate) use failover::last_resort;
+pub(crate) use failover::{last_resort, retry_round};
 pub(crate) use hedge::delay as hedge_delay;
 
 use std::fmt;
@@ -151,6 +151,8 @@ pub(crate) struct CallCtx {
     pub(crate) quorum: usize,
     /// Most attempts `failover`/`hedge` make.
     pub(crate) max_attempts: usize,
+    /// Retry rounds after only failures or only empty answers.
+    pub(crate) retries: usize,
 }
 
 /// The answer a strategy settled on.
@@ -211,6 +213,11 @@ pub(crate) struct Attempts<'c> {
     /// Endpoint indexes launched and not yet settled: reported as timeouts if the
     /// deadline passes first.
     outstanding: Vec<bool>,
+    /// Endpoint indexes whose last attempt in this call failed: candidates for the retry
+    /// round.
+    failed_last: Vec<bool>,
+    /// Endpoint indexes readmitted for the retry round.
+    readmitted: Vec<bool>,
     failures: Vec<AttemptFailure>,
     best_empty: Option<Win>,
     /// Set when the deadline passed while attempts were still out.
@@ -229,6 +236,8 @@ impl<'c> Attempts<'c> {
             launched: 0,
             tried: vec![false; ctx.shared.endpoints.len()],
             outstanding: vec![false; ctx.shared.endpoints.len()],
+            failed_last: vec![false; ctx.shared.endpoints.len()],
+            readmitted: vec![false; ctx.shared.endpoints.len()],
             failures: Vec::new(),
             best_empty: None,
             deadline_hit: false,
@@ -249,6 +258,16 @@ impl<'c> Attempts<'c> {
     /// Retry-After keeps it out, or the deadline has passed. Returns whether it launched.
     pub(crate) fn launch(&mut self, ep: &Arc<Endpoint>) -> bool {
         self.launch_inner(ep, false)
+    }
+
+    /// Launches `ep` again although it was tried in this call (consensus re-asks a node
+    /// that answered empty).
+    pub(crate) fn relaunch(&mut self, ep: &Arc<Endpoint>) -> bool {
+        if self.outstanding[ep.index] {
+            return false;
+        }
+        self.tried[ep.index] = false;
+        self.launch(ep)
     }
 
     /// Like [`Attempts::launch`] but ignores the circuit breaker: the last resort when every
@@ -328,6 +347,7 @@ impl<'c> Attempts<'c> {
     /// Applies the shared rules (module doc) to a settled attempt.
     pub(crate) fn note(&mut self, settled: Settled) -> Verdict {
         let Settled { endpoint, outcome } = settled;
+        self.failed_last[endpoint.index] = matches!(outcome, Outcome::Failed { .. });
         match outcome {
             Outcome::Success { result, missing: 0 } => Verdict::Win(Win {
                 endpoint,
@@ -355,6 +375,44 @@ impl<'c> Attempts<'c> {
                 });
                 Verdict::Continue
             }
+        }
+    }
+
+    /// Readmits every endpoint whose last attempt failed (and is not still out) for one
+    /// more attempt, keeping the failures and the best empty answer seen so far. Returns
+    /// how many were readmitted.
+    pub(crate) fn readmit_failed(&mut self) -> usize {
+        let mut n = 0;
+        for i in 0..self.tried.len() {
+            let again = self.failed_last[i] && !self.outstanding[i];
+            self.readmitted[i] = again;
+            if again {
+                self.tried[i] = false;
+                self.failed_last[i] = false;
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Whether `ep` was readmitted for the retry round.
+    pub(crate) fn is_readmitted(&self, ep: &Endpoint) -> bool {
+        self.readmitted[ep.index]
+    }
+
+    /// Puts a strategy's verdict back so a retry round can improve on it: an empty answer
+    /// becomes the fallback again, failures rejoin the list.
+    pub(crate) fn restore(&mut self, result: Result<Win, ErrorReason>) -> Result<(), ErrorReason> {
+        match result {
+            Ok(win) => {
+                self.best_empty = Some(win);
+                Ok(())
+            }
+            Err(ErrorReason::AllFailed { failures }) => {
+                self.failures = failures;
+                Ok(())
+            }
+            Err(other) => Err(other),
         }
     }
 

@@ -208,6 +208,7 @@ async fn race_every_endpoint_failing_lists_failures_by_name_without_urls() {
     let err = pool
         .call("getSlot", &())
         .strategy(Strategy::Race)
+        .retries(0)
         .await
         .unwrap_err();
     let ErrorReason::AllFailed { failures } = &err.reason else {
@@ -299,7 +300,7 @@ async fn failover_respects_max_attempts() {
     for u in &ups {
         u.set("getSlot", Step::status(500, "x"));
     }
-    let pool = pool(&ups, "[method.getSlot]\nmax_attempts = 2\n");
+    let pool = pool(&ups, "[method.getSlot]\nmax_attempts = 2\nretries = 0\n");
     let err = pool
         .call("getSlot", &())
         .strategy(Strategy::Failover)
@@ -822,4 +823,122 @@ async fn params_and_method_reach_the_upstream_unchanged() {
     assert_eq!(seen["params"], params);
     assert_eq!(seen["jsonrpc"], "2.0");
     assert!(seen["id"].is_u64());
+}
+
+// ---------------------------------------------------------------- retry round
+
+#[tokio::test]
+async fn a_transient_failure_is_retried_when_the_only_other_answer_is_empty() {
+    for strategy in [
+        Strategy::Race,
+        Strategy::Failover,
+        Strategy::Hedge,
+        Strategy::Dual,
+    ] {
+        let ups = upstreams(2).await;
+        // `a` has the transaction but fails once; `b` lags and has not seen it.
+        ups[0].push("getTransaction", Step::status(503, "blip"));
+        ups[0].set("getTransaction", Step::result(TX));
+        ups[1].set("getTransaction", Step::result("null"));
+        let pool = pool(&ups, "");
+        let reply = pool
+            .call("getTransaction", &json!([SIG]))
+            .strategy(strategy)
+            .await
+            .unwrap();
+        assert!(!reply.empty, "{strategy}: the retry found the transaction");
+        assert_eq!(&*reply.endpoint, "a", "{strategy}");
+        assert_eq!(reply.attempts, 3, "{strategy}");
+        assert_eq!(ups[0].count("getTransaction"), 2, "{strategy}");
+    }
+}
+
+#[tokio::test]
+async fn every_endpoint_failing_once_is_retried_within_the_deadline() {
+    let script = |ups: &[dualrpc_testkit::Upstream]| {
+        ups[0].push("getBalance", Step::reset());
+        ups[1].push("getBalance", Step::status(502, "x"));
+        for u in ups {
+            u.set("getBalance", Step::result(account(1, "5")));
+        }
+    };
+    let ups = upstreams(2).await;
+    script(&ups);
+    let reply = pool(&ups, "")
+        .call("getBalance", &json!(["k"]))
+        .strategy(Strategy::Race)
+        .await
+        .unwrap();
+    assert_eq!(reply.attempts, 4);
+    let ups = upstreams(2).await;
+    script(&ups);
+    let err = pool(&ups, "[method.getBalance]\nretries = 0\n")
+        .call("getBalance", &json!(["k"]))
+        .strategy(Strategy::Race)
+        .await
+        .unwrap_err();
+    assert_eq!(err.attempts, 2, "retries = 0 turns the round off");
+}
+
+#[tokio::test]
+async fn consensus_does_not_retry_into_an_unagreed_answer() {
+    let ups = upstreams(2).await;
+    ups[0].push("getBalance", Step::status(503, "blip"));
+    for u in &ups {
+        u.set("getBalance", Step::result(account(1, "5")));
+    }
+    let pool = pool(&ups, "");
+    let err = pool
+        .call("getBalance", &json!(["k"]))
+        .strategy(Strategy::Consensus)
+        .quorum(2)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.reason, ErrorReason::NoQuorum { .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.attempts, 2);
+}
+
+#[tokio::test]
+async fn consensus_asks_an_empty_voter_again_until_it_catches_up() {
+    let ups = upstreams(2).await;
+    ups[0].set("getTransaction", Step::result(TX));
+    // `b` lags: it has not seen the transaction for its first two answers.
+    ups[1].push("getTransaction", Step::result("null"));
+    ups[1].push("getTransaction", Step::result("null"));
+    ups[1].set("getTransaction", Step::result(TX));
+    let pool = pool(&ups, "");
+    let reply = pool
+        .call("getTransaction", &json!([SIG]))
+        .strategy(Strategy::Consensus)
+        .quorum(2)
+        .deadline(Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(reply.result.get(), TX);
+    assert_eq!(ups[1].count("getTransaction"), 3);
+    assert_eq!(reply.attempts, 4);
+}
+
+#[tokio::test]
+async fn consensus_returns_empty_at_once_when_every_answer_is_empty() {
+    let ups = upstreams(2).await;
+    for u in &ups {
+        u.set("getTransaction", Step::result("null"));
+    }
+    let pool = pool(&ups, "");
+    let reply = pool
+        .call("getTransaction", &json!([SIG]))
+        .strategy(Strategy::Consensus)
+        .quorum(2)
+        .deadline(Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(reply.empty);
+    assert_eq!(
+        reply.attempts, 2,
+        "nobody knows more, so nobody is asked again"
+    );
 }
