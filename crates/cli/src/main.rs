@@ -2,7 +2,10 @@
 //! calls the library functions the tests, the demo and the bench also call.
 //!
 //! - `dualrpc serve` — the gateway (`dualrpc_gateway::serve`);
-//! - `dualrpc sim` — simulated Solana upstreams (`dualrpc_sim::run_cli`).
+//! - `dualrpc sim` — simulated Solana upstreams (`dualrpc_sim::run_cli`);
+//! - `dualrpc demo` — sim upstreams + gateways + the bot workload, a table per strategy;
+//! - `dualrpc bench` — the same, longer, with nginx, the oracle, the overhead probe and a
+//!   written report (`dualrpc_bench`).
 
 mod serve;
 
@@ -22,13 +25,23 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Start simulated Solana RPC endpoints on loopback.
     Sim(dualrpc_sim::SimArgs),
+    /// Run the meme-coin detection workload through every strategy on simulated providers.
+    Demo(dualrpc_bench::DemoArgs),
+    /// Benchmark strategies, nginx and the oracle on a scenario; write a report.
+    Bench(dualrpc_bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // The demo and bench draw a progress bar and a table: only errors may interrupt them.
+    let default_filter = match cli.command {
+        Command::Demo(_) | Command::Bench(_) => "error",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -47,6 +60,8 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Sim(args) => dualrpc_sim::run_cli(args, shutdown_signal()).await,
+            Command::Demo(args) => dualrpc_bench::demo(args).await,
+            Command::Bench(args) => dualrpc_bench::bench(args).await,
         }
     });
     match result {

@@ -1,0 +1,30 @@
+//! The meme-coin detection workload, `dualrpc demo` and `dualrpc bench`: the same bot
+//! workload run through several set-ups ("arms") against simulated providers, so the
+//! mission's claims are measured, not asserted.
+//!
+//! # Layout
+//!
+//! - `workload` — the bot: poll signatures → fetch transactions → validate mints; open loop,
+//!   every request timed and classified ok / stale / failed against the chain's ground truth;
+//! - `arms` — the set-ups compared (single endpoint, each strategy, the seed's per-method
+//!   config, nginx), each on its own simulated cluster with the same profile and seed;
+//! - `oracle` — the fastest non-failing endpoint per request, drawn from the same models;
+//! - `overhead` — the gateway's own latency and one-core throughput over a zero-latency
+//!   upstream;
+//! - `nginx` — nginx as a failover reverse proxy, the peer a user would pick instead;
+//! - `report` — the Markdown report, the plots and the terminal table;
+//! - `results` — the plain data all of the above exchange;
+//! - `run` — `demo` and `bench` themselves (arguments, progress bar, output).
+
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+pub mod arms;
+pub mod nginx;
+pub mod oracle;
+pub mod overhead;
+pub mod report;
+pub mod results;
+pub mod run;
+pub mod workload;
+
+pub use run::{BenchArgs, DemoArgs, bench, demo};

@@ -1,0 +1,217 @@
+//! `dualrpc demo` and `dualrpc bench`: argument parsing and the run itself, shared by both.
+//!
+//! The demo is the bench with a short default duration, no nginx, no overhead probe and a
+//! terminal table instead of a written report.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dualrpc_sim::Profile;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::arms::{self, ArmSpec};
+use crate::results::BenchRun;
+use crate::workload::WorkloadConfig;
+use crate::{oracle, overhead, report};
+
+/// Arguments of `dualrpc demo`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    /// Simulated provider profile (`dualrpc sim --list-profiles`).
+    #[arg(long, default_value = "seed")]
+    pub profile: String,
+    /// Seconds of workload.
+    #[arg(long, default_value_t = 20)]
+    pub duration: u64,
+    /// Seed of the simulation.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Arms to run, comma separated: single, failover, race, hedge, consensus, dual,
+    /// broadcast, per-method, nginx (default: all but nginx).
+    #[arg(long, value_delimiter = ',')]
+    pub arms: Vec<String>,
+    /// Launchpad transactions per second on the simulated chain (the bot fetches each).
+    #[arg(long, default_value_t = 10.0)]
+    pub launch_rate: f64,
+    /// Milliseconds between signature polls.
+    #[arg(long, default_value_t = 50)]
+    pub poll_ms: u64,
+}
+
+/// Arguments of `dualrpc bench`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Workload and arms, as for the demo.
+    #[command(flatten)]
+    pub run: DemoArgs,
+    /// Directory for report.md and the plots (default: bench-results/PROFILE).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Skip the gateway-overhead probe.
+    #[arg(long)]
+    pub no_overhead: bool,
+    /// Sequential requests per path in the overhead probe.
+    #[arg(long, default_value_t = 5_000)]
+    pub overhead_requests: u64,
+}
+
+fn parse_arms(names: &[String], with_nginx: bool) -> Result<Vec<ArmSpec>, String> {
+    if names.is_empty() {
+        let mut arms = ArmSpec::demo_set();
+        if with_nginx {
+            arms.insert(1, ArmSpec::Nginx);
+        }
+        return Ok(arms);
+    }
+    names.iter().map(|n| ArmSpec::parse(n.trim())).collect()
+}
+
+fn profile(args: &DemoArgs) -> Result<Profile, String> {
+    let mut p = Profile::named(&args.profile).ok_or_else(|| {
+        format!(
+            "unknown profile `{}`; known: {}",
+            args.profile,
+            Profile::names().join(", ")
+        )
+    })?;
+    if !(args.launch_rate > 0.0 && args.launch_rate <= 1000.0) {
+        return Err("--launch-rate must be in (0, 1000]".into());
+    }
+    p.chain.signatures_per_second = args.launch_rate;
+    Ok(p)
+}
+
+fn workload(args: &DemoArgs) -> Result<WorkloadConfig, String> {
+    if args.duration == 0 || args.poll_ms == 0 {
+        return Err("--duration and --poll-ms must be > 0".into());
+    }
+    Ok(WorkloadConfig {
+        duration: Duration::from_secs(args.duration),
+        poll_interval: Duration::from_millis(args.poll_ms),
+        ..WorkloadConfig::default()
+    })
+}
+
+/// Runs the arms with a progress bar and returns the run (oracle included, no overhead).
+async fn run_arms(
+    args: &DemoArgs,
+    arms: &[ArmSpec],
+    command: String,
+) -> Result<BenchRun, Box<dyn std::error::Error>> {
+    let profile = profile(args)?;
+    let wl = workload(args)?;
+    eprintln!(
+        "profile `{}`: {}\nrunning {} arms side by side for {} s, each with its own simulated cluster (seed {}):\n  {}",
+        profile.name,
+        profile.summary(),
+        arms.len(),
+        args.duration,
+        args.seed,
+        arms.iter()
+            .map(|a| arms::arm_name(a, &profile))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let bar = ProgressBar::new(1000);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% ")
+            .expect("static template is valid"),
+    );
+    let tick_bar = bar.clone();
+    let results = arms::run_arms(
+        arms,
+        &profile,
+        args.seed,
+        &wl,
+        Arc::new(move |f: f64| tick_bar.set_position((f.clamp(0.0, 1.0) * 1000.0) as u64)),
+    )
+    .await?;
+    bar.finish_and_clear();
+    let mut all = results;
+    let base_requests = all.first().map_or(10_000, |a| a.requests.max(10_000));
+    all.push(oracle::oracle(
+        &profile,
+        args.seed,
+        base_requests,
+        wl.duration,
+    ));
+    Ok(BenchRun {
+        scenario: profile.name.clone(),
+        scenario_description: profile.description.clone(),
+        seed: args.seed,
+        duration: wl.duration,
+        endpoints: profile.endpoints.iter().map(|e| e.name.clone()).collect(),
+        arms: all,
+        overhead: None,
+        command,
+        machine: machine(),
+    })
+}
+
+/// `dualrpc demo`.
+pub async fn demo(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let arms = parse_arms(&args.arms, false)?;
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let run = run_arms(&args, &arms, command).await?;
+    println!("{}", report::render_table(&run));
+    println!(
+        "latency in ms over every request of the workload; success = usable answers ÷ requests; stale = null \
+         answers for data the chain already had; calls/req = upstream calls per client request; \
+         utilisation = share of client requests that reached each endpoint. `oracle` = the fastest \
+         non-failing endpoint per request, drawn from the same models (a lower bound)."
+    );
+    Ok(())
+}
+
+/// `dualrpc bench`.
+pub async fn bench(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let with_nginx = crate::nginx::find_nginx().is_some();
+    if !with_nginx && args.run.arms.is_empty() {
+        eprintln!("nginx not found: the nginx arm is skipped (scripts/bench.sh installs it)");
+    }
+    let arms = parse_arms(&args.run.arms, with_nginx)?;
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let mut run = run_arms(&args.run, &arms, command).await?;
+    if !args.no_overhead {
+        eprintln!(
+            "measuring gateway overhead against a zero-latency upstream ({} requests per path)…",
+            args.overhead_requests
+        );
+        run.overhead =
+            Some(overhead::measure(args.overhead_requests, 64, Duration::from_secs(5)).await?);
+    }
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("bench-results").join(&run.scenario));
+    let path = report::write_report(&dir, &run, &report::Targets::default())?;
+    println!("{}", report::render_table(&run));
+    println!("report written to {}", path.display());
+    Ok(())
+}
+
+/// CPU model, core count, OS and date, for the report.
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let date = std::process::Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d %H:%M UTC")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    format!(
+        "{cpu}, {cores} cores, {} {}, {date}",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
