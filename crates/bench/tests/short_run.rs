@@ -1,0 +1,69 @@
+//! A short benchmark run end to end: real simulated clusters, real gateways, the bot
+//! workload, the oracle, the report on disk.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dualrpc::Strategy;
+use dualrpc_bench::arms::{self, ArmSpec};
+use dualrpc_bench::results::{ArmKind, BenchRun};
+use dualrpc_bench::workload::WorkloadConfig;
+use dualrpc_bench::{oracle, report};
+use dualrpc_sim::Profile;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_bench_run_measures_every_arm_and_writes_the_report() {
+    let profile = Profile::named("seed").unwrap();
+    let workload = WorkloadConfig {
+        duration: Duration::from_secs(2),
+        poll_interval: Duration::from_millis(50),
+        ..WorkloadConfig::default()
+    };
+    let specs = [ArmSpec::Baseline, ArmSpec::Strategy(Strategy::Race), ArmSpec::Strategy(Strategy::Failover)];
+    let mut results = arms::run_arms(&specs, &profile, 3, &workload, Arc::new(|_| {})).await.unwrap();
+    assert_eq!(results.len(), 3);
+    for arm in &results {
+        assert!(arm.requests >= 20, "{}: {} requests", arm.name, arm.requests);
+        assert_eq!(arm.requests, arm.ok + arm.failed + arm.stale, "{}", arm.name);
+        assert_eq!(arm.latency_us.len() as u64 + dropped(arm), arm.requests, "{}: one latency per request", arm.name);
+        let methods: Vec<&str> = arm.by_method.iter().map(|(m, _)| m.as_str()).collect();
+        assert!(methods.contains(&"getSignaturesForAddress") && methods.contains(&"getTransaction"), "{methods:?}");
+    }
+    let single = &results[0];
+    assert_eq!(single.kind, ArmKind::Baseline);
+    assert_eq!(single.upstream_calls[1].1, 0, "the baseline never calls the second endpoint");
+    let race = &results[1];
+    let cpr = race.calls_per_request();
+    assert!((1.95..=2.3).contains(&cpr), "race calls both endpoints per request: {cpr}");
+    assert!(race.utilisation().iter().all(|(_, u)| *u >= 0.95), "{:?}", race.utilisation());
+
+    results.push(oracle::oracle(&profile, 3, 10_000, workload.duration));
+    let run = BenchRun {
+        scenario: profile.name.clone(),
+        scenario_description: profile.description.clone(),
+        seed: 3,
+        duration: workload.duration,
+        endpoints: profile.endpoints.iter().map(|e| e.name.clone()).collect(),
+        arms: results,
+        overhead: None,
+        command: "test".into(),
+        machine: "test".into(),
+    };
+    let dir = std::env::temp_dir().join(format!("dualrpc-short-bench-{}", std::process::id()));
+    let path = report::write_report(&dir, &run, &report::Targets::default()).unwrap();
+    let md = std::fs::read_to_string(&path).unwrap();
+    for name in ["single (alpha)", "race", "failover", "oracle"] {
+        assert!(md.contains(name), "report lists {name}");
+    }
+    for svg in ["latency-cdf.svg", "utilisation.svg"] {
+        let text = std::fs::read_to_string(dir.join(svg)).unwrap();
+        assert!(text.contains("<svg") && text.contains("</svg>"), "{svg}");
+    }
+    assert!(report::render_table(&run).contains("race"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Requests shed by the bot before sending (recorded without a latency).
+fn dropped(arm: &dualrpc_bench::results::ArmResult) -> u64 {
+    arm.requests - arm.latency_us.len()
+}
