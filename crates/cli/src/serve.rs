@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use dualrpc::{Config, Pool};
-use dualrpc_gateway::GatewayOptions;
+use dualrpc_gateway::{Gateway, GatewayOptions};
 
 /// Arguments of `dualrpc serve`.
 #[derive(Debug, clap::Args)]
@@ -48,7 +48,43 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error
         endpoints = %pool.endpoint_names().join(","),
         "dualrpc gateway ready"
     );
-    dualrpc_gateway::serve(listener, pool, options, crate::shutdown_signal()).await?;
+    let gateway = Gateway::new(pool, options);
+    if let Some(path) = args.config.clone() {
+        reload_on_sighup(gateway.clone(), path);
+    }
+    gateway.serve(listener, crate::shutdown_signal()).await?;
     tracing::info!("shut down: every in-flight request was answered");
     Ok(())
+}
+
+/// On SIGHUP, reads the config file again and swaps in a new pool and options; calls in
+/// flight finish on the old ones. A config that does not load is reported and ignored.
+/// The listen address is not changed by a reload.
+fn reload_on_sighup(gateway: Gateway, path: PathBuf) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::warn!("cannot listen for SIGHUP: config reload disabled");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            let loaded = Config::load(&path).and_then(|c| {
+                let options = GatewayOptions::from_config(&c);
+                Pool::from_config(c).map(|p| (p, options))
+            });
+            match loaded {
+                Ok((pool, options)) => {
+                    let names = pool.endpoint_names().join(",");
+                    gateway.reload(pool, options);
+                    tracing::info!(endpoints = %names, "config reloaded");
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "config reload failed; keeping the running config")
+                }
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = (gateway, path);
 }

@@ -161,6 +161,52 @@ async fn serve_reads_a_config_file_with_env_interpolation() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+#[tokio::test]
+async fn sighup_reloads_the_config_file() {
+    let first = Upstream::start().await;
+    first.set("getSlot", Step::result("1"));
+    let second = Upstream::start().await;
+    second.set("getSlot", Step::result("2"));
+    let dir = std::env::temp_dir().join(format!("dualrpc-cli-hup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("dualrpc.toml");
+    let write = |url: String| {
+        std::fs::write(
+            &path,
+            format!("listen = \"127.0.0.1:0\"\n[[endpoint]]\nname = \"main\"\nurl = \"{url}\"\n"),
+        )
+        .unwrap()
+    };
+    write(first.url());
+    let mut gw = Running::start(&["serve", "--config", path.to_str().unwrap()], &[]);
+    let addr = gw.listen_addr();
+    assert_eq!(get_slot(&addr).await["result"], 1);
+    write(second.url());
+    let pid = gw.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    gw.wait_line("config reloaded");
+    assert_eq!(get_slot(&addr).await["result"], 2);
+    // A broken file is reported and the running config stays.
+    std::fs::write(&path, "listen = 5").unwrap();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    gw.wait_line("config reload failed");
+    assert_eq!(get_slot(&addr).await["result"], 2);
+    gw.terminate();
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn bad_config_fails_with_a_clear_message_that_hides_the_url() {
     let dir = std::env::temp_dir().join(format!("dualrpc-cli-bad-{}", std::process::id()));

@@ -56,6 +56,10 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 /// Most elements a client batch may carry.
 pub const DEFAULT_MAX_BATCH: usize = 256;
+/// Time a client has to send its request headers (slow-loris protection).
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+/// Time a client has to send its request body.
+pub const DEFAULT_BODY_READ_TIMEOUT_MS: u64 = 10_000;
 
 /// A configuration or interpolation problem. Messages name endpoints and keys, never URLs.
 #[derive(Debug, thiserror::Error)]
@@ -268,6 +272,47 @@ impl Default for LimitsConfig {
     }
 }
 
+/// The gateway's own front door: client authentication, method deny list, read timeouts.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    /// Client API keys; when any is set, every request except `GET /health` must carry one
+    /// in the `x-api-key` header or the `api-key` query parameter. Use `${VAR}`.
+    pub api_keys: Vec<String>,
+    /// Methods refused with -32601 before any upstream is called (e.g. `requestAirdrop`).
+    pub deny_methods: Vec<String>,
+    /// Time a client has to send its request headers.
+    pub header_read_timeout_ms: u64,
+    /// Time a client has to send its request body.
+    pub body_read_timeout_ms: u64,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            api_keys: Vec::new(),
+            deny_methods: Vec::new(),
+            header_read_timeout_ms: DEFAULT_HEADER_READ_TIMEOUT_MS,
+            body_read_timeout_ms: DEFAULT_BODY_READ_TIMEOUT_MS,
+        }
+    }
+}
+
+impl fmt::Debug for GatewayConfig {
+    /// API keys are secrets: only their count is shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GatewayConfig")
+            .field(
+                "api_keys",
+                &format_args!("<{} redacted>", self.api_keys.len()),
+            )
+            .field("deny_methods", &self.deny_methods)
+            .field("header_read_timeout_ms", &self.header_read_timeout_ms)
+            .field("body_read_timeout_ms", &self.body_read_timeout_ms)
+            .finish()
+    }
+}
+
 /// The whole configuration, as in `dualrpc.toml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -296,6 +341,9 @@ pub struct Config {
     /// Size limits.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// Client-facing settings of the gateway.
+    #[serde(default)]
+    pub gateway: GatewayConfig,
 }
 
 fn default_listen() -> SocketAddr {
@@ -315,6 +363,7 @@ impl Default for Config {
             hedge: HedgeConfig::default(),
             breaker: BreakerConfig::default(),
             limits: LimitsConfig::default(),
+            gateway: GatewayConfig::default(),
         }
     }
 }
@@ -456,6 +505,12 @@ impl Config {
         }
         if self.breaker.failures == 0 || self.breaker.open_ms == 0 {
             return invalid("[breaker] failures and open_ms must be > 0".into());
+        }
+        if self.gateway.api_keys.iter().any(|k| k.len() < 16) {
+            return invalid("[gateway] api_keys must be at least 16 characters each".into());
+        }
+        if self.gateway.header_read_timeout_ms == 0 || self.gateway.body_read_timeout_ms == 0 {
+            return invalid("[gateway] read timeouts must be > 0".into());
         }
         if self.limits.max_batch == 0
             || self.limits.max_request_bytes == 0

@@ -4,16 +4,24 @@
 //! then fallbacks) rather than a single pick, so every strategy shares one ranking and the
 //! ranking is testable without I/O. Endpoints fall into tiers:
 //!
-//! 1. **preferred** — circuit closed (or due a probe) and not lagging: ordered by score
-//!    ([`crate::stats::EndpointStats::score`]: latency × load ÷ success), with the first
-//!    place decided by **power-of-two-choices** (Mitzenmacher, "The Power of Two Choices in
-//!    Randomized Load Balancing", 2001; also Finagle's and tower's `p2c` balancers): two
-//!    random candidates, the better one first. Always taking the single best endpoint
-//!    would herd every call onto it; p2c keeps most of the benefit while spreading load;
+//! 1. **preferred** — circuit closed (or due a probe) and not lagging, ordered by score
+//!    ([`crate::stats::EndpointStats::score`]: peak-EWMA latency × (in-flight + 1) ÷
+//!    success ratio — Finagle's and tower's least-loaded cost), multiplied for
+//!    freshness-sensitive methods by `1 + 0.5 × slots behind the best endpoint`, since a
+//!    node one slot behind answers `null` for what was just created;
 //! 2. **lagging** — admissible but more than `max_slot_lag` slots behind: used only after
-//!    every preferred endpoint, so they never serve fresh data first;
+//!    every preferred endpoint;
 //! 3. **last resort** — circuit open or cooling down after a 429: not in the plan; the
 //!    pool turns to them only when nothing else could be tried.
+//!
+//! Why every endpoint is compared rather than two random ones (power-of-two-choices,
+//! Mitzenmacher 2001): p2c exists for balancers whose load information is stale or costly
+//! to gather, where always taking the apparent best herds traffic onto one backend. Here
+//! the in-flight counts are exact, local and updated at launch, and a pool has a handful
+//! of endpoints, so a full comparison costs nothing and never starts with a worse endpoint;
+//! herding is prevented by the in-flight factor itself — an endpoint with one call out
+//! already scores twice its latency. On the `mainnet-like` bench p2c's random first pick
+//! sent half the calls to slower, lagging providers first.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -38,8 +46,13 @@ impl Plan {
         let mut fresh = Vec::new();
         let mut lagging = Vec::new();
         let mut out = Vec::new();
+        let best_slot = endpoints.iter().filter_map(|e| e.stats.slot()).max();
+        let fresh_sensitive = freshness_sensitive(method);
         for ep in endpoints {
-            let score = ep.stats.score(method);
+            let mut score = ep.stats.score(method);
+            if fresh_sensitive && let (Some(best), Some(slot)) = (best_slot, ep.stats.slot()) {
+                score *= 1.0 + LAG_PENALTY_PER_SLOT * best.saturating_sub(slot) as f64;
+            }
             if ep.stats.peek(now) == Admission::Rejected {
                 out.push((score, ep.clone()));
             } else if ep.stats.lagging() {
@@ -48,11 +61,8 @@ impl Plan {
                 fresh.push((score, ep.clone()));
             }
         }
-        let scores: Vec<f64> = fresh.iter().map(|(s, _)| *s).collect();
-        let mut order: Vec<Arc<Endpoint>> = order_by_p2c(&scores)
-            .into_iter()
-            .map(|i| fresh[i].1.clone())
-            .collect();
+        sort_by_score(&mut fresh);
+        let mut order: Vec<Arc<Endpoint>> = fresh.into_iter().map(|(_, e)| e).collect();
         let preferred = order.len();
         sort_by_score(&mut lagging);
         sort_by_score(&mut out);
@@ -96,29 +106,24 @@ fn sort_by_score(v: &mut [(f64, Arc<Endpoint>)]) {
     v.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.index.cmp(&b.1.index)));
 }
 
-/// Orders candidates by score (lower first, ties by position), then moves the winner of
-/// a power-of-two-choices draw to the front. With two candidates the draw always compares
-/// both, so the order is deterministic.
-pub(crate) fn order_by_p2c(scores: &[f64]) -> Vec<usize> {
+/// Score multiplier per slot an endpoint trails the best one, for freshness-sensitive
+/// methods.
+const LAG_PENALTY_PER_SLOT: f64 = 0.5;
+
+/// Methods whose answer depends on how far the node has caught up: those with an
+/// emptiness rule, and the ones listing or pointing at the newest state.
+fn freshness_sensitive(method: &str) -> bool {
+    crate::jsonrpc::empty_rule(method) != crate::jsonrpc::EmptyRule::Never
+        || matches!(
+            method,
+            "getSignaturesForAddress" | "getLatestBlockhash" | "getSlot" | "getBlockHeight"
+        )
+}
+
+/// Indexes of `scores` from lowest to highest, ties by position.
+pub(crate) fn order_by_score(scores: &[f64]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(a.cmp(&b)));
-    if scores.len() > 2 {
-        let i = fastrand::usize(..scores.len());
-        let mut j = fastrand::usize(..scores.len() - 1);
-        if j >= i {
-            j += 1;
-        }
-        // The better of the two draws, by its rank in `order`.
-        let rank = |x: usize| {
-            order
-                .iter()
-                .position(|&o| o == x)
-                .expect("index is in order")
-        };
-        let first = if rank(i) <= rank(j) { i } else { j };
-        order.retain(|&o| o != first);
-        order.insert(0, first);
-    }
     order
 }
 
@@ -127,37 +132,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn two_candidates_are_ordered_by_score_deterministically() {
-        assert_eq!(order_by_p2c(&[5.0, 1.0]), vec![1, 0]);
-        assert_eq!(order_by_p2c(&[1.0, 1.0]), vec![0, 1]);
-        assert_eq!(order_by_p2c(&[]), Vec::<usize>::new());
+    fn candidates_are_ordered_by_score_then_position() {
+        assert_eq!(order_by_score(&[5.0, 1.0, 3.0]), vec![1, 2, 0]);
+        assert_eq!(order_by_score(&[1.0, 1.0]), vec![0, 1]);
+        assert_eq!(order_by_score(&[]), Vec::<usize>::new());
     }
 
     #[test]
-    fn p2c_never_puts_the_worst_first_and_spreads_first_choice() {
-        let scores = [10.0, 20.0, 30.0, 40.0];
-        let mut firsts = [0usize; 4];
-        for _ in 0..4000 {
-            let o = order_by_p2c(&scores);
-            assert_eq!(o.len(), 4);
-            let mut sorted = o.clone();
-            sorted.sort();
-            assert_eq!(sorted, vec![0, 1, 2, 3]);
-            firsts[o[0]] += 1;
-            // Apart from the first, the rest stays in score order.
-            let rest: Vec<usize> = o[1..].to_vec();
-            let mut by_score = rest.clone();
-            by_score.sort();
-            assert_eq!(rest, by_score);
-        }
-        assert_eq!(
-            firsts[3], 0,
-            "the worst candidate never wins a two-choice draw"
-        );
-        // Expected shares: best 3/6, second 2/6, third 1/6.
-        assert!(
-            firsts[0] > firsts[1] && firsts[1] > firsts[2] && firsts[2] > 0,
-            "{firsts:?}"
-        );
+    fn freshness_sensitivity_follows_the_method() {
+        assert!(freshness_sensitive("getTransaction"));
+        assert!(freshness_sensitive("getAccountInfo"));
+        assert!(freshness_sensitive("getSignaturesForAddress"));
+        assert!(!freshness_sensitive("getVersion"));
+        assert!(!freshness_sensitive("sendTransaction"));
     }
 }

@@ -1,11 +1,11 @@
 //! Operator endpoints: `GET /health` (200 while at least one endpoint can take calls, else
-//! 503), `GET /status` (a JSON snapshot of every endpoint's stats, by name), and
-//! `GET /metrics` (Prometheus text). Plus the answers for `GET /` and unknown paths.
+//! 503; open without an API key, for load balancers), `GET /status` (a JSON snapshot of
+//! every endpoint's stats, by name), and `GET /metrics` (Prometheus text). Plus the answers for `GET /` and unknown paths.
 
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
@@ -13,7 +13,7 @@ use crate::request::RequestError;
 use crate::rpc::reject;
 
 pub(crate) async fn health(State(state): State<Arc<AppState>>) -> Response {
-    if state.pool.is_healthy() {
+    if state.current.load().pool.is_healthy() {
         (
             StatusCode::OK,
             axum::Json(serde_json::json!({ "status": "ok" })),
@@ -28,11 +28,26 @@ pub(crate) async fn health(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-pub(crate) async fn status(State(state): State<Arc<AppState>>) -> Response {
-    axum::Json(state.pool.status()).into_response()
+pub(crate) async fn status(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let snap = state.current.load();
+    if !crate::auth::authorized(&snap.options.front.api_keys, &headers, &uri) {
+        return crate::rpc::unauthorized();
+    }
+    axum::Json(snap.pool.status()).into_response()
 }
 
-pub(crate) async fn metrics() -> Response {
+pub(crate) async fn metrics(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if !crate::auth::authorized(&state.current.load().options.front.api_keys, &headers, &uri) {
+        return crate::rpc::unauthorized();
+    }
     match crate::prometheus::handle() {
         Some(h) => {
             let mut r = h.render().into_response();

@@ -14,14 +14,16 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use dualrpc::Strategy;
 use futures_util::FutureExt;
 
 use crate::request::{self, Element, RequestError};
 use crate::response;
-use crate::{AppState, HEADER_ATTEMPTS, HEADER_ENDPOINT, HEADER_STRATEGY, HEADER_TIMEOUT_MS};
+use crate::{
+    AppState, HEADER_ATTEMPTS, HEADER_ENDPOINT, HEADER_STRATEGY, HEADER_TIMEOUT_MS, Snapshot,
+};
 
 /// Overrides a request carries.
 #[derive(Debug, Clone, Copy, Default)]
@@ -42,22 +44,42 @@ struct Answer {
     attempts: u32,
 }
 
+/// JSON-RPC error code for a missing or wrong client API key.
+pub(crate) const CODE_UNAUTHORIZED: i64 = -32090;
+
+impl Answer {
+    /// An error the gateway answers itself, without calling upstream.
+    fn request_error(id: Option<&serde_json::value::RawValue>, error: &RequestError) -> Answer {
+        let mut out = Vec::new();
+        response::write_request_error(&mut out, id, error);
+        Answer {
+            body: Some(out),
+            answered: true,
+            endpoint: None,
+            strategy: None,
+            attempts: 0,
+        }
+    }
+}
+
 pub(crate) async fn handle_default(
     State(state): State<Arc<AppState>>,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    guarded(state, headers, None, body).await
+    guarded(state.current.load_full(), uri, headers, None, body).await
 }
 
 pub(crate) async fn handle_with_strategy(
     State(state): State<Arc<AppState>>,
     Path(strategy): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     match strategy.parse::<Strategy>() {
-        Ok(s) => guarded(state, headers, Some(s), body).await,
+        Ok(s) => guarded(state.current.load_full(), uri, headers, Some(s), body).await,
         Err(e) => reject(
             StatusCode::NOT_FOUND,
             RequestError::invalid(format!("unknown path: {e}")),
@@ -66,11 +88,15 @@ pub(crate) async fn handle_with_strategy(
 }
 
 async fn guarded(
-    state: Arc<AppState>,
+    state: Arc<Snapshot>,
+    uri: Uri,
     headers: HeaderMap,
     path_strategy: Option<Strategy>,
     body: Body,
 ) -> Response {
+    if !crate::auth::authorized(&state.options.front.api_keys, &headers, &uri) {
+        return unauthorized();
+    }
     match AssertUnwindSafe(handle(state, headers, path_strategy, body))
         .catch_unwind()
         .await
@@ -89,8 +115,19 @@ async fn guarded(
     }
 }
 
+/// The answer to a request without a valid API key.
+pub(crate) fn unauthorized() -> Response {
+    reject(
+        StatusCode::UNAUTHORIZED,
+        RequestError {
+            code: CODE_UNAUTHORIZED,
+            message: "Unauthorized: missing or wrong API key".into(),
+        },
+    )
+}
+
 async fn handle(
-    state: Arc<AppState>,
+    state: Arc<Snapshot>,
     headers: HeaderMap,
     path_strategy: Option<Strategy>,
     body: Body,
@@ -118,9 +155,21 @@ async fn handle(
         Ok(o) => o,
         Err(e) => return reject(StatusCode::BAD_REQUEST, e),
     };
-    let bytes = match axum::body::to_bytes(body, limits.max_request_bytes).await {
-        Ok(b) => b,
+    let read_timeout = Duration::from_millis(state.options.front.body_read_timeout_ms);
+    let bytes = match tokio::time::timeout(
+        read_timeout,
+        axum::body::to_bytes(body, limits.max_request_bytes),
+    )
+    .await
+    {
+        Ok(Ok(b)) => b,
         Err(_) => {
+            return reject(
+                StatusCode::REQUEST_TIMEOUT,
+                RequestError::invalid("Invalid Request: the request body was not received in time"),
+            );
+        }
+        Ok(Err(_)) => {
             return reject(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 RequestError::invalid(format!(
@@ -208,20 +257,29 @@ fn overrides(
 }
 
 /// Runs one element of the request.
-async fn run(state: &AppState, element: Element<'_>, o: Overrides) -> Answer {
+async fn run(state: &Snapshot, element: Element<'_>, o: Overrides) -> Answer {
     let call = match element {
-        Element::Call(c) => c,
-        Element::Invalid { id, error } => {
-            let mut out = Vec::new();
-            response::write_request_error(&mut out, id, &error);
+        Element::Call(c)
+            if state
+                .options
+                .front
+                .deny_methods
+                .iter()
+                .any(|m| *m == c.method) =>
+        {
+            let error = RequestError {
+                code: -32601,
+                message: format!("Method not allowed by this gateway: {}", c.method).into(),
+            };
+            let answer = Answer::request_error(c.id, &error);
             return Answer {
-                body: Some(out),
-                answered: true,
-                endpoint: None,
-                strategy: None,
-                attempts: 0,
+                body: c.id.is_some().then_some(answer.body).flatten(),
+                answered: c.id.is_some(),
+                ..answer
             };
         }
+        Element::Call(c) => c,
+        Element::Invalid { id, error } => return Answer::request_error(id, &error),
     };
     let mut builder = state.pool.call_raw(&call.method, call.params);
     if let Some(s) = o.strategy {

@@ -5,10 +5,9 @@
 //! provider would burn rate limits but a single provider's hiccup must not cost a cycle.
 //! Upstream cost: two calls per request (one more pair per failed pair). Pairs come from
 //! the config's roles (`primary[i]` with `secondary[i]`, the shorter list cycled) or, with
-//! no roles, from consecutive endpoints in config order. The first pair is picked by
-//! power-of-two-choices on the pair's score (its better member's score, which includes
-//! in-flight load), so traffic spreads across pairs while favouring fast ones; the rest
-//! follow by score. Inside a pair a member whose circuit is open or that lags is skipped
+//! no roles, from consecutive endpoints in config order. Pairs are tried in order of their
+//! score (their better member's score, which includes in-flight load), so concurrent calls
+//! spread across pairs while favouring fast ones. Inside a pair a member whose circuit is open or that lags is skipped
 //! while its partner can serve.
 
 use std::sync::Arc;
@@ -31,7 +30,7 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
         .iter()
         .map(|&(p, s)| scores[p].min(scores[s]))
         .collect();
-    let order = select::order_by_p2c(&pair_scores);
+    let order = select::order_by_score(&pair_scores);
     for pair in order {
         if a.expired() {
             break;

@@ -115,3 +115,32 @@ async fn lagging_endpoints_are_skipped() {
         .unwrap();
     assert_eq!(ups[1].count("getAccountInfo"), 1);
 }
+
+#[tokio::test]
+async fn fresher_endpoints_are_preferred_for_fresh_data_within_the_lag_limit() {
+    let ups = upstreams(2).await;
+    // `a` trails by 2 slots: not "lagging" (limit 50) but behind for new transactions.
+    ups[0].set("getSlot", Step::result("998"));
+    ups[1].set("getSlot", Step::result("1000"));
+    for u in &ups {
+        u.set("getTransaction", Step::result(r#"{"slot":999}"#));
+    }
+    let pool = pool(&ups, "[health]\ninterval_ms = 10\nmax_slot_lag = 50\n");
+    eventually("slots seen", || {
+        endpoint(&pool.status(), "a").slot == Some(998)
+            && endpoint(&pool.status(), "b").slot == Some(1000)
+    })
+    .await;
+    assert!(!endpoint(&pool.status(), "a").lagging);
+    for _ in 0..5 {
+        let r = pool
+            .call("getTransaction", &json!(["sig"]))
+            .strategy(Strategy::Failover)
+            .await
+            .unwrap();
+        assert_eq!(
+            &*r.endpoint, "b",
+            "the node at the tip serves fresh data first"
+        );
+    }
+}

@@ -2,6 +2,7 @@
 //! clients through the gateway, against scripted upstreams (`dualrpc-testkit`). One test
 //! binary of modules, so the suite links once.
 
+mod front;
 mod gateway;
 mod health;
 mod strategies;

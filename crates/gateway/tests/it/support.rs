@@ -137,6 +137,32 @@ pub(crate) async fn gateway_with(pool: Pool, options: GatewayOptions) -> Gateway
     }
 }
 
+/// Starts a gateway and returns its handle too (for reloads).
+pub(crate) async fn gateway_handle(
+    pool: Pool,
+    options: GatewayOptions,
+) -> (dualrpc_gateway::Gateway, Gateway) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let gw = dualrpc_gateway::Gateway::new(pool, options);
+    let serving = gw.clone();
+    tokio::spawn(async move {
+        let _ = serving
+            .serve(listener, async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    (
+        gw,
+        Gateway {
+            url,
+            stop: Some(tx),
+        },
+    )
+}
+
 /// A plain HTTP client.
 pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::new()
