@@ -185,7 +185,7 @@ fn render_markdown(run: &BenchRun, targets: &Targets) -> String {
 
     let _ = writeln!(
         md,
-        "All arms ran the same workload against the same simulated endpoints, one arm at a time."
+        "All arms ran the same workload side by side, each against its own simulated cluster built from the same profile and seed (same chain, same latency models, slowdowns at the same moments)."
     );
     let _ = writeln!(
         md,
