@@ -56,6 +56,8 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 /// Most elements a client batch may carry.
 pub const DEFAULT_MAX_BATCH: usize = 256;
+/// Memory bound of the response cache.
+pub const DEFAULT_CACHE_MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// Time a client has to send its request headers (slow-loris protection).
 pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
 /// Time a client has to send its request body.
@@ -144,6 +146,22 @@ pub struct EndpointConfig {
     pub role: Role,
     /// Per-attempt timeout for this endpoint, overridden by a method's or request's timeout.
     pub timeout_ms: Option<u64>,
+    /// The provider's rate limit: the gateway never sends more.
+    pub rate_limit: Option<RateLimitConfig>,
+    /// Cost of a call per method in rate-limit tokens (default 1), for providers that bill
+    /// heavy methods more: `method_weights = { getProgramAccounts = 10 }`.
+    #[serde(default)]
+    pub method_weights: BTreeMap<String, f64>,
+}
+
+/// A provider's rate limit.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Sustained calls per second.
+    pub rps: f64,
+    /// Calls that may be sent at once after a quiet period (default: one second's worth).
+    pub burst: Option<f64>,
 }
 
 /// How one method (or every method, under `[default]`) is executed. Unset fields fall
@@ -163,6 +181,9 @@ pub struct PolicyConfig {
     pub quorum: Option<usize>,
     /// Most attempts `failover` and `hedge` make.
     pub max_attempts: Option<usize>,
+    /// Serve this method's answers from cache for up to this long (default: not cached,
+    /// except answers that cannot change; see the cache module).
+    pub cache_ttl_ms: Option<u64>,
     /// Retry rounds when a strategy ends with only failures or only empty answers and the
     /// deadline allows: the endpoints that failed get one more attempt each, at once.
     /// Not used by `consensus`, whose answer must come from agreeing endpoints.
@@ -180,6 +201,7 @@ impl PolicyConfig {
             quorum: self.quorum.or(base.quorum),
             max_attempts: self.max_attempts.or(base.max_attempts),
             retries: self.retries.or(base.retries),
+            cache_ttl_ms: self.cache_ttl_ms.or(base.cache_ttl_ms),
         }
     }
 }
@@ -313,6 +335,25 @@ impl fmt::Debug for GatewayConfig {
     }
 }
 
+/// The response cache and request coalescing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Memory bound of the response cache in bytes; 0 turns the cache off.
+    pub max_bytes: u64,
+    /// Whether identical calls in flight at once share one upstream execution.
+    pub coalesce: bool,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            max_bytes: DEFAULT_CACHE_MAX_BYTES,
+            coalesce: true,
+        }
+    }
+}
+
 /// The whole configuration, as in `dualrpc.toml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -344,6 +385,9 @@ pub struct Config {
     /// Client-facing settings of the gateway.
     #[serde(default)]
     pub gateway: GatewayConfig,
+    /// Response cache and coalescing.
+    #[serde(default)]
+    pub cache: CacheConfig,
 }
 
 fn default_listen() -> SocketAddr {
@@ -364,6 +408,7 @@ impl Default for Config {
             breaker: BreakerConfig::default(),
             limits: LimitsConfig::default(),
             gateway: GatewayConfig::default(),
+            cache: CacheConfig::default(),
         }
     }
 }
@@ -414,6 +459,8 @@ impl Config {
                     url: EndpointUrl::new(url),
                     role: Role::None,
                     timeout_ms: None,
+                    rate_limit: None,
+                    method_weights: BTreeMap::new(),
                 })
                 .collect(),
             ..Config::default()
@@ -464,6 +511,22 @@ impl Config {
             }
             if e.timeout_ms == Some(0) {
                 return invalid(format!("endpoint `{}`: timeout_ms must be > 0", e.name));
+            }
+            if let Some(r) = e.rate_limit
+                && !(r.rps > 0.0
+                    && r.rps.is_finite()
+                    && r.burst.is_none_or(|b| b >= 1.0 && b.is_finite()))
+            {
+                return invalid(format!(
+                    "endpoint `{}`: rate_limit needs rps > 0 and burst >= 1",
+                    e.name
+                ));
+            }
+            if e.method_weights
+                .values()
+                .any(|w| !(*w > 0.0 && w.is_finite()))
+            {
+                return invalid(format!("endpoint `{}`: method_weights must be > 0", e.name));
             }
         }
         let primaries = self

@@ -34,8 +34,10 @@ pub(crate) struct Endpoint {
     pub(crate) role: Role,
     /// Per-attempt timeout set on the endpoint, if any.
     pub(crate) timeout: Option<Duration>,
-    /// Measured performance.
+    /// Measured performance and the rate-limit budget.
     pub(crate) stats: EndpointStats,
+    /// Rate-limit cost per method (default 1).
+    weights: std::collections::BTreeMap<String, f64>,
     /// The secret URL; never formatted (`reqwest::Url`'s Debug is bypassed by the manual
     /// `Debug` of `Secret`).
     url: Secret,
@@ -84,10 +86,16 @@ impl Endpoint {
             name: config.name.as_str().into(),
             role: config.role,
             timeout: config.timeout_ms.map(Duration::from_millis),
-            stats: EndpointStats::new(now, breaker),
+            stats: EndpointStats::new(now, breaker, config.rate_limit),
+            weights: config.method_weights.clone(),
             url: Secret(url),
             client,
         })
+    }
+
+    /// Rate-limit tokens one call of `method` costs on this endpoint.
+    pub(crate) fn weight(&self, method: &str) -> f64 {
+        self.weights.get(method).copied().unwrap_or(1.0)
     }
 
     /// Its circuit state.

@@ -25,6 +25,8 @@ pub const CODE_DEADLINE: i64 = -32081;
 pub const CODE_NO_QUORUM: i64 = -32082;
 /// JSON-RPC error code: no endpoint could be tried.
 pub const CODE_NO_ENDPOINT: i64 = -32083;
+/// JSON-RPC error code: every endpoint's rate-limit budget stayed spent until the deadline.
+pub const CODE_OVER_BUDGET: i64 = -32084;
 
 /// One failed attempt, by endpoint name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +38,7 @@ pub struct AttemptFailure {
 }
 
 /// Why a call failed.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum ErrorReason {
     /// An upstream returned a JSON-RPC error every node would return; `error` is the
     /// upstream's error object, unchanged.
@@ -67,12 +69,15 @@ pub enum ErrorReason {
     },
     /// No endpoint could be tried (the pool has none usable).
     NoEndpoint,
+    /// Every endpoint's rate-limit budget stayed spent until the deadline: the client is
+    /// asking for more than the providers' combined limits.
+    OverBudget,
     /// The request itself is unusable (e.g. params that do not serialize).
     InvalidRequest(String),
 }
 
 /// A failed call, with what the gateway reports in its headers.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct CallError {
     /// Why it failed.
     pub reason: ErrorReason,
@@ -120,6 +125,11 @@ impl CallError {
             ErrorReason::NoEndpoint => {
                 error_object(CODE_NO_ENDPOINT, "no upstream endpoint available", None)
             }
+            ErrorReason::OverBudget => error_object(
+                CODE_OVER_BUDGET,
+                "every upstream's rate-limit budget is spent; retry later",
+                Some(&json!({ "strategy": strategy })),
+            ),
             ErrorReason::InvalidRequest(msg) => error_object(-32602, msg, None),
         }
     }
@@ -132,6 +142,7 @@ impl CallError {
             ErrorReason::Deadline { .. } => "deadline",
             ErrorReason::NoQuorum { .. } => "no_quorum",
             ErrorReason::NoEndpoint => "no_endpoint",
+            ErrorReason::OverBudget => "over_budget",
             ErrorReason::InvalidRequest(_) => "invalid_request",
         }
     }

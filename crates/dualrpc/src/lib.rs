@@ -45,6 +45,8 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 mod budget;
+mod cache;
+mod coalesce;
 pub mod config;
 mod endpoint;
 pub mod error;

@@ -31,6 +31,8 @@ use serde_json::value::RawValue;
 use tokio::time::Instant;
 
 use crate::budget::{HedgeBudget, HedgeBudgetSnapshot};
+use crate::cache::{self, CachePolicy, ResponseCache};
+use crate::coalesce::{self, InFlight};
 use crate::config::{self, Config, ConfigError, HealthConfig, HedgeConfig, PolicyConfig};
 use crate::endpoint::Endpoint;
 use crate::error::{CallError, ErrorReason};
@@ -74,6 +76,10 @@ pub(crate) struct Shared {
     pub(crate) health: HealthConfig,
     /// Source of upstream request ids, unique per call so a mixed-up answer is caught.
     next_id: AtomicU64,
+    /// Final (and TTL-cached) answers; `None` when `[cache] max_bytes = 0`.
+    cache: Option<ResponseCache>,
+    /// Identical calls in flight, when coalescing is on.
+    in_flight: Option<Arc<InFlight>>,
 }
 
 impl Shared {
@@ -91,7 +97,7 @@ impl Shared {
 }
 
 /// A successful call.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Reply {
     /// The upstream's `result`, byte for byte.
     pub result: Box<RawValue>,
@@ -106,6 +112,10 @@ pub struct Reply {
     /// True if the answer is empty (`null` where others might know more) because no
     /// endpoint had more before the deadline.
     pub empty: bool,
+    /// True if the answer came from the response cache (then `attempts` is 0).
+    pub cached: bool,
+    /// True if the answer was shared from an identical call in flight at the same time.
+    pub coalesced: bool,
 }
 
 /// A snapshot of the pool for `/status`.
@@ -119,6 +129,8 @@ pub struct PoolStatus {
     pub endpoints: Vec<EndpointSnapshot>,
     /// Hedge budget counters.
     pub hedge: HedgeBudgetSnapshot,
+    /// Entries in the response cache (`None` when the cache is off).
+    pub cache_entries: Option<u64>,
 }
 
 impl Pool {
@@ -151,6 +163,8 @@ impl Pool {
             methods: config.methods.clone().into_iter().collect(),
             health: config.health.clone(),
             next_id: AtomicU64::new(1),
+            cache: (config.cache.max_bytes > 0).then(|| ResponseCache::new(config.cache.max_bytes)),
+            in_flight: config.cache.coalesce.then(|| Arc::new(InFlight::default())),
         });
         if shared.health.interval_ms > 0 && tokio::runtime::Handle::try_current().is_ok() {
             crate::health::spawn(Arc::downgrade(&shared));
@@ -231,6 +245,7 @@ impl Pool {
                 .map(|e| e.stats.snapshot(now, &e.name, e.role))
                 .collect(),
             hedge: self.shared.hedge_budget.snapshot(),
+            cache_entries: self.shared.cache.as_ref().map(ResponseCache::len),
         }
     }
 }
@@ -386,16 +401,90 @@ impl<'a> IntoFuture for CallBuilder<'a> {
             quorum: policy.quorum.unwrap_or(config::DEFAULT_QUORUM),
             max_attempts: policy.max_attempts.unwrap_or(config::DEFAULT_MAX_ATTEMPTS),
             retries: policy.retries.unwrap_or(config::DEFAULT_RETRIES),
-            shared,
+            shared: shared.clone(),
         };
-        Box::pin(execute(ctx, strategy, started))
+        let cache_policy = match &shared.cache {
+            Some(_) => cache::policy(&self.method, params, policy.cache_ttl_ms.map(config::ms)),
+            None => CachePolicy::Never,
+        };
+        let share = shared.in_flight.is_some() && coalesce::coalescable(&self.method);
+        if cache_policy == CachePolicy::Never && !share {
+            return Box::pin(execute(ctx, strategy, started));
+        }
+        // One key for both: method, strategy and the params bytes as sent.
+        let key: Arc<str> = format!(
+            "{}\n{}\n{}",
+            self.method,
+            strategy.as_str(),
+            params.map_or("", RawValue::get)
+        )
+        .into();
+        Box::pin(async move {
+            if let Some(hit) = shared.cache.as_ref().and_then(|c| c.get(&key)) {
+                telemetry::call(&ctx.method, strategy, "cached", 0, started.elapsed());
+                return Ok(Reply {
+                    result: hit,
+                    endpoint: Arc::from("cache"),
+                    strategy,
+                    attempts: 0,
+                    latency: started.elapsed(),
+                    empty: false,
+                    cached: true,
+                    coalesced: false,
+                });
+            }
+            let result = match &shared.in_flight {
+                Some(in_flight) if share => {
+                    let (mut result, joined) = in_flight
+                        .run(key.clone(), execute(ctx, strategy, started))
+                        .await;
+                    if let (Ok(reply), true) = (&mut result, joined) {
+                        reply.coalesced = true;
+                    }
+                    result
+                }
+                _ => execute(ctx, strategy, started).await,
+            };
+            if let (Ok(reply), Some(cache)) = (&result, &shared.cache)
+                && !reply.empty
+                && !reply.coalesced
+            {
+                cache.insert(key, &reply.result, cache_policy);
+            }
+            result
+        })
     }
 }
 
 async fn execute(ctx: CallCtx, strategy: Strategy, started: Instant) -> Result<Reply, CallError> {
-    let plan = Plan::build(&ctx.shared.endpoints, &ctx.method, started.into_std());
+    let mut plan = Plan::build(&ctx.shared.endpoints, &ctx.method, started.into_std());
     let mut attempts = Attempts::new(&ctx);
     let mut result = strategy::run(strategy, &mut attempts, &plan).await;
+    // Every endpoint's rate-limit budget is spent: wait for the first to refill rather
+    // than fail (or exceed a provider's limit), as long as the deadline allows.
+    while attempts.launched() == 0 && attempts.budget_blocked {
+        let now = std::time::Instant::now();
+        let wait = ctx
+            .shared
+            .endpoints
+            .iter()
+            .map(|e| e.stats.budget_wait(now, e.weight(&ctx.method)))
+            .min()
+            .unwrap_or_default()
+            .max(Duration::from_millis(1));
+        if Instant::now() + wait >= ctx.deadline {
+            result = Err(ErrorReason::OverBudget);
+            break;
+        }
+        tokio::time::sleep(wait).await;
+        attempts.budget_blocked = false;
+        plan = Plan::build(
+            &ctx.shared.endpoints,
+            &ctx.method,
+            std::time::Instant::now(),
+        );
+        result = strategy::run(strategy, &mut attempts, &plan).await;
+    }
     if attempts.launched() == 0 && !plan.last_resort().is_empty() {
         // Every circuit is open: trying the best of them beats failing without trying.
         result = strategy::last_resort(&mut attempts, plan.last_resort()).await;
@@ -441,6 +530,8 @@ async fn execute(ctx: CallCtx, strategy: Strategy, started: Instant) -> Result<R
                 attempts: n,
                 latency,
                 empty,
+                cached: false,
+                coalesced: false,
             })
         }
         Err(reason) => {

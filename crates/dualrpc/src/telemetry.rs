@@ -99,6 +99,11 @@ pub(crate) fn win(endpoint: &str) {
     counter!("dualrpc_upstream_wins_total", "endpoint" => endpoint.to_string()).increment(1);
 }
 
+/// An extra attempt (fan-out beyond the first) was skipped to save the endpoint's budget.
+pub(crate) fn fanout_shrunk(endpoint: &str) {
+    counter!("dualrpc_fanout_shrunk_total", "endpoint" => endpoint.to_string()).increment(1);
+}
+
 /// The health loop read an endpoint's slot.
 pub(crate) fn slot(endpoint: &str, slot: u64, lag: u64, lagging: bool) {
     gauge!("dualrpc_upstream_slot", "endpoint" => endpoint.to_string()).set(slot as f64);

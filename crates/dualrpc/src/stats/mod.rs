@@ -9,6 +9,7 @@
 //! in-flight count is atomic because it changes twice per attempt.
 
 mod breaker;
+mod bucket;
 mod ewma;
 mod window;
 
@@ -20,10 +21,11 @@ use parking_lot::Mutex;
 use serde::Serialize;
 
 pub use breaker::{Admission, Breaker, CircuitState, TripReason};
+pub use bucket::TokenBucket;
 pub use ewma::{PeakEwma, SuccessEwma};
 pub use window::WindowedHistogram;
 
-use crate::config::BreakerConfig;
+use crate::config::{BreakerConfig, RateLimitConfig};
 use crate::outcome::{FailureKind, Outcome};
 
 /// Decay constant of the latency EWMA. Short, because a provider's latency shifts within
@@ -35,6 +37,8 @@ const SUCCESS_ALPHA: f64 = 0.02;
 const WINDOW_HALF: Duration = Duration::from_secs(30);
 /// Samples a per-method track needs before it is preferred over the endpoint's overall one.
 const MIN_METHOD_SAMPLES: u64 = 10;
+/// Cool-down after a 429 that did not say how long to wait.
+const DEFAULT_RATE_LIMIT_COOLDOWN: Duration = Duration::from_secs(1);
 /// Samples needed before a percentile is trusted for the hedge delay.
 const MIN_HEDGE_SAMPLES: u64 = 20;
 /// Distinct methods tracked separately per endpoint; clients choose method names, so the
@@ -97,6 +101,8 @@ struct Tracked {
     breaker: Breaker,
     /// Cool-down asked for by a 429's Retry-After.
     rate_limited_until: Option<Instant>,
+    /// The provider's rate limit, if configured.
+    bucket: Option<TokenBucket>,
     slot: Option<u64>,
     lagging: bool,
 }
@@ -138,11 +144,22 @@ pub struct EndpointSnapshot {
     pub lagging: bool,
     /// Selection score (lower is better).
     pub score: f64,
+    /// Rate-limit budget, if the endpoint has one.
+    pub budget: Option<BudgetSnapshot>,
+}
+
+/// An endpoint's rate-limit budget at a point in time.
+#[derive(Debug, Clone, Serialize)]
+pub struct BudgetSnapshot {
+    /// Configured calls per second.
+    pub rps: f64,
+    /// Tokens available now.
+    pub available: f64,
 }
 
 impl EndpointStats {
-    /// Fresh stats at `now`.
-    pub fn new(now: Instant, breaker: BreakerConfig) -> Self {
+    /// Fresh stats at `now`, with the provider's rate limit if it has one.
+    pub fn new(now: Instant, breaker: BreakerConfig, rate_limit: Option<RateLimitConfig>) -> Self {
         Self {
             tracked: Mutex::new(Tracked {
                 overall: LatencyTrack::new(now),
@@ -154,6 +171,7 @@ impl EndpointStats {
                 failures: [0; FailureKind::ALL.len()],
                 breaker: Breaker::new(breaker),
                 rate_limited_until: None,
+                bucket: rate_limit.map(|r| TokenBucket::new(now, r.rps, r.burst.unwrap_or(r.rps))),
                 slot: None,
                 lagging: false,
             }),
@@ -221,8 +239,9 @@ impl EndpointStats {
             Outcome::Deterministic { .. } => t.deterministic_count += 1,
             Outcome::Failed { kind, retry_after } => {
                 t.failures[kind.index()] += 1;
-                if let Some(wait) = retry_after {
-                    t.rate_limited_until = Some(now + *wait);
+                if *kind == FailureKind::RateLimited {
+                    t.rate_limited_until =
+                        Some(now + retry_after.unwrap_or(DEFAULT_RATE_LIMIT_COOLDOWN));
                 }
             }
         }
@@ -255,6 +274,42 @@ impl EndpointStats {
         }
     }
 
+    /// Spends `cost` tokens of the rate-limit budget; `false` if the budget is exhausted.
+    /// Always `true` for an endpoint without a rate limit.
+    pub(crate) fn try_spend(&self, now: Instant, cost: f64) -> bool {
+        self.tracked
+            .lock()
+            .bucket
+            .as_mut()
+            .is_none_or(|b| b.try_take(now, cost))
+    }
+
+    /// Returns tokens of an attempt that was not sent.
+    pub(crate) fn refund(&self, cost: f64) {
+        if let Some(b) = self.tracked.lock().bucket.as_mut() {
+            b.refund(cost);
+        }
+    }
+
+    /// Whether an *extra* attempt costing `cost` fits without eating into the reserve kept
+    /// for first attempts.
+    pub(crate) fn headroom(&self, now: Instant, cost: f64) -> bool {
+        self.tracked
+            .lock()
+            .bucket
+            .as_mut()
+            .is_none_or(|b| b.headroom(now, cost))
+    }
+
+    /// How long until `cost` tokens are available (zero without a rate limit).
+    pub(crate) fn budget_wait(&self, now: Instant, cost: f64) -> Duration {
+        self.tracked
+            .lock()
+            .bucket
+            .as_mut()
+            .map_or(Duration::ZERO, |b| b.wait_for(now, cost))
+    }
+
     /// Sets whether the endpoint lags the best slot by too much.
     pub(crate) fn set_lagging(&self, lagging: bool) {
         self.tracked.lock().lagging = lagging;
@@ -282,6 +337,14 @@ impl EndpointStats {
             return Admission::Rejected;
         }
         t.breaker.peek(now)
+    }
+
+    /// Whether a 429's cool-down is still running.
+    pub(crate) fn cooling_down(&self, now: Instant) -> bool {
+        self.tracked
+            .lock()
+            .rate_limited_until
+            .is_some_and(|until| now < until)
     }
 
     /// Admits an attempt (taking the probe slot if the circuit is past its cool-down).
@@ -366,6 +429,10 @@ impl EndpointStats {
             slot: t.slot,
             lagging: t.lagging,
             score,
+            budget: t.bucket.as_mut().map(|b| BudgetSnapshot {
+                rps: b.rate(),
+                available: b.available(now),
+            }),
         }
     }
 }
@@ -385,8 +452,8 @@ mod tests {
     #[test]
     fn faster_endpoint_scores_better_and_load_and_failures_worsen_it() {
         let t = Instant::now();
-        let fast = EndpointStats::new(t, BreakerConfig::default());
-        let slow = EndpointStats::new(t, BreakerConfig::default());
+        let fast = EndpointStats::new(t, BreakerConfig::default(), None);
+        let slow = EndpointStats::new(t, BreakerConfig::default(), None);
         for i in 0..20 {
             fast.record(
                 t + Duration::from_millis(i),
@@ -424,7 +491,7 @@ mod tests {
     #[test]
     fn fast_failures_do_not_count_as_latency_but_timeouts_do() {
         let t = Instant::now();
-        let s = EndpointStats::new(t, BreakerConfig::default());
+        let s = EndpointStats::new(t, BreakerConfig::default(), None);
         s.record(
             t,
             "m",
@@ -452,7 +519,7 @@ mod tests {
     #[test]
     fn per_method_quantiles_are_used_once_there_are_enough_samples() {
         let t = Instant::now();
-        let s = EndpointStats::new(t, BreakerConfig::default());
+        let s = EndpointStats::new(t, BreakerConfig::default(), None);
         for _ in 0..MIN_HEDGE_SAMPLES {
             s.record(t, "getSlot", Duration::from_millis(5), &ok());
         }
@@ -467,7 +534,7 @@ mod tests {
     #[test]
     fn retry_after_keeps_the_endpoint_out_until_it_passes() {
         let t = Instant::now();
-        let s = EndpointStats::new(t, BreakerConfig::default());
+        let s = EndpointStats::new(t, BreakerConfig::default(), None);
         let outcome = Outcome::Failed {
             kind: FailureKind::RateLimited,
             retry_after: Some(Duration::from_secs(2)),
@@ -485,7 +552,7 @@ mod tests {
             open_ms: 100,
             max_open_ms: 1000,
         };
-        let s = EndpointStats::new(t, cfg);
+        let s = EndpointStats::new(t, cfg, None);
         s.record(
             t,
             "m",

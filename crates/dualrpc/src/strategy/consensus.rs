@@ -45,7 +45,13 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
     let mut candidates = plan.iter();
     let mut launched = 0;
     for ep in candidates.by_ref() {
-        if a.launch(ep) {
+        // Votes up to the quorum are essential; more only with budget to spare.
+        let ok = if launched < quorum {
+            a.launch(ep)
+        } else {
+            a.launch_extra(ep)
+        };
+        if ok {
             launched += 1;
             if launched == fanout {
                 break;

@@ -51,7 +51,12 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
         };
         let mut launched = false;
         for ep in chosen {
-            launched |= a.launch(ep);
+            // The pair's second member is an extra attempt: skipped when its budget is low.
+            launched |= if launched {
+                a.launch_extra(ep)
+            } else {
+                a.launch(ep)
+            };
         }
         if !launched {
             continue;

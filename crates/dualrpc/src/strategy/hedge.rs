@@ -33,7 +33,12 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
             return None;
         }
         for ep in candidates.by_ref() {
-            if a.launch(ep) {
+            let launched = if hedge {
+                a.launch_extra(ep)
+            } else {
+                a.launch(ep)
+            };
+            if launched {
                 let delay = shared.hedge_delay(ep, &a.ctx.method);
                 return Some(Instant::now() + delay);
             }

@@ -222,6 +222,8 @@ pub(crate) struct Attempts<'c> {
     best_empty: Option<Win>,
     /// Set when the deadline passed while attempts were still out.
     deadline_hit: bool,
+    /// Set when an endpoint was skipped because its rate-limit budget was spent.
+    pub(crate) budget_blocked: bool,
 }
 
 impl<'c> Attempts<'c> {
@@ -241,6 +243,7 @@ impl<'c> Attempts<'c> {
             failures: Vec::new(),
             best_empty: None,
             deadline_hit: false,
+            budget_blocked: false,
         }
     }
 
@@ -276,6 +279,24 @@ impl<'c> Attempts<'c> {
         self.launch_inner(ep, true)
     }
 
+    /// Launches an *extra* attempt — one the call could do without (a race's second
+    /// endpoint, a hedge, a vote beyond the quorum) — only while `ep`'s rate-limit budget
+    /// has headroom. This is adaptive fan-out: with plenty of budget every strategy runs at
+    /// full width; as budgets tighten, extras stop first and first attempts keep the rest.
+    pub(crate) fn launch_extra(&mut self, ep: &Arc<Endpoint>) -> bool {
+        if self.tried[ep.index] {
+            return false;
+        }
+        if !ep
+            .stats
+            .headroom(std::time::Instant::now(), ep.weight(&self.ctx.method))
+        {
+            crate::telemetry::fanout_shrunk(&ep.name);
+            return false;
+        }
+        self.launch(ep)
+    }
+
     fn launch_inner(&mut self, ep: &Arc<Endpoint>, force: bool) -> bool {
         if self.tried[ep.index] {
             return false;
@@ -285,7 +306,20 @@ impl<'c> Attempts<'c> {
         if remaining.is_zero() {
             return false;
         }
-        if !force && ep.stats.admit(now.into_std()) == crate::stats::Admission::Rejected {
+        // The budget first: an attempt the provider's rate limit cannot take is never sent.
+        let cost = ep.weight(&self.ctx.method);
+        if !ep.stats.try_spend(now.into_std(), cost) {
+            self.budget_blocked = true;
+            return false;
+        }
+        // A forced (last-resort) attempt ignores the circuit but not a provider's 429.
+        let refused = if force {
+            ep.stats.cooling_down(now.into_std())
+        } else {
+            ep.stats.admit(now.into_std()) == crate::stats::Admission::Rejected
+        };
+        if refused {
+            ep.stats.refund(cost);
             return false;
         }
         self.tried[ep.index] = true;
