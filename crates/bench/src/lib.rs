@@ -9,6 +9,7 @@
 //! - `arms` — the set-ups compared (single endpoint, each strategy, the seed's per-method
 //!   config, nginx), each on its own simulated cluster with the same profile and seed;
 //! - `oracle` — the fastest non-failing endpoint per request, drawn from the same models;
+//! - `budget` — the upstream-budget benchmark: sustained rate under providers' rate limits;
 //! - `overhead` — the gateway's own latency and one-core throughput over a zero-latency
 //!   upstream;
 //! - `nginx` — nginx as a failover reverse proxy, the peer a user would pick instead;
@@ -19,6 +20,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub mod arms;
+pub mod budget;
 pub mod nginx;
 pub mod oracle;
 pub mod overhead;

@@ -54,6 +54,12 @@ pub struct BenchArgs {
     /// Sequential requests per path in the overhead probe.
     #[arg(long, default_value_t = 5_000)]
     pub overhead_requests: u64,
+    /// Run the upstream-budget benchmark instead (rate-limited providers, sustained rate).
+    #[arg(long)]
+    pub budget: bool,
+    /// Seconds per offered rate in the budget benchmark.
+    #[arg(long, default_value_t = 5)]
+    pub budget_step: u64,
 }
 
 fn parse_arms(names: &[String], with_nginx: bool) -> Result<Vec<ArmSpec>, String> {
@@ -166,6 +172,9 @@ pub async fn demo(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
 
 /// `dualrpc bench`.
 pub async fn bench(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
+    if args.budget {
+        return budget(args).await;
+    }
     let with_nginx = crate::nginx::find_nginx().is_some();
     if !with_nginx && args.run.arms.is_empty() {
         eprintln!("nginx not found: the nginx arm is skipped (scripts/bench.sh installs it)");
@@ -214,4 +223,26 @@ fn machine() -> String {
         std::env::consts::OS,
         std::env::consts::ARCH
     )
+}
+
+/// `dualrpc bench --budget`.
+async fn budget(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let step = Duration::from_secs(args.budget_step.max(1));
+    eprintln!(
+        "upstream-budget benchmark: 2 providers × 100 calls/s, {} s per offered rate…",
+        step.as_secs()
+    );
+    let run = crate::budget::run(2, 100, step, &[0.1, 0.5, 0.8, 0.9, 0.95, 1.0, 1.1]).await?;
+    let md = crate::budget::render(&run, &command, &machine());
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("bench-results").join("budget"));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("report.md");
+    std::fs::write(&path, &md)?;
+    println!("{md}");
+    println!("report written to {}", path.display());
+    Ok(())
 }

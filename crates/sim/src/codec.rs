@@ -21,7 +21,7 @@ const BASE58_INDEX: [u8; 128] = {
 ///
 /// Hot path (every signature in a 1000-entry `getSignaturesForAddress` page): the arithmetic
 /// runs on limbs of 58⁵ fed 3 bytes at a time, ~15× fewer divisions than digit-by-digit.
-pub(crate) fn base58_encode(input: &[u8]) -> String {
+pub fn base58_encode(input: &[u8]) -> String {
     const LIMB: u64 = 58 * 58 * 58 * 58 * 58; // < 2^30, so limb << 24 fits a u64 comfortably
     let zeros = input.iter().take_while(|&&b| b == 0).count();
     let rest = &input[zeros..];

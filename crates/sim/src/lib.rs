@@ -61,6 +61,7 @@ pub use chain::{
     PUMP_FUN_PROGRAM_ID, SignatureInfo,
 };
 pub use cli::{SimArgs, run_cli};
+pub use codec::base58_encode;
 pub use faults::{Fault, FaultModel, RateLimit};
 pub use latency::{CorrelatedSlowdown, LatencyKind, LatencyModel, LatencySample};
 pub use profile::{EndpointSpec, Profile};
