@@ -793,3 +793,28 @@ timeout_ms = 200
         );
     }
 }
+
+#[cfg(test)]
+mod readme {
+    use super::*;
+
+    /// The configuration example in README.md is a valid config (with its `${VAR}`s set).
+    #[test]
+    fn readme_example_parses() {
+        let readme = include_str!("../../../README.md");
+        let start = readme.find("```toml\n").expect("README has a toml example") + 8;
+        let end = start + readme[start..].find("```").expect("closed");
+        let env = |var: &str| Some(format!("value-of-{var}-0123456789"));
+        let mut text = readme[start..end].to_string();
+        // URLs come from ${VAR}s; give them a scheme the validator accepts.
+        text = text.replace("\"${TRITON_URL}\"", "\"https://triton.example/\"");
+        let config =
+            Config::from_toml(&text, env).unwrap_or_else(|e| panic!("README example: {e}"));
+        assert_eq!(config.endpoints.len(), 2);
+        assert_eq!(config.policy_for("getTransaction").quorum, Some(2));
+        assert_eq!(
+            config.gateway.deny_methods,
+            vec!["requestAirdrop".to_string()]
+        );
+    }
+}
