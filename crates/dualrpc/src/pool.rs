@@ -411,16 +411,14 @@ impl<'a> IntoFuture for CallBuilder<'a> {
         if cache_policy == CachePolicy::Never && !share {
             return Box::pin(execute(ctx, strategy, started));
         }
-        // One key for both: method, strategy and the params bytes as sent.
-        let key: Arc<str> = format!(
-            "{}\n{}\n{}",
-            self.method,
-            strategy.as_str(),
-            params.map_or("", RawValue::get)
-        )
-        .into();
+        // The cache keys on what was asked (method and params bytes as sent); coalescing
+        // also on how, since a call asking for consensus must not take a race's answer.
+        let params_text = params.map_or("", RawValue::get);
+        let cache_key: Arc<str> = format!("{}\n{}", self.method, params_text).into();
+        let share_key: Arc<str> =
+            format!("{}\n{}\n{}", self.method, strategy.as_str(), params_text).into();
         Box::pin(async move {
-            if let Some(hit) = shared.cache.as_ref().and_then(|c| c.get(&key)) {
+            if let Some(hit) = shared.cache.as_ref().and_then(|c| c.get(&cache_key)) {
                 telemetry::call(&ctx.method, strategy, "cached", 0, started.elapsed());
                 return Ok(Reply {
                     result: hit,
@@ -436,7 +434,7 @@ impl<'a> IntoFuture for CallBuilder<'a> {
             let result = match &shared.in_flight {
                 Some(in_flight) if share => {
                     let (mut result, joined) = in_flight
-                        .run(key.clone(), execute(ctx, strategy, started))
+                        .run(share_key, execute(ctx, strategy, started))
                         .await;
                     if let (Ok(reply), true) = (&mut result, joined) {
                         reply.coalesced = true;
@@ -449,7 +447,7 @@ impl<'a> IntoFuture for CallBuilder<'a> {
                 && !reply.empty
                 && !reply.coalesced
             {
-                cache.insert(key, &reply.result, cache_policy);
+                cache.insert(cache_key, &reply.result, cache_policy);
             }
             result
         })
@@ -485,7 +483,8 @@ async fn execute(ctx: CallCtx, strategy: Strategy, started: Instant) -> Result<R
         );
         result = strategy::run(strategy, &mut attempts, &plan).await;
     }
-    if attempts.launched() == 0 && !plan.last_resort().is_empty() {
+    let over_budget = matches!(result, Err(ErrorReason::OverBudget));
+    if attempts.launched() == 0 && !over_budget && !plan.last_resort().is_empty() {
         // Every circuit is open: trying the best of them beats failing without trying.
         result = strategy::last_resort(&mut attempts, plan.last_resort()).await;
     }
