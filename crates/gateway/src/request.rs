@@ -101,7 +101,15 @@ pub(crate) fn parse(body: &[u8], max_batch: usize) -> Result<Body<'_>, RequestEr
 }
 
 fn element(raw: &RawValue) -> Element<'_> {
-    let Ok(wire) = serde_json::from_str::<Wire<'_>>(raw.get()) else {
+    // serde would also read a struct from a JSON array (fields by position); a JSON-RPC
+    // request is an object.
+    let is_object = raw.get().trim_start().starts_with('{');
+    let parsed = if is_object {
+        serde_json::from_str::<Wire<'_>>(raw.get()).ok()
+    } else {
+        None
+    };
+    let Some(wire) = parsed else {
         return Element::Invalid {
             id: None,
             error: RequestError::invalid("Invalid Request: not a JSON-RPC object"),
@@ -224,5 +232,17 @@ mod tests {
         };
         assert!(matches!(items[0], Element::Call(_)));
         assert!(matches!(items[1], Element::Invalid { .. }));
+    }
+
+    #[test]
+    fn an_array_is_not_a_request_even_if_its_items_fit_the_fields() {
+        let Body::Batch(items) = parse(br#"[["2.0", 1, "getSlot"]]"#, 10).unwrap() else {
+            panic!()
+        };
+        assert!(
+            matches!(items[0], Element::Invalid { id: None, .. }),
+            "{:?}",
+            items[0]
+        );
     }
 }
