@@ -146,7 +146,42 @@ fn element(raw: &RawValue) -> Element<'_> {
         }
     }
     let params = wire.params.filter(|p| p.get() != "null");
+    if params.is_some_and(|p| nesting_depth(p.get()) > MAX_PARAMS_DEPTH) {
+        return invalid("Invalid Request: params nested too deeply");
+    }
     Element::Call(Call { id, method, params })
+}
+
+/// Deepest nesting of arrays/objects accepted in `params`. Solana's deepest params (a
+/// filter inside a config inside the params array) are 4 levels; anything near this limit
+/// is an attack or a bug, and no provider should be paid to reject it.
+const MAX_PARAMS_DEPTH: usize = 32;
+
+/// Nesting depth of JSON text, counted without recursion (strings are skipped, escapes
+/// honoured), so arbitrarily deep input cannot exhaust the stack.
+fn nesting_depth(json: &str) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for b in json.bytes() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
 }
 
 fn is_valid_id(id: &RawValue) -> bool {
@@ -243,6 +278,27 @@ mod tests {
             matches!(items[0], Element::Invalid { id: None, .. }),
             "{:?}",
             items[0]
+        );
+    }
+
+    #[test]
+    fn pathologically_deep_nesting_does_not_overflow_the_stack() {
+        let depth = 1_000_000;
+        let body = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"getSlot","params":{}{}}}"#,
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        // The params are scanned without recursion and refused before any upstream call.
+        match parse(body.as_bytes(), 10) {
+            Ok(Body::Single(Element::Invalid { error, .. })) => assert_eq!(error.code, -32600),
+            Ok(_) => panic!("deep params were accepted"),
+            Err(e) => panic!("unexpected whole-body error {}", e.code),
+        }
+        assert_eq!(
+            nesting_depth(r#"[1,{"a":"[[[[\"]]]"},[2]]"#),
+            2,
+            "brackets inside strings do not count"
         );
     }
 }
