@@ -13,19 +13,21 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
 use serde_json::Value;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 /// A one-way latch a test opens to release gated answers.
 #[derive(Debug, Clone)]
@@ -75,6 +77,33 @@ pub enum Reply {
     Hang,
     /// Closes the connection without an answer.
     Reset,
+    /// `{"jsonrpc":"2.0","id":<echo>,"result":<json>}` with its true `content-length`,
+    /// sent one byte per `every` (a slow drip that no attempt timeout should wait out).
+    /// The drip stops when the client goes away or the upstream is dropped.
+    Drip {
+        /// The `result` JSON.
+        result: String,
+        /// Pause before each byte.
+        every: Duration,
+    },
+    /// `{"jsonrpc":"2.0","id":<echo>,"result":<json>}` declared with its full
+    /// `content-length`, but only the first `keep` bytes are sent before the connection is
+    /// closed (a truncated body).
+    Truncated {
+        /// The `result` JSON.
+        result: String,
+        /// Bytes of the response body actually sent.
+        keep: usize,
+    },
+    /// `{"jsonrpc":"2.0","id":<echo>,"result":<json>}` sent with chunked transfer encoding
+    /// (no `content-length`) in chunks of `chunk` bytes, so its size is only known by
+    /// reading it.
+    Chunked {
+        /// The `result` JSON.
+        result: String,
+        /// Bytes per chunk (at least 1).
+        chunk: usize,
+    },
 }
 
 /// One scripted answer: wait for `gate` (if any), then `delay`, then `reply`.
@@ -147,6 +176,48 @@ impl Step {
     /// Drops the connection.
     pub fn reset() -> Self {
         Self::of(Reply::Reset)
+    }
+
+    /// Answers this `result` one byte per `every` (see [`Reply::Drip`]).
+    pub fn drip(json: impl Into<String>, every: Duration) -> Self {
+        Self::of(Reply::Drip {
+            result: json.into(),
+            every,
+        })
+    }
+
+    /// Answers this `result` with a body cut after `keep` bytes while declaring its full
+    /// length, then closes the connection (see [`Reply::Truncated`]).
+    pub fn truncated(json: impl Into<String>, keep: usize) -> Self {
+        Self::of(Reply::Truncated {
+            result: json.into(),
+            keep,
+        })
+    }
+
+    /// Answers this `result` chunked, without a `content-length` (see [`Reply::Chunked`]).
+    pub fn chunked(json: impl Into<String>, chunk: usize) -> Self {
+        Self::of(Reply::Chunked {
+            result: json.into(),
+            chunk: chunk.max(1),
+        })
+    }
+
+    /// Answers with an HTTP status, a body and extra headers (e.g. an HTML error page with
+    /// `content-type: text/html`).
+    pub fn status_with_headers(
+        code: u16,
+        body: impl Into<String>,
+        headers: &[(&str, &str)],
+    ) -> Self {
+        Self::of(Reply::Status(
+            code,
+            body.into(),
+            headers
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect(),
+        ))
     }
 
     /// Waits `delay` before answering.
@@ -336,10 +407,100 @@ impl std::fmt::Display for ResetConnection {
 
 impl std::error::Error for ResetConnection {}
 
+/// A scripted response body: whole, cut short, chunked, or fed byte by byte by a task.
+/// A body that ends in an error makes hyper drop the connection mid-response.
+#[derive(Debug)]
+enum ScriptBody {
+    Full(Full<Bytes>),
+    /// Sends `prefix`, then returns `Pending` once (so hyper flushes what it has to the
+    /// socket), then fails.
+    Truncated {
+        prefix: Option<Bytes>,
+        paused: bool,
+    },
+    Chunks(VecDeque<Bytes>),
+    Fed(mpsc::Receiver<Bytes>),
+}
+
+impl From<Full<Bytes>> for ScriptBody {
+    fn from(full: Full<Bytes>) -> Self {
+        ScriptBody::Full(full)
+    }
+}
+
+impl Body for ScriptBody {
+    type Data = Bytes;
+    type Error = ResetConnection;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, ResetConnection>>> {
+        match self.get_mut() {
+            ScriptBody::Full(full) => Pin::new(full)
+                .poll_frame(cx)
+                .map(|f| f.map(|r| r.map_err(|never| match never {}))),
+            ScriptBody::Truncated { prefix, paused } => {
+                if let Some(p) = prefix.take() {
+                    Poll::Ready(Some(Ok(Frame::data(p))))
+                } else if !*paused {
+                    *paused = true;
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                } else {
+                    Poll::Ready(Some(Err(ResetConnection)))
+                }
+            }
+            ScriptBody::Chunks(chunks) => {
+                Poll::Ready(chunks.pop_front().map(|c| Ok(Frame::data(c))))
+            }
+            ScriptBody::Fed(rx) => rx.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ScriptBody::Full(full) => full.is_end_stream(),
+            ScriptBody::Chunks(chunks) => chunks.is_empty(),
+            ScriptBody::Truncated { .. } | ScriptBody::Fed(_) => false,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ScriptBody::Full(full) => full.size_hint(),
+            _ => SizeHint::default(),
+        }
+    }
+}
+
+/// A body fed one byte per `every` by a task that stops when the client goes away or the
+/// upstream is dropped.
+fn drip(state: &State, body: Bytes, every: Duration) -> ScriptBody {
+    let (tx, rx) = mpsc::channel(1);
+    let mut shutdown = state.shutdown.subscribe();
+    tokio::spawn(async move {
+        let feed = async {
+            for i in 0..body.len() {
+                tokio::time::sleep(every).await;
+                if tx.send(body.slice(i..i + 1)).await.is_err() {
+                    return;
+                }
+            }
+        };
+        tokio::select! {
+            _ = feed => {}
+            _ = tx.closed() => {}
+            _ = shutdown.wait_for(|s| *s) => {}
+        }
+    });
+    ScriptBody::Fed(rx)
+}
+
 async fn handle(
     state: Arc<State>,
     req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, ResetConnection> {
+) -> Result<Response<ScriptBody>, ResetConnection> {
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => return Err(ResetConnection),
@@ -376,9 +537,10 @@ async fn handle(
         Response::builder()
             .status(StatusCode::OK)
             .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(body)))
+            .body(Full::new(Bytes::from(body)).into())
             .expect("static response parts are valid")
     };
+    let envelope = |r: &str| Bytes::from(format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{r}}}"#));
     Ok(match step.reply {
         Reply::Result(r) => json(format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{r}}}"#)),
         Reply::Error(e) => json(format!(r#"{{"jsonrpc":"2.0","id":{id},"error":{e}}}"#)),
@@ -391,7 +553,37 @@ async fn handle(
             for (k, v) in headers {
                 b = b.header(k, v);
             }
-            b.body(Full::new(Bytes::from(body)))
+            b.body(Full::new(Bytes::from(body)).into())
+                .map_err(|_| ResetConnection)?
+        }
+        Reply::Drip { result, every } => {
+            let body = envelope(&result);
+            Response::builder()
+                .header("content-type", "application/json")
+                .header("content-length", body.len())
+                .body(drip(&state, body, every))
+                .map_err(|_| ResetConnection)?
+        }
+        Reply::Truncated { result, keep } => {
+            let body = envelope(&result);
+            Response::builder()
+                .header("content-type", "application/json")
+                .header("content-length", body.len())
+                .body(ScriptBody::Truncated {
+                    prefix: Some(body.slice(..keep.min(body.len()))),
+                    paused: false,
+                })
+                .map_err(|_| ResetConnection)?
+        }
+        Reply::Chunked { result, chunk } => {
+            let body = envelope(&result);
+            let chunks = (0..body.len())
+                .step_by(chunk.max(1))
+                .map(|i| body.slice(i..(i + chunk.max(1)).min(body.len())))
+                .collect();
+            Response::builder()
+                .header("content-type", "application/json")
+                .body(ScriptBody::Chunks(chunks))
                 .map_err(|_| ResetConnection)?
         }
         Reply::Hang => {

@@ -175,7 +175,7 @@ async fn reload_swaps_endpoints_and_policies_without_dropping_calls() {
                 .unwrap()
         }
     });
-    old[0].wait_for("getSlot", 1).await;
+    within("call upstream", old[0].wait_for("getSlot", 1)).await;
     // New endpoints and a new default strategy, while a call is held on the old pool.
     let new = upstreams(2).await;
     for u in &new {
@@ -206,7 +206,7 @@ async fn shutdown_answers_calls_in_flight_before_returning() {
     let ups = upstreams(1).await;
     let gate = Gate::new();
     ups[0].set("getSlot", Step::result("7").gated(&gate));
-    let (pool, opts) = options("", &ups);
+    let (pool, opts) = options("[cache]\ncoalesce = false\n", &ups);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -226,7 +226,7 @@ async fn shutdown_answers_calls_in_flight_before_returning() {
             })
         })
         .collect();
-    ups[0].wait_for("getSlot", 5).await;
+    within("5 calls upstream", ups[0].wait_for("getSlot", 5)).await;
     stop_tx.send(()).unwrap();
     // Shutdown has begun; the calls are still held upstream. Release them.
     gate.open();

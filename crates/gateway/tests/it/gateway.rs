@@ -339,3 +339,62 @@ async fn all_upstreams_failing_gives_one_error_listing_names_only() {
         vec![r#""a":"http_status""#, r#""b":"invalid_response""#]
     );
 }
+
+#[tokio::test]
+async fn oversized_deep_or_non_utf8_requests_get_clear_errors() {
+    let ups = upstreams(1).await;
+    let config = dualrpc::Config::from_toml(
+        &format!(
+            "{}[health]\ninterval_ms = 0\n[limits]\nmax_request_bytes = 2048\nmax_batch = 3\n",
+            endpoint_toml(&ups, &[])
+        ),
+        |_| None,
+    )
+    .unwrap();
+    let options = dualrpc_gateway::GatewayOptions::from_config(&config);
+    let gw = gateway_with(dualrpc::Pool::from_config(config).unwrap(), options).await;
+    let send = |body: Vec<u8>| {
+        let url = gw.url.clone();
+        async move {
+            let r = client()
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let v: Value = r.json().await.unwrap();
+            (
+                status,
+                v["error"]["code"].as_i64().unwrap(),
+                v["error"]["message"].as_str().unwrap().to_string(),
+            )
+        }
+    };
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"getSlot","params":["{}"]}}"#,
+        "x".repeat(4096)
+    );
+    let (status, code, msg) = send(big.into_bytes()).await;
+    assert_eq!((status, code), (413, -32600));
+    assert!(msg.contains("2048"), "{msg}");
+    let batch = r#"[{"jsonrpc":"2.0","id":1,"method":"getSlot"},{"jsonrpc":"2.0","id":2,"method":"getSlot"},{"jsonrpc":"2.0","id":3,"method":"getSlot"},{"jsonrpc":"2.0","id":4,"method":"getSlot"}]"#;
+    let (status, code, msg) = send(batch.as_bytes().to_vec()).await;
+    assert_eq!((status, code), (400, -32600));
+    assert!(msg.contains("limit of 3"), "{msg}");
+    let deep = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"getSlot","params":{}{}}}"#,
+        "[".repeat(600),
+        "]".repeat(600)
+    );
+    let (status, code, _) = send(deep.into_bytes()).await;
+    assert_eq!(
+        (status, code),
+        (400, -32600),
+        "params nested too deeply are refused before any upstream call"
+    );
+    let (status, code, _) = send(vec![b'{', 0xff, 0xfe, b'}']).await;
+    assert_eq!((status, code), (400, -32700));
+    assert_eq!(ups[0].total(), 0, "nothing reached the upstream");
+}

@@ -14,7 +14,7 @@ async fn a_failing_endpoint_is_taken_out_and_probed_back() {
     ups[1].set("getBalance", Step::result(account(1, "5")));
     let pool = pool(
         &ups,
-        "[breaker]\nfailures = 3\nopen_ms = 50\n[health]\ninterval_ms = 10\nmax_slot_lag = 1000\n",
+        "[breaker]\nfailures = 3\nopen_ms = 1000\n[health]\ninterval_ms = 10\nmax_slot_lag = 1000\n",
     );
     // Failover tries `a` first while scores are equal; three failures open its circuit.
     for _ in 0..3 {
@@ -134,7 +134,10 @@ async fn fresher_endpoints_are_preferred_for_fresh_data_within_the_lag_limit() {
     assert!(!endpoint(&pool.status(), "a").lagging);
     for _ in 0..5 {
         let r = pool
-            .call("getTransaction", &json!(["sig"]))
+            .call(
+                "getTransaction",
+                &json!(["sig", {"commitment": "confirmed"}]),
+            )
             .strategy(Strategy::Failover)
             .await
             .unwrap();

@@ -2,9 +2,13 @@
 //! clients through the gateway, against scripted upstreams (`dualrpc-testkit`). One test
 //! binary of modules, so the suite links once.
 
+mod bad_upstreams;
+mod budgets;
+mod faults;
 mod front;
 mod gateway;
 mod health;
+mod props;
 mod strategies;
 mod support;
 mod timeouts;

@@ -627,7 +627,7 @@ async fn dual_balances_concurrent_load_across_pairs() {
     for u in &ups {
         u.set("getSignaturesForAddress", Step::result("[]").gated(&gate));
     }
-    let pool = pool_with(&ups, &ROLES, "");
+    let pool = pool_with(&ups, &ROLES, "[cache]\ncoalesce = false\n");
     let calls: Vec<_> = (0..8)
         .map(|_| {
             let pool = pool.clone();
@@ -770,7 +770,7 @@ async fn selection_prefers_the_faster_endpoint() {
     let ups = upstreams(2).await;
     ups[0].set(
         "getSlot",
-        Step::result("1").after(Duration::from_millis(40)),
+        Step::result("1").after(Duration::from_millis(250)),
     );
     ups[1].set("getSlot", Step::result("1"));
     let pool = pool(&ups, "");
