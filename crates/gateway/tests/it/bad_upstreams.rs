@@ -22,20 +22,11 @@ const GOOD: &str = "424242";
 const MARK: &str = "BADBYTES";
 
 async fn post_race(url: &str) -> reqwest::Response {
-    client()
-        .post(format!("{url}/race"))
-        .header("content-type", "application/json")
-        .body(format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{METHOD}"}}"#))
-        .send()
-        .await
-        .unwrap()
-}
-
-fn header<'a>(r: &'a reqwest::Response, name: &str) -> &'a str {
-    r.headers()
-        .get(name)
-        .map(|v| v.to_str().unwrap())
-        .unwrap_or("")
+    post(
+        &format!("{url}/race"),
+        &format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{METHOD}"}}"#),
+    )
+    .await
 }
 
 /// `a` answers with `bad`; the client must get `b`'s answer, byte for byte, and `a` must

@@ -6,23 +6,6 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-async fn post(url: &str, body: &str) -> reqwest::Response {
-    client()
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap()
-}
-
-fn header<'a>(r: &'a reqwest::Response, name: &str) -> &'a str {
-    r.headers()
-        .get(name)
-        .map(|v| v.to_str().unwrap())
-        .unwrap_or("")
-}
-
 #[tokio::test]
 async fn single_call_preserves_the_id_exactly_and_reports_headers() {
     let ups = upstreams(2).await;

@@ -25,15 +25,7 @@ async fn race_an_early_error_never_beats_a_later_success() {
         Step::result(account(10, MINT)).gated(&gate),
     );
     let pool = pool(&ups, "");
-    let call = {
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            pool.call("getAccountInfo", &json!(["Mint"]))
-                .strategy(Strategy::Race)
-                .timeout(Duration::from_secs(10))
-                .await
-        })
-    };
+    let call = spawn_race(&pool, "getAccountInfo", json!(["Mint"]));
     // `a`'s 503 is recorded (and so already handed to the call) before `b` may answer.
     eventually("a's failure recorded", || {
         failures(&pool, "a", "http_status") == 1
@@ -59,15 +51,7 @@ async fn race_a_timeout_never_beats_a_later_success() {
         Step::result(account(10, MINT)).gated(&gate),
     );
     let pool = pool_with(&ups, &["timeout_ms = 50"], "");
-    let call = {
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            pool.call("getAccountInfo", &json!(["Mint"]))
-                .strategy(Strategy::Race)
-                .deadline(Duration::from_secs(10))
-                .await
-        })
-    };
+    let call = spawn_race_with_attempt_timeouts(&pool, "getAccountInfo", json!(["Mint"]));
     eventually("a's timeout recorded", || {
         failures(&pool, "a", "timeout") == 1
     })
@@ -87,15 +71,7 @@ async fn race_an_empty_answer_waits_for_a_non_empty_one() {
     ups[0].set("getTransaction", Step::result("null"));
     ups[1].set("getTransaction", Step::result(TX).gated(&gate));
     let pool = pool(&ups, "");
-    let call = {
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            pool.call("getTransaction", &json!([SIG]))
-                .strategy(Strategy::Race)
-                .timeout(Duration::from_secs(10))
-                .await
-        })
-    };
+    let call = spawn_race(&pool, "getTransaction", json!([SIG]));
     eventually("a's empty answer recorded", || {
         endpoint(&pool.status(), "a").counts.empty == 1
     })
@@ -179,15 +155,7 @@ async fn race_bad_upstream_answers_are_that_endpoints_failure() {
             Step::result(account(5, MINT)).gated(&gate),
         );
         let pool = pool(&ups, "");
-        let call = {
-            let pool = pool.clone();
-            tokio::spawn(async move {
-                pool.call("getAccountInfo", &json!(["m"]))
-                    .strategy(Strategy::Race)
-                    .timeout(Duration::from_secs(10))
-                    .await
-            })
-        };
+        let call = spawn_race(&pool, "getAccountInfo", json!(["m"]));
         eventually(kind, || failures(&pool, "a", kind) == 1).await;
         gate.open();
         let reply = within(kind, call)

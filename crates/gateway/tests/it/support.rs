@@ -163,6 +163,56 @@ pub(crate) async fn gateway_handle(
     )
 }
 
+/// Starts a `race` call in the background with a 10 s budget, so the test can decide when
+/// the upstreams answer.
+pub(crate) fn spawn_race(pool: &Pool, method: &'static str, params: serde_json::Value) -> CallTask {
+    let pool = pool.clone();
+    tokio::spawn(async move {
+        pool.call(method, &params)
+            .strategy(dualrpc::Strategy::Race)
+            .timeout(Duration::from_secs(10))
+            .await
+    })
+}
+
+/// Like [`spawn_race`], but only the call deadline is 10 s: attempts keep the timeouts
+/// of the pool's config.
+pub(crate) fn spawn_race_with_attempt_timeouts(
+    pool: &Pool,
+    method: &'static str,
+    params: serde_json::Value,
+) -> CallTask {
+    let pool = pool.clone();
+    tokio::spawn(async move {
+        pool.call(method, &params)
+            .strategy(dualrpc::Strategy::Race)
+            .deadline(Duration::from_secs(10))
+            .await
+    })
+}
+
+/// A call running in the background.
+pub(crate) type CallTask = tokio::task::JoinHandle<Result<dualrpc::Reply, dualrpc::CallError>>;
+
+/// POSTs a JSON body.
+pub(crate) async fn post(url: &str, body: &str) -> reqwest::Response {
+    client()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A response header's value, or "" if absent.
+pub(crate) fn header<'a>(r: &'a reqwest::Response, name: &str) -> &'a str {
+    r.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or("")
+}
+
 /// A plain HTTP client.
 pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::new()
