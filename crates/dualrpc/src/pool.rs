@@ -418,7 +418,11 @@ impl<'a> IntoFuture for CallBuilder<'a> {
         let share_key: Arc<str> =
             format!("{}\n{}\n{}", self.method, strategy.as_str(), params_text).into();
         Box::pin(async move {
-            if let Some(hit) = shared.cache.as_ref().and_then(|c| c.get(&cache_key)) {
+            let cached = match (&shared.cache, cache_policy) {
+                (Some(cache), policy) if policy != CachePolicy::Never => cache.get(&cache_key),
+                _ => None,
+            };
+            if let Some(hit) = cached {
                 telemetry::call(&ctx.method, strategy, "cached", 0, started.elapsed());
                 return Ok(Reply {
                     result: hit,
