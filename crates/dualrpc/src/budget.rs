@@ -84,6 +84,13 @@ impl HedgeBudget {
         }
     }
 
+    /// Returns a token taken for a hedge that could not be sent after all.
+    pub(crate) fn refund(&self) {
+        let mut b = self.bucket.lock();
+        b.balance = (b.balance + 1.0).min(self.cap);
+        b.hedges = b.hedges.saturating_sub(1);
+    }
+
     /// Current counters.
     pub(crate) fn snapshot(&self) -> HedgeBudgetSnapshot {
         let b = self.bucket.lock();
@@ -116,6 +123,16 @@ mod tests {
         let s = b.snapshot();
         assert_eq!(s.hedges, fired);
         assert_eq!(s.denied, 10_000 - fired);
+    }
+
+    #[test]
+    fn a_refunded_hedge_is_not_counted() {
+        let b = HedgeBudget::new(0.1);
+        assert!(b.try_withdraw());
+        let before = b.snapshot().balance;
+        b.refund();
+        let s = b.snapshot();
+        assert_eq!((s.hedges, s.balance), (0, before + 1.0));
     }
 
     #[test]

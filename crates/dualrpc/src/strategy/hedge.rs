@@ -43,6 +43,10 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
                 return Some(Instant::now() + delay);
             }
         }
+        if hedge {
+            // No endpoint could take the hedge (circuits, rate budgets): it did not happen.
+            shared.hedge_budget.refund();
+        }
         None
     };
     let mut timer = launch_next(a, false);
