@@ -418,6 +418,7 @@ impl<'a> IntoFuture for CallBuilder<'a> {
         let share_key: Arc<str> =
             format!("{}\n{}\n{}", self.method, strategy.as_str(), params_text).into();
         Box::pin(async move {
+            let method = ctx.method.clone();
             let cached = match (&shared.cache, cache_policy) {
                 (Some(cache), policy) if policy != CachePolicy::Never => cache.get(&cache_key),
                 _ => None,
@@ -442,6 +443,7 @@ impl<'a> IntoFuture for CallBuilder<'a> {
                         .await;
                     if let (Ok(reply), true) = (&mut result, joined) {
                         reply.coalesced = true;
+                        telemetry::coalesced(&method);
                     }
                     result
                 }

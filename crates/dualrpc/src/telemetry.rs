@@ -104,6 +104,17 @@ pub(crate) fn fanout_shrunk(endpoint: &str) {
     counter!("dualrpc_fanout_shrunk_total", "endpoint" => endpoint.to_string()).increment(1);
 }
 
+/// A hedge was fired (`true`) or refused by the hedge budget (`false`).
+pub(crate) fn hedge(fired: bool) {
+    counter!("dualrpc_hedges_total", "result" => if fired { "fired" } else { "denied" })
+        .increment(1);
+}
+
+/// A call was answered from an identical call already in flight.
+pub(crate) fn coalesced(method: &str) {
+    counter!("dualrpc_coalesced_total", "method" => method_label(method)).increment(1);
+}
+
 /// The health loop read an endpoint's slot.
 pub(crate) fn slot(endpoint: &str, slot: u64, lag: u64, lagging: bool) {
     gauge!("dualrpc_upstream_slot", "endpoint" => endpoint.to_string()).set(slot as f64);

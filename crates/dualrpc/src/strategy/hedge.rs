@@ -29,7 +29,11 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
         if a.launched() as usize >= a.ctx.max_attempts {
             return None;
         }
-        if hedge && (candidates.peek().is_none() || !shared.hedge_budget.try_withdraw()) {
+        if hedge && candidates.peek().is_none() {
+            return None;
+        }
+        if hedge && !shared.hedge_budget.try_withdraw() {
+            crate::telemetry::hedge(false);
             return None;
         }
         for ep in candidates.by_ref() {
@@ -39,6 +43,9 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
                 a.launch(ep)
             };
             if launched {
+                if hedge {
+                    crate::telemetry::hedge(true);
+                }
                 let delay = shared.hedge_delay(ep, &a.ctx.method);
                 return Some(Instant::now() + delay);
             }
