@@ -24,6 +24,10 @@ pub struct SimArgs {
     /// First port; endpoints take consecutive ports. 0 picks free ports.
     #[arg(long, default_value_t = 0)]
     pub base_port: u16,
+    /// Number of endpoints (default: the profile's own). More than the profile has cycles
+    /// through its endpoints (`alpha`, `beta`, `alpha-2`, …); fewer keeps the first ones.
+    #[arg(long)]
+    pub endpoints: Option<usize>,
     /// Print the profiles and exit.
     #[arg(long)]
     pub list_profiles: bool,
@@ -44,13 +48,19 @@ pub async fn run_cli(
         }
         return Ok(());
     }
-    let profile = Profile::named(&args.profile).ok_or_else(|| {
+    let mut profile = Profile::named(&args.profile).ok_or_else(|| {
         format!(
             "unknown profile {:?}; known: {}",
             args.profile,
             Profile::names().join(", ")
         )
     })?;
+    if let Some(n) = args.endpoints {
+        if !(1..=64).contains(&n) {
+            return Err("--endpoints must be between 1 and 64".into());
+        }
+        profile = profile.with_endpoint_count(n);
+    }
     let cluster = Cluster::start(
         &profile,
         ClusterOptions {

@@ -118,6 +118,26 @@ impl Profile {
         })
     }
 
+    /// The same profile with `n` endpoints: the first `n`, or the profile's endpoints
+    /// cycled (`alpha`, `beta`, `alpha-2`, `beta-2`, …) when it has fewer.
+    pub fn with_endpoint_count(mut self, n: usize) -> Profile {
+        let base = self.endpoints.clone();
+        if base.is_empty() {
+            return self;
+        }
+        self.endpoints = (0..n)
+            .map(|i| {
+                let mut spec = base[i % base.len()].clone();
+                let round = i / base.len();
+                if round > 0 {
+                    spec.name = format!("{}-{}", spec.name, round + 1);
+                }
+                spec
+            })
+            .collect();
+        self
+    }
+
     /// Names of the built-in profiles.
     pub fn names() -> &'static [&'static str] {
         &NAMES
@@ -311,5 +331,19 @@ mod tests {
             }
         }
         assert!(p.slowdown.is_some());
+    }
+
+    #[test]
+    fn endpoint_count_cycles_or_truncates_with_unique_names() {
+        let p = Profile::named("seed").unwrap();
+        let five: Vec<String> = p
+            .clone()
+            .with_endpoint_count(5)
+            .endpoints
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(five, ["alpha", "beta", "alpha-2", "beta-2", "alpha-3"]);
+        assert_eq!(p.with_endpoint_count(1).endpoints.len(), 1);
     }
 }

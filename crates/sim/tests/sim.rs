@@ -688,6 +688,7 @@ async fn cli_lists_profiles_and_serves_until_shutdown() {
         seed: 1,
         listen_ip: "127.0.0.1".parse().unwrap(),
         base_port: 0,
+        endpoints: None,
         list_profiles: true,
     };
     dualrpc_sim::run_cli(list.clone(), std::future::ready(()))
@@ -695,6 +696,7 @@ async fn cli_lists_profiles_and_serves_until_shutdown() {
         .unwrap();
     let serve = dualrpc_sim::SimArgs {
         list_profiles: false,
+        endpoints: Some(3),
         ..list.clone()
     };
     dualrpc_sim::run_cli(serve, std::future::ready(()))
