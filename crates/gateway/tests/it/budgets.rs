@@ -201,14 +201,7 @@ async fn identical_calls_in_flight_share_one_upstream_execution() {
         "five reads, one upstream call"
     );
     assert_eq!(ups[0].count("sendTransaction"), 3, "sends are never merged");
-    let metrics = client()
-        .get(format!("{}/metrics", gw.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(&format!("{}/metrics", gw.url)).await;
     assert!(metrics.contains("dualrpc_coalesced_total"), "{metrics}");
 }
 

@@ -251,14 +251,7 @@ async fn health_status_and_metrics_name_endpoints_and_never_show_urls() {
         .unwrap();
     assert_eq!(status["endpoints"][0]["name"], "a");
     assert_eq!(status["endpoints"][1]["circuit"], "open");
-    let metrics = client()
-        .get(format!("{}/metrics", gw.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(&format!("{}/metrics", gw.url)).await;
     assert!(
         metrics.contains("dualrpc_upstream_attempts_total"),
         "{metrics}"

@@ -213,6 +213,18 @@ pub(crate) fn header<'a>(r: &'a reqwest::Response, name: &str) -> &'a str {
         .unwrap_or("")
 }
 
+/// GETs a URL and returns the body text.
+pub(crate) async fn get_text(url: &str) -> String {
+    client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// A plain HTTP client.
 pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::new()
