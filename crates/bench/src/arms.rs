@@ -16,8 +16,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use dualrpc::{Config, Pool, Strategy};
-use dualrpc_gateway::GatewayOptions;
+use dualrpc::{Config, Settings, Strategy};
+use dualrpc_gateway::{GatewayConfig, Server};
 use dualrpc_sim::{Cluster, ClusterOptions, Profile};
 
 use crate::results::{ArmKind, ArmResult};
@@ -67,7 +67,7 @@ impl ArmSpec {
 
 /// The gateway config for an arm over `cluster`.
 pub fn gateway_config(cluster: &Cluster, spec: &ArmSpec) -> Config {
-    let mut toml = String::from("listen = \"127.0.0.1:0\"\n");
+    let mut toml = String::new();
     let n = cluster.endpoints().len();
     for (i, e) in cluster.endpoints().iter().enumerate() {
         // Alternate roles so `dual` has primary/secondary pairs in profile order.
@@ -133,8 +133,8 @@ pub async fn run_arm(
         },
     )
     .await?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let mut nginx = None;
+    let mut server = None;
     let (url, kind) = match &spec {
         ArmSpec::Baseline => (cluster.endpoints()[0].url(), ArmKind::Baseline),
         ArmSpec::Nginx => {
@@ -156,14 +156,11 @@ pub async fn run_arm(
             (url, ArmKind::Nginx)
         }
         ArmSpec::Strategy(_) | ArmSpec::PerMethod => {
-            let config = gateway_config(&cluster, &spec);
-            let options = GatewayOptions::from_config(&config);
-            let pool = Pool::from_config(config).map_err(std::io::Error::other)?;
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-            let url = format!("http://{}/", listener.local_addr()?);
-            tokio::spawn(dualrpc_gateway::serve(listener, pool, options, async {
-                let _ = stop_rx.await;
-            }));
+            let settings = Settings::from_config(&gateway_config(&cluster, &spec))
+                .map_err(std::io::Error::other)?;
+            let started = Server::start(settings, GatewayConfig::loopback()).await?;
+            let url = format!("{}/", started.url());
+            server = Some(started);
             let kind = match spec {
                 ArmSpec::Strategy(s) => ArmKind::Strategy(s),
                 _ => ArmKind::Strategy(Strategy::Hedge),
@@ -172,7 +169,9 @@ pub async fn run_arm(
         }
     };
     let recorded = workload::run(&Target { url }, cluster.chain(), workload, tick).await;
-    let _ = stop_tx.send(());
+    if let Some(server) = server {
+        server.stop().await?;
+    }
     if let Some(peer) = nginx {
         peer.stop().await;
     }

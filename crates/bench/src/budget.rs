@@ -18,8 +18,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use dualrpc::{Config, Pool};
-use dualrpc_gateway::GatewayOptions;
+use dualrpc::{Config, Settings};
+use dualrpc_gateway::{GatewayConfig, Server};
 use dualrpc_sim::{Cluster, ClusterOptions, EndpointSpec, LatencyModel, Profile, RateLimit};
 use hdrhistogram::Histogram;
 use parking_lot::Mutex;
@@ -126,7 +126,7 @@ async fn measure(
     pooled: bool,
 ) -> std::io::Result<Step> {
     let cluster = Cluster::start(&profile(providers, limit), ClusterOptions::default()).await?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut server = None;
     let url = if pooled {
         let mut toml = String::from(
             "[default]\nstrategy = \"race\"\ntimeout_ms = 500\ndeadline_ms = 2000\n[health]\ninterval_ms = 0\n",
@@ -142,13 +142,10 @@ async fn measure(
             );
         }
         let config = Config::from_toml(&toml, |_| None).map_err(std::io::Error::other)?;
-        let options = GatewayOptions::from_config(&config);
-        let pool = Pool::from_config(config).map_err(std::io::Error::other)?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}/", listener.local_addr()?);
-        tokio::spawn(dualrpc_gateway::serve(listener, pool, options, async {
-            let _ = stop_rx.await;
-        }));
+        let settings = Settings::from_config(&config).map_err(std::io::Error::other)?;
+        let started = Server::start(settings, GatewayConfig::loopback()).await?;
+        let url = format!("{}/", started.url());
+        server = Some(started);
         url
     } else {
         cluster.endpoints()[0].url()
@@ -204,7 +201,9 @@ async fn measure(
     }
     while tasks.join_next().await.is_some() {}
     let elapsed = started.elapsed().as_secs_f64();
-    let _ = stop_tx.send(());
+    if let Some(server) = server {
+        server.stop().await?;
+    }
     let calls: Vec<(String, u64)> = cluster
         .endpoints()
         .iter()

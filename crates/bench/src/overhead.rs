@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use dualrpc::{Config, Pool};
-use dualrpc_gateway::GatewayOptions;
+use dualrpc::{Config, Settings};
+use dualrpc_gateway::{GatewayConfig, Server};
 use dualrpc_sim::{Cluster, ClusterOptions, Profile};
 use hdrhistogram::Histogram;
 
@@ -81,26 +81,23 @@ fn spawn_one_core_gateway(
                 }
             };
             rt.block_on(async move {
-                let options = GatewayOptions::from_config(&config);
-                let pool = match Pool::from_config(config) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        let _ = addr_tx.send(Err(std::io::Error::other(e)));
-                        return;
-                    }
+                let started = match Settings::from_config(&config) {
+                    Ok(settings) => Server::start(settings, GatewayConfig::loopback()).await,
+                    Err(e) => Err(std::io::Error::other(e)),
                 };
-                let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
-                    Ok(l) => l,
+                let server = match started {
+                    Ok(s) => s,
                     Err(e) => {
                         let _ = addr_tx.send(Err(e));
                         return;
                     }
                 };
-                let _ = addr_tx.send(listener.local_addr());
-                let _ = dualrpc_gateway::serve(listener, pool, options, async {
-                    let _ = stop_rx.await;
-                })
-                .await;
+                let _ = addr_tx.send(Ok(server.addr()));
+                let _ = server
+                    .run_until(async {
+                        let _ = stop_rx.await;
+                    })
+                    .await;
             });
         })?;
     let addr = addr_rx.recv().map_err(std::io::Error::other)??;

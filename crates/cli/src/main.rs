@@ -1,7 +1,7 @@
 //! The `dualrpc` command: a thin layer that parses arguments, loads configuration and
 //! calls the library functions the tests, the demo and the bench also call.
 //!
-//! - `dualrpc serve` — the gateway (`dualrpc_gateway::serve`);
+//! - `dualrpc serve` — the gateway (`dualrpc_gateway::Server`);
 //! - `dualrpc sim` — simulated Solana upstreams (`dualrpc_sim::run_cli`);
 //! - `dualrpc demo` — sim upstreams + gateways + the bot workload, a table per strategy;
 //! - `dualrpc bench` — the same, longer, with nginx, the oracle, the overhead probe and a

@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use dualrpc::{Config, Pool};
-use dualrpc_gateway::{Gateway, GatewayOptions};
+use dualrpc::{Config, Pool, Settings};
+use dualrpc_gateway::{Gateway, GatewayConfig, Server, config};
 
 /// Arguments of `dualrpc serve`.
 #[derive(Debug, clap::Args)]
@@ -29,30 +29,27 @@ fn parse_endpoint(s: &str) -> Result<(String, String), String> {
 }
 
 pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let mut config = match (&args.config, args.endpoint.is_empty()) {
-        (Some(path), _) => Config::load(path)?,
-        (None, false) => Config::from_endpoints(args.endpoint.clone())?,
+    let (settings, mut gateway) = match (&args.config, args.endpoint.is_empty()) {
+        (Some(path), _) => config::load(path)?,
+        (None, false) => (
+            Settings::from_config(&Config::from_endpoints(args.endpoint.clone())?)?,
+            GatewayConfig::default(),
+        ),
         (None, true) => return Err("give --config FILE or at least one --endpoint NAME=URL".into()),
     };
     if let Some(listen) = args.listen {
-        config.listen = listen;
+        gateway.listen = listen;
     }
-    let options = GatewayOptions::from_config(&config);
-    let listen = config.listen;
-    let pool = Pool::from_config(config)?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let server = Server::start(settings, gateway).await?;
     tracing::info!(
-        listen = %listener.local_addr()?,
-        endpoints = %pool.endpoint_names().join(","),
+        listen = %server.addr(),
+        endpoints = %server.pool().endpoint_names().join(","),
         "dualrpc gateway ready"
     );
-    let gateway = Gateway::new(pool, options);
     if let Some(path) = args.config.clone() {
-        reload_on_sighup(gateway.clone(), path);
+        reload_on_sighup(server.gateway().clone(), path);
     }
-    gateway.serve(listener, crate::shutdown_signal()).await?;
+    server.run_until(crate::shutdown_signal()).await?;
     tracing::info!("shut down: every in-flight request was answered");
     Ok(())
 }
@@ -69,10 +66,8 @@ fn reload_on_sighup(gateway: Gateway, path: PathBuf) {
             return;
         };
         while hup.recv().await.is_some() {
-            let loaded = Config::load(&path).and_then(|c| {
-                let options = GatewayOptions::from_config(&c);
-                Pool::from_config(c).map(|p| (p, options))
-            });
+            let loaded = config::load(&path)
+                .and_then(|(settings, gw)| Pool::new(settings).map(|p| (p, gw.options)));
             match loaded {
                 Ok((pool, options)) => {
                     let names = pool.endpoint_names().join(",");

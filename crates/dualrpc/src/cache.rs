@@ -1,20 +1,30 @@
 //! The finality-aware response cache: answers that cannot change are kept, within a memory
 //! bound; nothing that can change is served from cache unless a method is given a TTL.
 //!
-//! What cannot change: a `getTransaction` or `getBlock` result read at `finalized`
-//! commitment (the default when a request names none) that is not `null`, `getBlockTime`
-//! of a slot once known, `getGenesisHash`. Everything else — account state, signature
-//! lists, slots, blockhashes — changes every slot and is only cached for a method whose
-//! policy sets `cache_ttl_ms`, for at most that long. `null` answers are never cached: they
-//! mean "not seen yet". Entries are weighed by their byte size (moka's TinyLFU eviction
-//! under a byte budget), so a burst of large blocks cannot grow memory without bound.
+//! What cannot change (the catalogue's [`Finality`]): a `getTransaction` or `getBlock`
+//! result read at `finalized` commitment (the default when a request names none) that is
+//! not `null`, `getBlockTime` of a slot once known, `getGenesisHash`. Everything else —
+//! account state, signature lists, slots, blockhashes — changes every slot and is only
+//! cached for a method whose policy sets `cache_ttl_ms`, for at most that long. Empty
+//! answers are never cached: they mean "not seen yet". Entries are weighed by their byte
+//! size (moka's TinyLFU eviction under a byte budget), so a burst of large blocks cannot
+//! grow memory without bound.
+//!
+//! An entry remembers how many endpoints agreed on it: a `consensus` caller asking for a
+//! quorum of 2 is never handed an answer a single endpoint gave (a race's, or a consensus
+//! answer accepted unconfirmed). Keys are the request's own bytes up to its id (method and
+//! params as sent) and their hash: nothing is formatted per call.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::hash::{Hash, Hasher};
+use std::time::Duration;
 
+use bytes::Bytes;
 use moka::Expiry;
 use moka::sync::Cache;
 use serde_json::value::RawValue;
+
+use crate::catalog::{Finality, MethodInfo};
+use crate::jsonrpc::RawJson;
 
 /// How long an immutable answer is kept at most (it never changes, but memory is finite
 /// and a day-old transaction is rarely asked for again).
@@ -31,28 +41,51 @@ pub(crate) enum CachePolicy {
     Ttl(Duration),
 }
 
+/// What is asked (the request up to its id), with its hash computed once.
+#[derive(Debug, Clone)]
+pub(crate) struct Key {
+    pub(crate) hash: u64,
+    pub(crate) bytes: Bytes,
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.bytes == other.bytes
+    }
+}
+
+impl Eq for Key {}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
 #[derive(Clone)]
 struct Entry {
-    result: Arc<RawValue>,
+    result: RawJson,
+    /// Distinct endpoints that agreed on it (1 unless consensus confirmed it).
+    agreed: u32,
     ttl: Duration,
 }
 
 struct PerEntryTtl;
 
-impl Expiry<Arc<str>, Entry> for PerEntryTtl {
+impl Expiry<Key, Entry> for PerEntryTtl {
     fn expire_after_create(
         &self,
-        _key: &Arc<str>,
+        _key: &Key,
         value: &Entry,
-        _created_at: Instant,
+        _created_at: std::time::Instant,
     ) -> Option<Duration> {
         Some(value.ttl)
     }
 }
 
-/// Cached results by method and params.
+/// Cached results by request.
 pub(crate) struct ResponseCache {
-    cache: Cache<Arc<str>, Entry>,
+    cache: Cache<Key, Entry>,
 }
 
 impl std::fmt::Debug for ResponseCache {
@@ -68,8 +101,8 @@ impl ResponseCache {
     pub(crate) fn new(max_bytes: u64) -> Self {
         let cache = Cache::builder()
             .max_capacity(max_bytes)
-            .weigher(|k: &Arc<str>, v: &Entry| {
-                (k.len() + v.result.get().len())
+            .weigher(|k: &Key, v: &Entry| {
+                (k.bytes.len() + v.result.get().len())
                     .try_into()
                     .unwrap_or(u32::MAX)
             })
@@ -78,22 +111,30 @@ impl ResponseCache {
         Self { cache }
     }
 
-    /// The cached result for `key`, if any.
-    pub(crate) fn get(&self, key: &str) -> Option<Box<RawValue>> {
-        self.cache.get(key).map(|e| e.result.as_ref().to_owned())
+    /// The cached result for `key`, if any that `needs` endpoints agreed on.
+    pub(crate) fn get(&self, key: &Key, needs: u32) -> Option<RawJson> {
+        self.cache
+            .get(key)
+            .filter(|e| e.agreed >= needs)
+            .map(|e| e.result)
     }
 
-    /// Stores a result under `policy`.
-    pub(crate) fn insert(&self, key: Arc<str>, result: &RawValue, policy: CachePolicy) {
+    /// Stores a result under `policy`, unless a better-confirmed one is there.
+    pub(crate) fn insert(&self, key: Key, result: &RawJson, agreed: u32, policy: CachePolicy) {
         let ttl = match policy {
             CachePolicy::Never => return,
             CachePolicy::Immutable => IMMUTABLE_TTL,
             CachePolicy::Ttl(t) => t,
         };
+        if self.cache.get(&key).is_some_and(|e| e.agreed > agreed) {
+            return;
+        }
         self.cache.insert(
             key,
             Entry {
-                result: Arc::from(result.to_owned()),
+                // A copy: the entry must not keep the whole upstream body alive.
+                result: RawJson::from_raw(&result.to_raw_value()),
+                agreed,
                 ttl,
             },
         );
@@ -109,18 +150,21 @@ impl ResponseCache {
 /// The cache policy of a call: the configured TTL if the method has one, else immutable
 /// for final answers, else never.
 pub(crate) fn policy(
-    method: &str,
+    info: &MethodInfo,
     params: Option<&RawValue>,
     ttl: Option<Duration>,
 ) -> CachePolicy {
+    if !info.coalescable {
+        return CachePolicy::Never;
+    }
     if let Some(ttl) = ttl {
         return CachePolicy::Ttl(ttl);
     }
-    match method {
-        "getTransaction" | "getBlock" if commitment(params).is_none_or(|c| c == "finalized") => {
+    match info.finality {
+        Finality::Always => CachePolicy::Immutable,
+        Finality::AtFinalized if commitment(params).is_none_or(|c| c == "finalized") => {
             CachePolicy::Immutable
         }
-        "getBlockTime" | "getGenesisHash" => CachePolicy::Immutable,
         _ => CachePolicy::Never,
     }
 }
@@ -139,14 +183,23 @@ fn commitment(params: Option<&RawValue>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::lookup;
 
     fn raw(s: &str) -> Box<RawValue> {
         RawValue::from_string(s.to_string()).unwrap()
     }
 
+    fn key(s: &'static str) -> Key {
+        Key {
+            hash: s.len() as u64,
+            bytes: Bytes::from_static(s.as_bytes()),
+        }
+    }
+
     #[test]
     fn only_final_answers_are_immutable() {
-        let p = |s: &str| policy("getTransaction", Some(&raw(s)), None);
+        let tx = lookup("getTransaction");
+        let p = |s: &str| policy(tx, Some(&raw(s)), None);
         assert_eq!(
             p(r#"["sig"]"#),
             CachePolicy::Immutable,
@@ -160,34 +213,55 @@ mod tests {
             p(r#"["sig",{"commitment":"confirmed"}]"#),
             CachePolicy::Never
         );
+        let acc = lookup("getAccountInfo");
         assert_eq!(
-            policy("getAccountInfo", Some(&raw(r#"["a"]"#)), None),
+            policy(acc, Some(&raw(r#"["a"]"#)), None),
             CachePolicy::Never
         );
-        assert_eq!(policy("getGenesisHash", None, None), CachePolicy::Immutable);
+        assert_eq!(
+            policy(lookup("getGenesisHash"), None, None),
+            CachePolicy::Immutable
+        );
         let ttl = Duration::from_millis(200);
         assert_eq!(
-            policy("getLatestBlockhash", None, Some(ttl)),
+            policy(lookup("getLatestBlockhash"), None, Some(ttl)),
             CachePolicy::Ttl(ttl)
+        );
+        assert_eq!(
+            policy(lookup("sendTransaction"), None, Some(ttl)),
+            CachePolicy::Never,
+            "side effects are never cached"
         );
     }
 
     #[test]
-    fn entries_expire_by_ttl_and_respect_the_byte_bound() {
+    fn a_quorum_caller_never_gets_a_less_confirmed_answer() {
         let c = ResponseCache::new(10_000);
+        let one = RawJson::parse("1").unwrap();
+        c.insert(key("k"), &one, 1, CachePolicy::Immutable);
+        assert_eq!(c.get(&key("k"), 1).unwrap().get(), "1");
+        assert!(c.get(&key("k"), 2).is_none(), "consensus needs 2");
         c.insert(
-            "k".into(),
-            &raw("1"),
-            CachePolicy::Ttl(Duration::from_millis(1)),
+            key("k"),
+            &RawJson::parse("2").unwrap(),
+            2,
+            CachePolicy::Immutable,
         );
-        c.insert("keep".into(), &raw("2"), CachePolicy::Immutable);
-        assert_eq!(c.get("keep").unwrap().get(), "2");
-        std::thread::sleep(Duration::from_millis(5));
-        assert!(c.get("k").is_none(), "expired");
-        // Far more than the budget: the cache stays bounded.
-        let big = raw(&format!("\"{}\"", "x".repeat(1000)));
-        for i in 0..100 {
-            c.insert(format!("big{i}").into(), &big, CachePolicy::Immutable);
+        assert_eq!(c.get(&key("k"), 2).unwrap().get(), "2");
+        c.insert(key("k"), &one, 1, CachePolicy::Immutable);
+        assert_eq!(c.get(&key("k"), 2).unwrap().get(), "2", "not downgraded");
+    }
+
+    #[test]
+    fn entries_respect_the_byte_bound() {
+        let c = ResponseCache::new(10_000);
+        let big = RawJson::parse(&format!("\"{}\"", "x".repeat(1000))).unwrap();
+        for i in 0..100u64 {
+            let k = Key {
+                hash: i,
+                bytes: Bytes::from(format!("big{i}")),
+            };
+            c.insert(k, &big, 1, CachePolicy::Immutable);
         }
         assert!(c.len() <= 11, "{}", c.len());
     }

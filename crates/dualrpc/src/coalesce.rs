@@ -1,78 +1,213 @@
 //! Request coalescing: identical calls in flight at the same moment share one upstream
-//! execution.
+//! execution ("flight").
 //!
 //! Bots ask the same thing at the same time — every worker validating the same new mint,
 //! every poller asking for the same signature page — and each duplicate costs a full
-//! fan-out against the providers' rate limits. The first call with a given key (method,
-//! params bytes, strategy) runs; calls with the same key that arrive while it runs wait for
-//! its result instead of calling upstream. The key is removed the moment the execution
-//! finishes, so nothing is served later than it would have been without coalescing (that
-//! is the cache's job, with its own rules). Methods with side effects are never coalesced:
-//! two `sendTransaction`s are two sends. A follower inherits the leader's deadline.
+//! fan-out against the providers' rate limits. The first call with a given key runs (the
+//! *leader*, in its caller's own task: no spawn); identical calls that arrive while it runs
+//! (*followers*) wait for its result instead of calling upstream.
+//!
+//! What makes sharing safe:
+//!
+//! - **Only while it runs.** The leader removes its entry before publishing the result, so
+//!   a result reaches exactly the callers that were waiting while the execution ran;
+//!   nothing is served later than it would have been without coalescing (that is the
+//!   cache's job, with its own rules).
+//! - **A leader that goes away takes its entry with it.** Dropping the leader's future
+//!   removes the entry at once (its attempts finish on their own in the background, as
+//!   every attempt does); its followers notice and one of them becomes the new leader. An
+//!   abandoned call leaves no entry and, once its attempts end, no memory; the map gives
+//!   back its capacity when it empties.
+//! - **Same question, same rules.** The key is the request's bytes up to its id (method
+//!   and params as sent, commitment included) *and* the call's whole policy (strategy,
+//!   quorum, fan-out, attempts, timeouts …): a consensus caller never takes a race's
+//!   answer, a quorum-3 caller never a quorum-2 one.
+//! - **Each caller's own deadline.** A follower waits at most until its own deadline. If
+//!   the shared execution failed for lack of time (its leader had a shorter budget) and the
+//!   follower still has time, it runs the call itself.
+//!
+//! Methods with side effects are never coalesced: two `sendTransaction`s are two sends.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use futures_util::FutureExt;
-use futures_util::future::Shared;
 use parking_lot::Mutex;
+use tokio::sync::watch;
 
-use crate::error::CallError;
-use crate::pool::Reply;
+use crate::attempt::{Call, Context};
+use crate::cache::Key;
+use crate::clock::{self, Instant};
+use crate::error::{CallError, ErrorReason};
+use crate::policy::Policy;
+use crate::reply::Reply;
 
-type Outcome = Arc<Result<Reply, CallError>>;
-type Execution = Shared<Pin<Box<dyn Future<Output = Outcome> + Send>>>;
+type Shared = Arc<Result<Reply, CallError>>;
 
-/// Executions in flight by key.
-#[derive(Default)]
-pub(crate) struct InFlight {
-    running: Mutex<HashMap<Arc<str>, Execution>>,
+/// What identifies a flight: the request and the policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FlightKey {
+    request: Key,
+    policy: Policy,
 }
 
-impl std::fmt::Debug for InFlight {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InFlight")
-            .field("running", &self.running.lock().len())
-            .finish()
+impl Hash for FlightKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.request.hash(state);
     }
 }
 
-/// Whether calls of `method` may share an execution.
-pub(crate) fn coalescable(method: &str) -> bool {
-    !matches!(method, "sendTransaction" | "requestAirdrop" | "sendBundle")
+#[derive(Debug)]
+struct Flight {
+    id: u64,
+    result: watch::Receiver<Option<Shared>>,
+    /// The leader's deadline: a follower with more time may run again after a failure.
+    deadline: Instant,
 }
 
-impl InFlight {
-    /// Runs `execute` for `key`, or joins the execution already running for it. Returns
-    /// the result and whether it was shared from another call.
+/// Executions in flight by key.
+#[derive(Debug, Default)]
+pub(crate) struct Flights {
+    running: Mutex<HashMap<FlightKey, Flight>>,
+    next_id: AtomicU64,
+}
+
+/// Capacity kept however empty the map gets; beyond it the map shrinks when mostly empty.
+const KEEP_CAPACITY: usize = 256;
+
+impl Flights {
+    /// Calls in flight (for tests and status).
+    pub(crate) fn len(&self) -> usize {
+        self.running.lock().len()
+    }
+
+    /// Runs `call` as the leader of its flight or follows the identical one in flight.
+    /// Returns the result and whether it was shared from another caller.
     pub(crate) async fn run(
-        self: &Arc<Self>,
-        key: Arc<str>,
-        execute: impl Future<Output = Result<Reply, CallError>> + Send + 'static,
+        &self,
+        cx: &Context,
+        call: &Call,
+        key: Key,
     ) -> (Result<Reply, CallError>, bool) {
-        let (execution, joined) = {
-            let mut running = self.running.lock();
-            match running.get(&key) {
-                Some(e) => (e.clone(), true),
-                None => {
-                    let this = self.clone();
-                    let k = key.clone();
-                    let fut: Pin<Box<dyn Future<Output = Outcome> + Send>> = Box::pin(async move {
-                        let result = execute.await;
-                        // Finished: later calls start their own execution.
-                        this.running.lock().remove(&k);
-                        Arc::new(result)
-                    });
-                    let e = fut.shared();
-                    running.insert(key, e.clone());
-                    (e, false)
+        let key = FlightKey {
+            request: key,
+            policy: call.policy.clone(),
+        };
+        loop {
+            let joined = {
+                let mut running = self.running.lock();
+                match running.get(&key) {
+                    Some(f) => Ok((f.result.clone(), f.deadline)),
+                    None => {
+                        let (tx, rx) = watch::channel(None);
+                        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+                        running.insert(
+                            key.clone(),
+                            Flight {
+                                id,
+                                result: rx,
+                                deadline: call.deadline,
+                            },
+                        );
+                        Err((id, tx))
+                    }
+                }
+            };
+            let (mut rx, leader_deadline) = match joined {
+                Ok(follow) => follow,
+                Err((id, tx)) => return (self.lead(cx, call, &key, id, tx).await, false),
+            };
+            let shared = tokio::time::timeout_at(call.deadline, rx.wait_for(Option::is_some)).await;
+            match shared {
+                // The leader finished: its result, unless it failed for lack of time this
+                // caller still has.
+                Ok(Ok(value)) => {
+                    let shared = value.clone().expect("waited for a value");
+                    drop(value);
+                    let out_of_time = matches!(
+                        &*shared,
+                        Err(CallError {
+                            reason: ErrorReason::Deadline { .. }
+                                | ErrorReason::AllFailed { .. }
+                                | ErrorReason::NoQuorum { .. }
+                                | ErrorReason::OverBudget,
+                            ..
+                        })
+                    );
+                    if out_of_time
+                        && leader_deadline < call.deadline
+                        && clock::now() < call.deadline
+                    {
+                        continue;
+                    }
+                    let result = Arc::try_unwrap(shared).unwrap_or_else(|s| (*s).clone());
+                    return (result, true);
+                }
+                // The leader went away without a result: lead or follow anew.
+                Ok(Err(_)) => continue,
+                // This caller's own deadline.
+                Err(_) => {
+                    let err = CallError {
+                        reason: ErrorReason::Deadline {
+                            failures: Vec::new(),
+                        },
+                        strategy: call.policy.strategy,
+                        attempts: 0,
+                        latency: clock::now().saturating_duration_since(call.started),
+                    };
+                    return (Err(err), true);
                 }
             }
+        }
+    }
+
+    async fn lead(
+        &self,
+        cx: &Context,
+        call: &Call,
+        key: &FlightKey,
+        id: u64,
+        tx: watch::Sender<Option<Shared>>,
+    ) -> Result<Reply, CallError> {
+        // Removes the entry whether the execution ends or its caller drops this future.
+        let _entry = Entry {
+            flights: self,
+            key,
+            id,
         };
-        let outcome = execution.await;
-        let result = Arc::try_unwrap(outcome).unwrap_or_else(|shared| (*shared).clone());
-        (result, joined)
+        let result = crate::rounds::execute(cx, call).await;
+        // From here on nobody joins; whoever holds a receiver was waiting while it ran.
+        self.remove(key, id);
+        if tx.receiver_count() > 0 {
+            let shared = Arc::new(result);
+            tx.send_replace(Some(shared.clone()));
+            return Arc::try_unwrap(shared).unwrap_or_else(|s| (*s).clone());
+        }
+        result
+    }
+
+    fn remove(&self, key: &FlightKey, id: u64) {
+        let mut running = self.running.lock();
+        if running.get(key).is_some_and(|f| f.id == id) {
+            running.remove(key);
+            if running.capacity() > KEEP_CAPACITY && running.len() * 8 < running.capacity() {
+                let keep = (running.len() * 2).max(KEEP_CAPACITY);
+                running.shrink_to(keep);
+            }
+        }
+    }
+}
+
+/// Removes a leader's entry when dropped.
+struct Entry<'a> {
+    flights: &'a Flights,
+    key: &'a FlightKey,
+    id: u64,
+}
+
+impl Drop for Entry<'_> {
+    fn drop(&mut self) {
+        self.flights.remove(self.key, self.id);
     }
 }

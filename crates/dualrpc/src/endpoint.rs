@@ -6,14 +6,19 @@
 //! transport errors are reduced to a [`FailureKind`] before anything could print them
 //! (reqwest's error `Display` includes the URL, and with it the API key).
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
-use crate::config::{BreakerConfig, EndpointConfig, Role};
-use crate::jsonrpc::{self, EmptyRule, Envelope, ErrorClass, ErrorObject};
-use crate::outcome::{FailureKind, Outcome};
-use crate::stats::EndpointStats;
 use bytes::{Bytes, BytesMut};
+
+use crate::catalog::EmptyRule;
+use crate::clock::Instant;
+use crate::config::Role;
+use crate::jsonrpc::{self, Envelope, ErrorClass, ErrorObject, RawJson};
+use crate::outcome::{FailureKind, Outcome};
+use crate::settings::{BreakerSettings, EndpointSettings, SecretUrl};
+use crate::stats::EndpointStats;
+use crate::telemetry::EndpointMetrics;
 
 /// Idle keep-alive connections kept per endpoint: enough for a burst of concurrent
 /// attempts to find a warm connection instead of paying a TCP/TLS handshake.
@@ -36,38 +41,25 @@ pub(crate) struct Endpoint {
     pub(crate) timeout: Option<Duration>,
     /// Measured performance and the rate-limit budget.
     pub(crate) stats: EndpointStats,
+    /// Metric handles, registered on first use (after the embedder installed its
+    /// recorder).
+    metrics: OnceLock<EndpointMetrics>,
     /// Rate-limit cost per method (default 1).
-    weights: std::collections::BTreeMap<String, f64>,
-    /// The secret URL; never formatted (`reqwest::Url`'s Debug is bypassed by the manual
-    /// `Debug` of `Secret`).
-    url: Secret,
+    weights: std::collections::HashMap<Box<str>, f64>,
+    /// The secret URL; its `Debug` is redacted.
+    url: SecretUrl,
     /// Keep-alive client owned by this endpoint alone.
     client: reqwest::Client,
 }
 
-/// Holds the URL so that a derived `Debug` of [`Endpoint`] cannot print it.
-struct Secret(reqwest::Url);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
 impl Endpoint {
-    /// Builds an endpoint from validated config.
+    /// Builds an endpoint from validated settings.
     pub(crate) fn new(
         index: usize,
-        config: &EndpointConfig,
-        breaker: BreakerConfig,
+        settings: &EndpointSettings,
+        breaker: BreakerSettings,
         now: Instant,
     ) -> Result<Endpoint, crate::config::ConfigError> {
-        let url = reqwest::Url::parse(config.url.expose()).map_err(|_| {
-            crate::config::ConfigError::Invalid(format!(
-                "endpoint `{}`: url is not valid",
-                config.name
-            ))
-        })?;
         let client = reqwest::Client::builder()
             .tcp_nodelay(true)
             .pool_max_idle_per_host(MAX_IDLE_PER_ENDPOINT)
@@ -78,29 +70,45 @@ impl Endpoint {
             .map_err(|_| {
                 crate::config::ConfigError::Invalid(format!(
                     "endpoint `{}`: cannot build HTTP client",
-                    config.name
+                    settings.name
                 ))
             })?;
         Ok(Endpoint {
             index,
-            name: config.name.as_str().into(),
-            role: config.role,
-            timeout: config.timeout_ms.map(Duration::from_millis),
-            stats: EndpointStats::new(now, breaker, config.rate_limit),
-            weights: config.method_weights.clone(),
-            url: Secret(url),
+            name: settings.name.clone(),
+            role: settings.role,
+            timeout: settings.timeout,
+            stats: EndpointStats::new(now, breaker, settings.rate_limit),
+            metrics: OnceLock::new(),
+            weights: settings.weights.clone(),
+            url: settings.url.clone(),
             client,
         })
     }
 
     /// Rate-limit tokens one call of `method` costs on this endpoint.
     pub(crate) fn weight(&self, method: &str) -> f64 {
+        if self.weights.is_empty() {
+            return 1.0;
+        }
         self.weights.get(method).copied().unwrap_or(1.0)
     }
 
-    /// Its circuit state.
-    pub(crate) fn stats_circuit(&self) -> crate::stats::CircuitState {
-        self.stats.circuit()
+    /// The endpoint's metric handles.
+    pub(crate) fn metrics(&self) -> &EndpointMetrics {
+        self.metrics
+            .get_or_init(|| EndpointMetrics::new(&self.name))
+    }
+
+    /// Reports a change of circuit state (metrics and a log line).
+    pub(crate) fn circuit_changed(&self) {
+        let open = !self.stats.circuit_closed();
+        self.metrics().circuit(open);
+        if open {
+            tracing::warn!(endpoint = %self.name, "circuit opened: endpoint taken out of rotation");
+        } else {
+            tracing::info!(endpoint = %self.name, "circuit closed: endpoint back in rotation");
+        }
     }
 
     /// Sends one prepared JSON-RPC request and classifies the answer. `expect_id` is the
@@ -137,15 +145,17 @@ impl Endpoint {
                 retry_after,
             };
         }
-        if response
-            .content_length()
-            .is_some_and(|n| n > max_bytes as u64)
-        {
-            return Outcome::failed(FailureKind::TooLarge);
-        }
-        let bytes = match read_limited(response, max_bytes).await {
-            Ok(b) => b,
-            Err(kind) => return Outcome::failed(kind),
+        let bytes = match response.content_length() {
+            Some(n) if n > max_bytes as u64 => return Outcome::failed(FailureKind::TooLarge),
+            // The size is known and allowed: one buffer, no re-assembly of chunks.
+            Some(_) => match response.bytes().await {
+                Ok(b) => b,
+                Err(e) => return Outcome::failed(transport_kind(&e)),
+            },
+            None => match read_limited(response, max_bytes).await {
+                Ok(b) => b,
+                Err(kind) => return Outcome::failed(kind),
+            },
         };
         let outcome = classify(&bytes, expect_id, rule);
         // Providers answer some errors with 4xx/5xx and a JSON-RPC body; the body decides.
@@ -194,9 +204,12 @@ fn transport_kind(e: &reqwest::Error) -> FailureKind {
 }
 
 /// Classifies an upstream body: the envelope must be JSON-RPC with our id and exactly one
-/// of `result` / `error`.
-pub(crate) fn classify(body: &[u8], expect_id: u64, rule: EmptyRule) -> Outcome {
-    let Ok(env) = serde_json::from_slice::<Envelope<'_>>(body) else {
+/// of `result` / `error`. The result (or error) stays a slice of `body`.
+pub(crate) fn classify(body: &Bytes, expect_id: u64, rule: EmptyRule) -> Outcome {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return Outcome::failed(FailureKind::InvalidResponse);
+    };
+    let Ok(env) = serde_json::from_str::<Envelope<'_>>(text) else {
         return Outcome::failed(FailureKind::InvalidResponse);
     };
     let id_ok = env
@@ -209,7 +222,7 @@ pub(crate) fn classify(body: &[u8], expect_id: u64, rule: EmptyRule) -> Outcome 
             }
             Outcome::Success {
                 missing: jsonrpc::missing_parts(rule, result),
-                result: result.to_owned(),
+                result: RawJson::slice_of(body, text, result),
             }
         }
         (None, Some(error)) => {
@@ -221,14 +234,24 @@ pub(crate) fn classify(body: &[u8], expect_id: u64, rule: EmptyRule) -> Outcome 
             if !id_ok && env.id.is_some_and(|id| id.get() != "null") {
                 return Outcome::failed(FailureKind::WrongId);
             }
+            let error_json = || RawJson::slice_of(body, text, error);
             match jsonrpc::classify_error(&obj) {
                 ErrorClass::Deterministic => Outcome::Deterministic {
-                    error: error.to_owned(),
+                    error: error_json(),
                 },
                 ErrorClass::NodeUnhealthy => Outcome::failed(FailureKind::NodeUnhealthy),
                 ErrorClass::NodeBehind => Outcome::failed(FailureKind::NodeBehind),
-                ErrorClass::DataUnavailable => Outcome::failed(FailureKind::DataUnavailable),
-                ErrorClass::Other => Outcome::failed(FailureKind::RpcError),
+                ErrorClass::RateLimited => Outcome::failed(FailureKind::RateLimited),
+                ErrorClass::DataUnavailable => Outcome::NodeError {
+                    error: error_json(),
+                    code: obj.code,
+                    kind: FailureKind::DataUnavailable,
+                },
+                ErrorClass::Other => Outcome::NodeError {
+                    error: error_json(),
+                    code: obj.code,
+                    kind: FailureKind::RpcError,
+                },
             }
         }
         _ => Outcome::failed(FailureKind::InvalidResponse),
@@ -238,9 +261,8 @@ pub(crate) fn classify(body: &[u8], expect_id: u64, rule: EmptyRule) -> Outcome 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::value::RawValue;
 
-    fn result_of(outcome: &Outcome) -> Option<&RawValue> {
+    fn result_of(outcome: &Outcome) -> Option<&RawJson> {
         match outcome {
             Outcome::Success { result, .. } => Some(result),
             _ => None,
@@ -248,7 +270,12 @@ mod tests {
     }
 
     fn label(body: &str) -> &'static str {
-        classify(body.as_bytes(), 5, EmptyRule::NullResult).label()
+        classify(
+            &Bytes::copy_from_slice(body.as_bytes()),
+            5,
+            EmptyRule::NullResult,
+        )
+        .label()
     }
 
     #[test]
@@ -309,7 +336,7 @@ mod tests {
     #[test]
     fn results_are_kept_verbatim() {
         let body = r#"{"jsonrpc":"2.0","id":5,"result":{ "b" : 1,"a":[1, 2] }}"#;
-        let out = classify(body.as_bytes(), 5, EmptyRule::Never);
+        let out = classify(&Bytes::from_static(body.as_bytes()), 5, EmptyRule::Never);
         assert_eq!(result_of(&out).unwrap().get(), r#"{ "b" : 1,"a":[1, 2] }"#);
     }
 }

@@ -13,9 +13,9 @@ use std::time::Duration;
 use serde_json::json;
 use serde_json::value::RawValue;
 
-use crate::Strategy;
-use crate::jsonrpc::error_object;
+use crate::jsonrpc::{RawJson, error_object};
 use crate::outcome::FailureKind;
+use crate::policy::Strategy;
 
 /// JSON-RPC error code: every upstream attempt failed.
 pub const CODE_ALL_FAILED: i64 = -32080;
@@ -40,11 +40,12 @@ pub struct AttemptFailure {
 /// Why a call failed.
 #[derive(Debug, Clone)]
 pub enum ErrorReason {
-    /// An upstream returned a JSON-RPC error every node would return; `error` is the
-    /// upstream's error object, unchanged.
+    /// An upstream returned a JSON-RPC error every node would return, or every endpoint
+    /// that answered returned the same node-specific one; `error` is the upstream's error
+    /// object, unchanged.
     Rpc {
         /// The error object.
-        error: Box<RawValue>,
+        error: RawJson,
         /// Which endpoint said it.
         endpoint: Arc<str>,
     },
@@ -100,7 +101,7 @@ impl CallError {
         };
         let strategy = self.strategy.as_str();
         match &self.reason {
-            ErrorReason::Rpc { error, .. } => error.clone(),
+            ErrorReason::Rpc { error, .. } => error.to_raw_value(),
             ErrorReason::AllFailed { failures } => error_object(
                 CODE_ALL_FAILED,
                 "all upstream endpoints failed",

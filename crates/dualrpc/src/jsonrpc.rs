@@ -1,14 +1,16 @@
 //! JSON-RPC 2.0 on the wire: building the upstream request once per call, reading an
-//! upstream answer without re-parsing its `result`, and the Solana error codes that decide
-//! whether an error belongs to the call or to the endpoint.
+//! upstream answer without copying or re-parsing its `result`, and the Solana error codes
+//! that decide whether an error belongs to the call or to the endpoint.
 //!
-//! Payloads stay [`RawValue`]s: the pool checks the envelope (id, result or error) and, for
-//! the few methods where emptiness matters, peeks at `value`; everything else is forwarded
-//! byte for byte.
+//! Payloads stay slices of the bytes they arrived in ([`RawJson`]): the pool checks the
+//! envelope (id, result or error) and, for the few methods where emptiness matters, peeks
+//! at `value`; everything else is forwarded byte for byte.
 
 use bytes::Bytes;
 use serde::de::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
+
+use crate::catalog::EmptyRule;
 
 /// Deserializes a present field as `Some(raw)`, including a literal `null`, so that a
 /// missing field (`None` by `#[serde(default)]`) and `null` stay distinguishable.
@@ -16,26 +18,107 @@ pub fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>,
     <&RawValue>::deserialize(d).map(Some)
 }
 
-/// Owned variant of [`present`].
-pub fn present_owned<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
-    Box::<RawValue>::deserialize(d).map(Some)
+/// A JSON value held as a slice of a shared buffer — an upstream's `result` inside the
+/// body it arrived in — so it reaches the client without being copied. Cheap to clone.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RawJson {
+    /// Valid UTF-8 JSON text (every constructor guarantees it).
+    buf: Bytes,
 }
 
-/// Builds `{"jsonrpc":"2.0","id":ID,"method":M,"params":P}` once per call; every attempt of
-/// the call sends these same bytes.
-pub(crate) fn request_body(id: u64, method: &str, params: Option<&RawValue>) -> Bytes {
-    let params = params.map(RawValue::get).unwrap_or("");
-    let mut out = Vec::with_capacity(64 + method.len() + params.len());
-    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
-    out.extend_from_slice(id.to_string().as_bytes());
-    out.extend_from_slice(b",\"method\":");
-    serde_json::to_writer(&mut out, method).expect("writing a string to a Vec cannot fail");
-    if !params.is_empty() {
-        out.extend_from_slice(b",\"params\":");
-        out.extend_from_slice(params.as_bytes());
+impl RawJson {
+    /// The value `part`, borrowed from `text`, which is `body` validated as UTF-8: kept as
+    /// a slice of `body`, without copying.
+    pub(crate) fn slice_of(body: &Bytes, text: &str, part: &RawValue) -> RawJson {
+        debug_assert!(std::ptr::eq(text.as_ptr(), body.as_ptr()));
+        RawJson {
+            buf: body.slice_ref(part.get().as_bytes()),
+        }
     }
-    out.push(b'}');
-    Bytes::from(out)
+
+    /// A copy of `raw`.
+    pub fn from_raw(raw: &RawValue) -> RawJson {
+        RawJson {
+            buf: Bytes::copy_from_slice(raw.get().as_bytes()),
+        }
+    }
+
+    /// Parses `text` as one JSON value; `None` if it is not valid JSON.
+    pub fn parse(text: &str) -> Option<RawJson> {
+        let raw: &RawValue = serde_json::from_str(text).ok()?;
+        Some(RawJson::from_raw(raw))
+    }
+
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        // SAFETY: every constructor takes the bytes of a `str` (a `RawValue` borrowed from
+        // UTF-8-validated text, or a `RawValue`'s own text), so `buf` is valid UTF-8.
+        unsafe { std::str::from_utf8_unchecked(&self.buf) }
+    }
+
+    /// The bytes, to hand to a writer without copying.
+    pub fn bytes(&self) -> &Bytes {
+        &self.buf
+    }
+
+    /// An owned `RawValue` (a copy).
+    pub fn to_raw_value(&self) -> Box<RawValue> {
+        RawValue::from_string(self.get().to_string()).expect("RawJson holds valid JSON")
+    }
+}
+
+impl std::fmt::Debug for RawJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.get())
+    }
+}
+
+impl std::fmt::Display for RawJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.get())
+    }
+}
+
+/// The upstream request of one call, `{"jsonrpc":"2.0","method":M,"params":P,"id":N}`,
+/// built once and sent as-is by every attempt. The id comes last, so the bytes before it
+/// ([`Request::key`]) say *what* is asked and key coalescing and the cache without
+/// formatting another string.
+#[derive(Debug, Clone)]
+pub(crate) struct Request {
+    /// The whole body.
+    pub(crate) body: Bytes,
+    /// The id inside `body`, checked against every answer.
+    pub(crate) id: u64,
+    /// Length of the part before the id.
+    key_len: usize,
+}
+
+impl Request {
+    /// Builds the request body.
+    pub(crate) fn new(id: u64, method: &str, params: Option<&RawValue>) -> Request {
+        let params = params.map(RawValue::get).unwrap_or("");
+        let mut out = Vec::with_capacity(48 + method.len() + params.len());
+        out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"method\":");
+        serde_json::to_writer(&mut out, method).expect("writing a string to a Vec cannot fail");
+        if !params.is_empty() {
+            out.extend_from_slice(b",\"params\":");
+            out.extend_from_slice(params.as_bytes());
+        }
+        out.extend_from_slice(b",\"id\":");
+        let key_len = out.len();
+        out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
+        out.push(b'}');
+        Request {
+            body: Bytes::from(out),
+            id,
+            key_len,
+        }
+    }
+
+    /// The method and params as sent (the body up to the id): equal for equal calls.
+    pub(crate) fn key(&self) -> Bytes {
+        self.body.slice(..self.key_len)
+    }
 }
 
 /// The envelope of an upstream response, borrowing from the body.
@@ -64,16 +147,20 @@ pub(crate) struct ErrorObject<'a> {
 pub(crate) enum ErrorClass {
     /// Every node would answer the same: the call ends and the client gets it unchanged.
     Deterministic,
-    /// The node is unhealthy (-32005).
+    /// The node is unhealthy (-32005): charged to its breaker.
     NodeUnhealthy,
     /// The node has not caught up with what was asked (min context slot, block not yet
-    /// available, blockhash it has not seen).
+    /// available, a blockhash it has not seen): charged to its breaker.
     NodeBehind,
-    /// The node lacks data another may have (cleaned-up ledger, no long-term storage,
-    /// secondary index off, …).
+    /// The provider refuses for rate limiting, inside a JSON-RPC body.
+    RateLimited,
+    /// The node lacks data another may have (cleaned-up ledger, skipped slot, no
+    /// long-term storage, secondary index off, …): another node is asked, but this one
+    /// answered properly, so its breaker is not charged.
     DataUnavailable,
-    /// Anything else: treated as this endpoint's failure, since retrying elsewhere is cheap
-    /// and a wrong "deterministic" verdict would hide a working provider.
+    /// Any other well-formed error (method not found, internal error, provider-specific
+    /// codes): asked elsewhere, not charged to the breaker; when every node that answers
+    /// says the same, that is the answer.
     Other,
 }
 
@@ -103,36 +190,22 @@ pub(crate) fn classify_error(err: &ErrorObject<'_>) -> ErrorClass {
         // skipped, key excluded from secondary index, history not available, long-term
         // storage unreachable.
         -32001 | -32007 | -32008 | -32009 | -32010 | -32011 | -32019 => ErrorClass::DataUnavailable,
+        // Providers signal rate limits inside 200 bodies too (429 or -32429, or only in
+        // the message).
+        429 | -32429 => ErrorClass::RateLimited,
+        _ if looks_rate_limited(&err.message) => ErrorClass::RateLimited,
         _ => ErrorClass::Other,
     }
 }
 
-/// How a method's answer can be "empty": a node that has not seen the thing yet answers
-/// `null` where another node already knows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum EmptyRule {
-    /// Any successful answer is usable.
-    Never,
-    /// `result` is `null` (`getTransaction`, `getBlock`, …).
-    NullResult,
-    /// `result.value` is `null` (`getAccountInfo`).
-    NullValue,
-    /// Entries of `result.value` are `null` (`getSignatureStatuses`, `getMultipleAccounts`).
-    NullEntries,
-}
-
-/// The emptiness rule of a Solana method.
-pub(crate) fn empty_rule(method: &str) -> EmptyRule {
-    match method {
-        "getTransaction"
-        | "getBlock"
-        | "getBlockTime"
-        | "getConfirmedTransaction"
-        | "getConfirmedBlock" => EmptyRule::NullResult,
-        "getAccountInfo" => EmptyRule::NullValue,
-        "getSignatureStatuses" | "getMultipleAccounts" => EmptyRule::NullEntries,
-        _ => EmptyRule::Never,
-    }
+/// Whether an error message says "rate limited" in one of the ways providers say it.
+fn looks_rate_limited(message: &str) -> bool {
+    let m = message.as_bytes();
+    let has = |needle: &[u8]| {
+        m.windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+    };
+    has(b"rate limit") || has(b"too many requests")
 }
 
 /// How many parts of `result` are missing under `rule`: 0 means complete and usable.
@@ -190,15 +263,37 @@ mod tests {
     }
 
     #[test]
-    fn request_body_escapes_the_method_and_keeps_params_verbatim() {
+    fn request_escapes_the_method_keeps_params_verbatim_and_puts_the_id_last() {
         let params = raw(r#"[ "abc", {"encoding":"base64"} ]"#);
-        let body = request_body(7, "get\"X", Some(&params));
+        let req = Request::new(7, "get\"X", Some(&params));
         assert_eq!(
-            std::str::from_utf8(&body).unwrap(),
-            r#"{"jsonrpc":"2.0","id":7,"method":"get\"X","params":[ "abc", {"encoding":"base64"} ]}"#
+            std::str::from_utf8(&req.body).unwrap(),
+            r#"{"jsonrpc":"2.0","method":"get\"X","params":[ "abc", {"encoding":"base64"} ],"id":7}"#
         );
-        let body = request_body(1, "getSlot", None);
-        assert_eq!(&body[..], br#"{"jsonrpc":"2.0","id":1,"method":"getSlot"}"#);
+        let req = Request::new(1, "getSlot", None);
+        assert_eq!(
+            &req.body[..],
+            br#"{"jsonrpc":"2.0","method":"getSlot","id":1}"#
+        );
+        // The key is what is asked, not who asks: equal for equal calls.
+        assert_eq!(
+            Request::new(1, "getSlot", None).key(),
+            Request::new(99, "getSlot", None).key()
+        );
+        assert_ne!(
+            Request::new(1, "getSlot", None).key(),
+            Request::new(1, "getSlot", Some(&raw("[1]"))).key()
+        );
+    }
+
+    #[test]
+    fn raw_json_is_a_slice_of_the_body() {
+        let body = Bytes::from_static(br#"{"id":1,"result":{"a": 1}}"#);
+        let text = std::str::from_utf8(&body).unwrap();
+        let env: Envelope<'_> = serde_json::from_str(text).unwrap();
+        let r = RawJson::slice_of(&body, text, env.result.unwrap());
+        assert_eq!(r.get(), r#"{"a": 1}"#);
+        assert_eq!(r.bytes().as_ptr(), body[17..].as_ptr(), "no copy");
     }
 
     #[test]
@@ -274,45 +369,57 @@ mod tests {
             ),
             (-32601, "Method not found", None, ErrorClass::Other),
             (-32603, "Internal error", None, ErrorClass::Other),
-            (-32429, "rate limited", None, ErrorClass::Other),
+            (
+                -32007,
+                "Slot 5 was skipped",
+                None,
+                ErrorClass::DataUnavailable,
+            ),
+            (-32429, "rate limited", None, ErrorClass::RateLimited),
+            (429, "Too many requests", None, ErrorClass::RateLimited),
+            (-32000, "Rate Limit Exceeded", None, ErrorClass::RateLimited),
         ];
         for (code, msg, data, want) in cases {
             assert_eq!(class(*code, msg, *data), *want, "code {code} {msg}");
         }
     }
 
+    fn rule(method: &str) -> EmptyRule {
+        crate::catalog::lookup(method).empty
+    }
+
     #[test]
     fn emptiness_per_method() {
         let r = |s| raw(s);
-        assert_eq!(missing_parts(empty_rule("getTransaction"), &r("null")), 1);
+        assert_eq!(missing_parts(rule("getTransaction"), &r("null")), 1);
         assert_eq!(
-            missing_parts(empty_rule("getTransaction"), &r(r#"{"slot":1}"#)),
+            missing_parts(rule("getTransaction"), &r(r#"{"slot":1}"#)),
             0
         );
         assert_eq!(
             missing_parts(
-                empty_rule("getAccountInfo"),
+                rule("getAccountInfo"),
                 &r(r#"{"context":{"slot":1},"value":null}"#)
             ),
             1
         );
         assert_eq!(
             missing_parts(
-                empty_rule("getAccountInfo"),
+                rule("getAccountInfo"),
                 &r(r#"{"context":{"slot":1},"value":{"lamports":1}}"#)
             ),
             0
         );
         assert_eq!(
             missing_parts(
-                empty_rule("getSignatureStatuses"),
+                rule("getSignatureStatuses"),
                 &r(r#"{"context":{"slot":1},"value":[null,{"slot":1},null]}"#)
             ),
             2
         );
-        assert_eq!(missing_parts(empty_rule("getSlot"), &r("null")), 0);
+        assert_eq!(missing_parts(rule("getSlot"), &r("null")), 0);
         assert_eq!(
-            missing_parts(empty_rule("getBalance"), &r(r#"{"value":null}"#)),
+            missing_parts(rule("getBalance"), &r(r#"{"value":null}"#)),
             0
         );
     }

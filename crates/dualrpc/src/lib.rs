@@ -1,6 +1,6 @@
-//! dualrpc makes several Solana JSON-RPC providers behave like one faster, more reliable
-//! provider. This crate is the core, usable in-process without any server: a [`Pool`]
-//! executes one JSON-RPC call on several endpoints according to a [`Strategy`] —
+//! dualrpc makes several Solana JSON-RPC providers behave like one faster, fresher, more
+//! reliable provider. This crate is the core, usable in-process without any server: a
+//! [`Pool`] executes one JSON-RPC call on several endpoints according to a [`Strategy`] —
 //! `failover`, `race`, `hedge`, `consensus`, `dual` or `broadcast` — with per-attempt
 //! timeouts, a call deadline, performance tracking and performance-based selection. The
 //! HTTP gateway (`dualrpc-gateway`) is a thin layer over it.
@@ -22,30 +22,36 @@
 //!
 //! # Layout
 //!
-//! - [`config`] — the TOML format, `${ENV}` interpolation, validation. The only place
-//!   configuration is read.
-//! - [`pool`] — [`Pool`], the call builder, policy resolution (request → method → default).
-//! - `strategy/` — one module per strategy plus the shared attempt machinery: first usable
-//!   success wins, empty answers wait, deterministic errors end the call.
-//! - `select` — ranks endpoints into an ordered plan (score + power-of-two-choices; lagging
-//!   and open-circuit endpoints last).
-//! - [`stats`] — per-endpoint peak-EWMA latency, windowed histograms, success ratio,
-//!   counters, circuit breaker.
-//! - `health` — the `getSlot` loop: slot lag and circuit probes.
-//! - `endpoint` — one upstream: keep-alive HTTP client, secret URL, answer classification.
-//! - `jsonrpc` — wire format with `RawValue` payloads, Solana error-code classification,
-//!   per-method emptiness rules.
-//! - [`outcome`] / [`error`] — what an attempt came to; what a call failed with and its
-//!   JSON-RPC form.
-//! - `budget` — the hedge budget. [`telemetry`] — metrics emitted via the `metrics` facade.
+//! Modules in layers; each uses only the ones above it (a test checks this), so there is
+//! no cycle and each can be read and tested on its own:
 //!
-//! Endpoint URLs carry API keys: nothing in this crate prints, logs or returns one; every
-//! report names endpoints by their configured name.
+//! 1. [`clock`] (the one clock), [`catalog`] (what the pool knows about each method),
+//!    [`outcome`] (what an attempt came to), [`jsonrpc`] (wire format, error codes);
+//! 2. [`config`] (the file as written), [`policy`] (a call's policy and the one function
+//!    that resolves it), [`settings`] (the file validated into what the pool runs on);
+//! 3. [`stats`] (peak EWMA, windowed histograms, breaker, token bucket — pure over `now`),
+//!    `budget` (the hedge budget), [`telemetry`] (metric handles);
+//! 4. `endpoint` (one upstream: keep-alive client, secret URL, answer classification),
+//!    `upstreams` (the set of endpoints and `dual` pairs);
+//! 5. `select` (ordered plan, pair rotation), `health` (the `getSlot` loop);
+//! 6. [`error`], [`reply`] (what a call ends with), `attempt` (the engine every strategy
+//!    runs on: launching, settling, the shared rules);
+//! 7. `strategy/` (one module per strategy);
+//! 8. `rounds` (a call's rounds: strategy, budget wait, last resort, retry; reporting);
+//! 9. `cache` (finality-aware), `coalesce` (identical calls in flight);
+//! 10. [`pool`] ([`Pool`] and its call builder).
+//!
+//! `ARCHITECTURE.md` at the repository root follows a request and a config value through
+//! these modules. Endpoint URLs carry API keys: nothing in this crate prints, logs or
+//! returns one; every report names endpoints by their configured name.
 
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+mod attempt;
 mod budget;
 mod cache;
+pub mod catalog;
+pub mod clock;
 mod coalesce;
 pub mod config;
 mod endpoint;
@@ -53,15 +59,26 @@ pub mod error;
 mod health;
 pub mod jsonrpc;
 pub mod outcome;
+pub mod policy;
 pub mod pool;
+pub mod reply;
+mod rounds;
 mod select;
+pub mod settings;
 pub mod stats;
 mod strategy;
 pub mod telemetry;
+mod upstreams;
+
+#[cfg(test)]
+mod layers;
 
 pub use budget::HedgeBudgetSnapshot;
-pub use config::{Config, ConfigError, EndpointConfig, EndpointUrl, PolicyConfig, Role};
+pub use config::{Config, ConfigError, Document, EndpointConfig, EndpointUrl, PolicyConfig, Role};
 pub use error::{AttemptFailure, CallError, ErrorReason};
+pub use jsonrpc::RawJson;
 pub use outcome::FailureKind;
-pub use pool::{CallBuilder, Pool, PoolStatus, Reply};
-pub use strategy::{Strategy, UnknownStrategy};
+pub use policy::{ConsensusFallback, Strategy, UnknownStrategy};
+pub use pool::{CallBuilder, Pool, PoolStatus};
+pub use reply::{Agreement, Reply};
+pub use settings::Settings;

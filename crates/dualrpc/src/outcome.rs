@@ -1,16 +1,17 @@
 //! What one attempt on one endpoint came to, and why an attempt failed.
 //!
 //! Every upstream answer is sorted into exactly one [`Outcome`]: a success (complete or
-//! empty), a deterministic JSON-RPC error that ends the call, or a [`FailureKind`] charged
-//! to the endpoint. [`FailureKind::as_str`] is the stable label used in metrics, `/status`
+//! empty), a deterministic JSON-RPC error that ends the call, a node-specific JSON-RPC
+//! error (asked elsewhere, not charged to the breaker), or a [`FailureKind`] charged to
+//! the endpoint. [`FailureKind::as_str`] is the stable label used in metrics, `/status`
 //! and the `data` of a final error.
 
 use std::time::Duration;
 
-use serde_json::value::RawValue;
+use crate::jsonrpc::RawJson;
 
-/// Why an attempt did not produce a usable answer. Always the endpoint's fault, never the
-/// call's.
+/// Why an attempt did not produce a usable answer: the endpoint's failure, or a well-formed
+/// error about its data (`data_unavailable`, `rpc_error`), never the call's own fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FailureKind {
@@ -34,10 +35,11 @@ pub enum FailureKind {
     NodeUnhealthy,
     /// The node is behind (min context slot, block not available yet, unknown blockhash).
     NodeBehind,
-    /// The node lacks data others may have (cleaned-up ledger, no history, …).
+    /// The node lacks data others may have (cleaned-up ledger, skipped slot, no history,
+    /// …). Not charged to the breaker.
     DataUnavailable,
-    /// Another JSON-RPC error treated as this endpoint's (method not found, internal error,
-    /// provider-specific codes).
+    /// Another well-formed JSON-RPC error (method not found, internal error,
+    /// provider-specific codes). Not charged to the breaker.
     RpcError,
     /// The attempt's task ended without an answer (a bug; reported, never hung on).
     Internal,
@@ -101,15 +103,27 @@ pub(crate) enum Outcome {
     /// A JSON-RPC `result`. `missing` counts null parts under the method's emptiness rule;
     /// 0 means usable.
     Success {
-        /// The `result` value, verbatim.
-        result: Box<RawValue>,
+        /// The `result` value, a slice of the upstream's body.
+        result: RawJson,
         /// Null parts; > 0 means another endpoint may know more.
         missing: u32,
     },
     /// A JSON-RPC error every node would give: ends the call, reaches the client unchanged.
     Deterministic {
         /// The `error` object, verbatim.
-        error: Box<RawValue>,
+        error: RawJson,
+    },
+    /// A well-formed JSON-RPC error about this node's data or support (skipped slot,
+    /// history not available, method not found, …). Another node is asked; the node
+    /// worked, so its breaker is not charged; when every node that answers gives the same
+    /// error, that error is the call's answer.
+    NodeError {
+        /// The `error` object, verbatim.
+        error: RawJson,
+        /// Its code, to tell whether two nodes said the same.
+        code: i64,
+        /// `data_unavailable` or `rpc_error`, for counts and the final error's list.
+        kind: FailureKind,
     },
     /// The endpoint's failure. `retry_after` is set from a 429's `Retry-After` header.
     Failed {
@@ -130,19 +144,27 @@ impl Outcome {
     }
 
     /// The label this outcome is counted under.
+    #[cfg(test)]
     pub(crate) fn label(&self) -> &'static str {
         match self {
             Outcome::Success { missing: 0, .. } => "success",
             Outcome::Success { .. } => "empty",
             Outcome::Deterministic { .. } => "deterministic_error",
-            Outcome::Failed { kind, .. } => kind.as_str(),
+            Outcome::NodeError { kind, .. } | Outcome::Failed { kind, .. } => kind.as_str(),
         }
     }
 
     /// Whether the endpoint did its job (for the circuit breaker): it answered with a
-    /// result or with an error that is about the request, not about itself.
+    /// result or a well-formed error about the request or its data, not about itself.
     pub(crate) fn endpoint_ok(&self) -> bool {
         !matches!(self, Outcome::Failed { .. })
+    }
+
+    /// Whether the attempt took as long as a real answer does (so its latency is worth a
+    /// sample): every answer, and a timeout (a lower bound of the true latency). A refused
+    /// connection or a reset is not a latency and would make a dead endpoint look fast.
+    pub(crate) fn timed(&self) -> bool {
+        !matches!(self, Outcome::Failed { kind, .. } if *kind != FailureKind::Timeout)
     }
 }
 

@@ -14,6 +14,12 @@
 //! 3. **last resort** — circuit open or cooling down after a 429: not in the plan; the
 //!    pool turns to them only when nothing else could be tried.
 //!
+//! `dual` picks its first pair by **smooth weighted round-robin** (nginx's algorithm) with
+//! weights inversely proportional to pair scores: equal pairs alternate exactly, even for
+//! callers that never overlap (where in-flight counts cannot spread load), and a pair that
+//! is twice as slow gets half the calls. A pair is scored by the members that can serve —
+//! a member whose circuit is open or that lags does not lend the pair its score.
+//!
 //! Why every endpoint is compared rather than two random ones (power-of-two-choices,
 //! Mitzenmacher 2001): p2c exists for balancers whose load information is stale or costly
 //! to gather, where always taking the apparent best herds traffic onto one backend. Here
@@ -24,10 +30,15 @@
 //! sent half the calls to slower, lagging providers first.
 
 use std::sync::Arc;
-use std::time::Instant;
 
+use crate::catalog::MethodInfo;
+use crate::clock::Instant;
 use crate::endpoint::Endpoint;
-use crate::stats::Admission;
+use crate::upstreams::Upstreams;
+
+/// Score multiplier per slot an endpoint trails the best one, for freshness-sensitive
+/// methods.
+const LAG_PENALTY_PER_SLOT: f64 = 0.5;
 
 /// An ordered list of endpoints for one call.
 #[derive(Debug, Clone)]
@@ -38,24 +49,46 @@ pub(crate) struct Plan {
     preferred: usize,
     /// Endpoints kept out by their circuit or a Retry-After, best first.
     last_resort: Vec<Arc<Endpoint>>,
+    /// Per endpoint index: its score for this call (lag penalty included).
+    scores: Vec<f64>,
+    /// Per endpoint index: slots behind the best endpoint (0 when unknown).
+    lag: Vec<u64>,
 }
 
 impl Plan {
-    /// Ranks `endpoints` for `method` at `now`.
-    pub(crate) fn build(endpoints: &[Arc<Endpoint>], method: &str, now: Instant) -> Plan {
-        let mut fresh = Vec::new();
+    /// Ranks the endpoints of `upstreams` for a call of `method` at `now`.
+    pub(crate) fn build(
+        upstreams: &Upstreams,
+        method: &str,
+        info: &MethodInfo,
+        now: Instant,
+    ) -> Plan {
+        let n = upstreams.endpoints.len();
+        let views: Vec<_> = upstreams
+            .endpoints
+            .iter()
+            .map(|e| e.stats.plan_view(now, method))
+            .collect();
+        let best_slot = views.iter().filter_map(|v| v.slot).max();
+        let mut fresh = Vec::with_capacity(n);
         let mut lagging = Vec::new();
         let mut out = Vec::new();
-        let best_slot = endpoints.iter().filter_map(|e| e.stats.slot()).max();
-        let fresh_sensitive = freshness_sensitive(method);
-        for ep in endpoints {
-            let mut score = ep.stats.score(method);
-            if fresh_sensitive && let (Some(best), Some(slot)) = (best_slot, ep.stats.slot()) {
-                score *= 1.0 + LAG_PENALTY_PER_SLOT * best.saturating_sub(slot) as f64;
+        let mut scores = Vec::with_capacity(n);
+        let mut lag = Vec::with_capacity(n);
+        for (ep, v) in upstreams.endpoints.iter().zip(&views) {
+            let behind = match (best_slot, v.slot) {
+                (Some(best), Some(slot)) => best.saturating_sub(slot),
+                _ => 0,
+            };
+            let mut score = v.score;
+            if info.fresh {
+                score *= 1.0 + LAG_PENALTY_PER_SLOT * behind as f64;
             }
-            if ep.stats.peek(now) == Admission::Rejected {
+            scores.push(score);
+            lag.push(behind);
+            if !v.admissible {
                 out.push((score, ep.clone()));
-            } else if ep.stats.lagging() {
+            } else if v.lagging {
                 lagging.push((score, ep.clone()));
             } else {
                 fresh.push((score, ep.clone()));
@@ -71,6 +104,8 @@ impl Plan {
             order,
             preferred,
             last_resort: out.into_iter().map(|(_, e)| e).collect(),
+            scores,
+            lag,
         }
     }
 
@@ -96,54 +131,70 @@ impl Plan {
             .any(|e| e.index == ep.index)
     }
 
+    /// Whether `ep` is in the plan at all (preferred or lagging, not last resort).
+    pub(crate) fn contains(&self, ep: &Endpoint) -> bool {
+        self.order.iter().any(|e| e.index == ep.index)
+    }
+
     /// Endpoints outside the plan, for the last-resort attempt.
     pub(crate) fn last_resort(&self) -> &[Arc<Endpoint>] {
         &self.last_resort
+    }
+
+    /// Slots the endpoint with index `i` trails the best one (0 when unknown).
+    pub(crate) fn lag(&self, i: usize) -> u64 {
+        self.lag.get(i).copied().unwrap_or(0)
+    }
+
+    /// The order in which `dual` tries its pairs (module doc): the first by smooth
+    /// weighted round-robin among pairs with a member that can serve, the others by score;
+    /// pairs whose members only lag next, pairs with no admissible member last.
+    pub(crate) fn pair_order(&self, upstreams: &Upstreams) -> Vec<usize> {
+        let tier_and_score = |&(p, s): &(usize, usize)| {
+            let members = [p, s];
+            let best = |pred: &dyn Fn(&Arc<Endpoint>) -> bool| {
+                members
+                    .iter()
+                    .map(|&i| &upstreams.endpoints[i])
+                    .filter(|e| pred(e))
+                    .map(|e| self.scores[e.index])
+                    .min_by(f64::total_cmp)
+            };
+            if let Some(score) = best(&|e| self.is_preferred(e)) {
+                (0, score)
+            } else if let Some(score) = best(&|e| self.contains(e)) {
+                (1, score)
+            } else {
+                (2, f64::INFINITY)
+            }
+        };
+        let ranked: Vec<(u8, f64)> = upstreams.pairs.iter().map(tier_and_score).collect();
+        let mut order: Vec<usize> = (0..ranked.len()).collect();
+        order.sort_by(|&a, &b| {
+            ranked[a]
+                .0
+                .cmp(&ranked[b].0)
+                .then(ranked[a].1.total_cmp(&ranked[b].1))
+                .then(a.cmp(&b))
+        });
+        let weights: Vec<f64> = ranked
+            .iter()
+            .map(|&(tier, score)| {
+                if tier == 0 {
+                    1.0 / score.max(1e-9)
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        if let Some(first) = upstreams.pair_rotation.lock().pick(&weights) {
+            order.retain(|&i| i != first);
+            order.insert(0, first);
+        }
+        order
     }
 }
 
 fn sort_by_score(v: &mut [(f64, Arc<Endpoint>)]) {
     v.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.index.cmp(&b.1.index)));
-}
-
-/// Score multiplier per slot an endpoint trails the best one, for freshness-sensitive
-/// methods.
-const LAG_PENALTY_PER_SLOT: f64 = 0.5;
-
-/// Methods whose answer depends on how far the node has caught up: those with an
-/// emptiness rule, and the ones listing or pointing at the newest state.
-fn freshness_sensitive(method: &str) -> bool {
-    crate::jsonrpc::empty_rule(method) != crate::jsonrpc::EmptyRule::Never
-        || matches!(
-            method,
-            "getSignaturesForAddress" | "getLatestBlockhash" | "getSlot" | "getBlockHeight"
-        )
-}
-
-/// Indexes of `scores` from lowest to highest, ties by position.
-pub(crate) fn order_by_score(scores: &[f64]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(a.cmp(&b)));
-    order
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn candidates_are_ordered_by_score_then_position() {
-        assert_eq!(order_by_score(&[5.0, 1.0, 3.0]), vec![1, 2, 0]);
-        assert_eq!(order_by_score(&[1.0, 1.0]), vec![0, 1]);
-        assert_eq!(order_by_score(&[]), Vec::<usize>::new());
-    }
-
-    #[test]
-    fn freshness_sensitivity_follows_the_method() {
-        assert!(freshness_sensitive("getTransaction"));
-        assert!(freshness_sensitive("getAccountInfo"));
-        assert!(freshness_sensitive("getSignaturesForAddress"));
-        assert!(!freshness_sensitive("getVersion"));
-        assert!(!freshness_sensitive("sendTransaction"));
-    }
 }

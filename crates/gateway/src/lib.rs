@@ -3,9 +3,12 @@
 //!
 //! # Layout
 //!
-//! - this file — [`Gateway`] (router, accept loop with read timeouts and graceful
-//!   shutdown, config reload by swapping a snapshot) and [`serve`], the one entry point the
-//!   binary, the tests, the demo and the bench all call;
+//! - this file — [`Gateway`]: the router over a swappable (pool, options) snapshot, so a
+//!   config reload never changes anything under a request in flight;
+//! - `server` — [`Server`]: the one start-up sequence (install the metrics recorder, build
+//!   the pool, bind, serve with read timeouts, stop gracefully) that the binary, the
+//!   tests, the demo and the bench all use;
+//! - [`config`] — the gateway's own settings and the loader of a whole `dualrpc.toml`;
 //! - `rpc` — `POST /` and `POST /{strategy}`: per-request overrides, batches, headers;
 //! - `request` / `response` — reading client JSON-RPC without re-parsing `params`, and
 //!   writing responses by splicing the upstream's bytes next to the client's `id`;
@@ -20,24 +23,23 @@
 
 mod admin;
 mod auth;
+pub mod config;
 mod prometheus;
 mod request;
 mod response;
 mod rpc;
+mod server;
 
-use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use axum::Router;
 use axum::routing::{get, post};
 use dualrpc::Pool;
-use dualrpc::config::{GatewayConfig, LimitsConfig};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+
+pub use config::{GatewayConfig, GatewayOptions};
+pub use prometheus::install as install_metrics_recorder;
+pub use server::Server;
 
 /// Header naming the strategy for one request.
 pub const HEADER_STRATEGY: &str = "x-dualrpc-strategy";
@@ -47,27 +49,10 @@ pub const HEADER_TIMEOUT_MS: &str = "x-dualrpc-timeout-ms";
 pub const HEADER_ENDPOINT: &str = "x-dualrpc-endpoint";
 /// Response header: the upstream attempts made.
 pub const HEADER_ATTEMPTS: &str = "x-dualrpc-attempts";
+/// Response header of a consensus answer: distinct endpoints that agreed / the quorum.
+pub const HEADER_AGREEMENT: &str = "x-dualrpc-agreement";
 /// Request header carrying a client API key.
 pub const HEADER_API_KEY: &str = "x-api-key";
-
-/// Gateway settings beyond the pool's.
-#[derive(Debug, Clone, Default)]
-pub struct GatewayOptions {
-    /// Request size and batch limits.
-    pub limits: LimitsConfig,
-    /// API keys, deny list and read timeouts.
-    pub front: GatewayConfig,
-}
-
-impl GatewayOptions {
-    /// Options from a loaded config.
-    pub fn from_config(config: &dualrpc::Config) -> Self {
-        Self {
-            limits: config.limits.clone(),
-            front: config.gateway.clone(),
-        }
-    }
-}
 
 /// What a request is served with: taken once per request, so a reload never changes the
 /// pool or the options under a request in flight.
@@ -93,7 +78,7 @@ impl Gateway {
     /// A gateway serving `pool` with `options`.
     pub fn new(pool: Pool, options: GatewayOptions) -> Gateway {
         // Make sure the recorder exists before the first call emits anything.
-        let _ = prometheus::handle();
+        prometheus::install();
         Gateway {
             state: Arc::new(AppState {
                 current: ArcSwap::from_pointee(Snapshot { pool, options }),
@@ -114,6 +99,11 @@ impl Gateway {
         self.state.current.load().pool.clone()
     }
 
+    /// The options currently in force.
+    pub fn options(&self) -> GatewayOptions {
+        self.state.current.load().options.clone()
+    }
+
     /// The routes.
     pub fn router(&self) -> Router {
         Router::new()
@@ -125,77 +115,6 @@ impl Gateway {
             .fallback(admin::not_found)
             .with_state(self.state.clone())
     }
-
-    /// Serves on `listener` until `shutdown` completes, then stops accepting, lets every
-    /// request already received finish and be answered, and returns.
-    ///
-    /// Clients get `header_read_timeout_ms` to send their headers (a slow-loris client is
-    /// disconnected) and `body_read_timeout_ms` for the body (answered with an error).
-    pub async fn serve(
-        &self,
-        listener: TcpListener,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        let header_timeout = Duration::from_millis(
-            self.state
-                .current
-                .load()
-                .options
-                .front
-                .header_read_timeout_ms,
-        );
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(header_timeout)
-            .keep_alive(true);
-        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-        let router = self.router();
-        tokio::pin!(shutdown);
-        loop {
-            let stream = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        continue;
-                    }
-                },
-                _ = &mut shutdown => break,
-            };
-            let _ = stream.set_nodelay(true);
-            let service = TowerToHyperService::new(router.clone());
-            let conn = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .into_owned();
-            let conn = graceful.watch(conn);
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-        }
-        drop(listener);
-        graceful.shutdown().await;
-        Ok(())
-    }
-}
-
-/// The gateway's routes over `pool`.
-pub fn router(pool: Pool, options: GatewayOptions) -> Router {
-    Gateway::new(pool, options).router()
-}
-
-/// Serves the gateway on `listener` until `shutdown` completes, then stops accepting and
-/// answers every request already in flight before returning.
-pub async fn serve(
-    listener: TcpListener,
-    pool: Pool,
-    options: GatewayOptions,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    Gateway::new(pool, options).serve(listener, shutdown).await
 }
 
 /// Entry points for the fuzzer (`fuzz/`); not part of the supported API.

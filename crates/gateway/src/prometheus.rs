@@ -16,6 +16,13 @@ const LATENCY_BUCKETS: &[f64] = &[
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
+/// Installs the process-wide Prometheus recorder if it is not installed yet. Call it
+/// before building a pool whose metrics should be exported ([`crate::Server::start`]
+/// does).
+pub fn install() {
+    let _ = handle();
+}
+
 /// The process's Prometheus handle, installing the recorder on first use. `None` if
 /// another recorder was installed first by the embedding program.
 pub(crate) fn handle() -> Option<&'static PrometheusHandle> {

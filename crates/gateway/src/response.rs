@@ -6,8 +6,8 @@ use serde_json::value::RawValue;
 use crate::request::RequestError;
 
 /// Appends `{"jsonrpc":"2.0","result":R,"id":ID}` to `out`.
-pub(crate) fn write_result(out: &mut Vec<u8>, id: Option<&RawValue>, result: &RawValue) {
-    write(out, b"result", result.get().as_bytes(), id);
+pub(crate) fn write_result(out: &mut Vec<u8>, id: Option<&RawValue>, result: &dualrpc::RawJson) {
+    write(out, b"result", result.bytes(), id);
 }
 
 /// Appends `{"jsonrpc":"2.0","error":E,"id":ID}` to `out`.
@@ -39,7 +39,7 @@ mod tests {
     #[test]
     fn ids_and_results_are_spliced_verbatim() {
         let id = RawValue::from_string("\"x-1\"".into()).unwrap();
-        let result = RawValue::from_string(r#"{"b":1, "a":2}"#.into()).unwrap();
+        let result = dualrpc::RawJson::parse(r#"{"b":1, "a":2}"#).unwrap();
         let mut out = Vec::new();
         write_result(&mut out, Some(&id), &result);
         assert_eq!(

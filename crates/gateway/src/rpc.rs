@@ -16,13 +16,14 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use dualrpc::Strategy;
+use dualrpc::{Agreement, Strategy};
 use futures_util::FutureExt;
 
 use crate::request::{self, Element, RequestError};
 use crate::response;
 use crate::{
-    AppState, HEADER_ATTEMPTS, HEADER_ENDPOINT, HEADER_STRATEGY, HEADER_TIMEOUT_MS, Snapshot,
+    AppState, HEADER_AGREEMENT, HEADER_ATTEMPTS, HEADER_ENDPOINT, HEADER_STRATEGY,
+    HEADER_TIMEOUT_MS, Snapshot,
 };
 
 /// Overrides a request carries.
@@ -42,6 +43,8 @@ struct Answer {
     endpoint: Option<Arc<str>>,
     strategy: Option<Strategy>,
     attempts: u32,
+    /// Consensus agreement (`k/quorum`).
+    agreement: Option<Agreement>,
 }
 
 /// JSON-RPC error code for a missing or wrong client API key.
@@ -58,6 +61,7 @@ impl Answer {
             endpoint: None,
             strategy: None,
             attempts: 0,
+            agreement: None,
         }
     }
 }
@@ -155,7 +159,7 @@ async fn handle(
         Ok(o) => o,
         Err(e) => return reject(StatusCode::BAD_REQUEST, e),
     };
-    let read_timeout = Duration::from_millis(state.options.front.body_read_timeout_ms);
+    let read_timeout = state.options.front.body_read_timeout;
     let bytes = match tokio::time::timeout(
         read_timeout,
         axum::body::to_bytes(body, limits.max_request_bytes),
@@ -300,6 +304,7 @@ async fn run(state: &Snapshot, element: Element<'_>, o: Overrides) -> Answer {
                 endpoint: Some(reply.endpoint),
                 strategy: Some(reply.strategy),
                 attempts: reply.attempts,
+                agreement: reply.agreement,
             }
         }
         Ok(Err(err)) => {
@@ -310,6 +315,7 @@ async fn run(state: &Snapshot, element: Element<'_>, o: Overrides) -> Answer {
                 endpoint: err.endpoint().map(Arc::from),
                 strategy: Some(err.strategy),
                 attempts: err.attempts,
+                agreement: None,
             }
         }
         Err(_) => {
@@ -325,6 +331,7 @@ async fn run(state: &Snapshot, element: Element<'_>, o: Overrides) -> Answer {
                 endpoint: None,
                 strategy: Some(strategy),
                 attempts: 0,
+                agreement: None,
             }
         }
     };
@@ -366,6 +373,12 @@ fn json_response(status: StatusCode, body: Vec<u8>, answers: &[Answer]) -> Respo
     ] {
         if let Ok(v) = HeaderValue::from_str(&value) {
             h.insert(name, v);
+        }
+    }
+    if answers.iter().any(|a| a.agreement.is_some()) {
+        let agreement = join(&|a| a.agreement.map(|g| g.to_string()));
+        if let Ok(v) = HeaderValue::from_str(&agreement) {
+            h.insert(HEADER_AGREEMENT, v);
         }
     }
     response

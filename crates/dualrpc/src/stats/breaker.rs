@@ -7,9 +7,11 @@
 //! (`HalfOpen`). Its success closes the circuit; its failure reopens it with the cool-down
 //! doubled, up to a maximum, so a dead provider costs almost nothing.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::config::BreakerConfig;
+use crate::clock::Instant;
+
+use crate::settings::BreakerSettings;
 
 /// Why a circuit opened, for status and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,12 +63,12 @@ pub struct Breaker {
     /// Current state.
     state: CircuitState,
     /// Thresholds and cool-downs.
-    config: BreakerConfig,
+    config: BreakerSettings,
 }
 
 impl Breaker {
     /// A closed breaker.
-    pub fn new(config: BreakerConfig) -> Self {
+    pub fn new(config: BreakerSettings) -> Self {
         Self {
             state: CircuitState::Closed {
                 consecutive_failures: 0,
@@ -110,8 +112,8 @@ impl Breaker {
     /// closed (for logs and metrics).
     pub fn record(&mut self, now: Instant, ok: bool) -> bool {
         let was_closed = self.is_closed();
-        let base = Duration::from_millis(self.config.open_ms);
-        let max = Duration::from_millis(self.config.max_open_ms).max(base);
+        let base = self.config.open;
+        let max = self.config.max_open.max(base);
         self.state = match (self.state, ok) {
             (_, true) => CircuitState::Closed {
                 consecutive_failures: 0,
@@ -155,10 +157,10 @@ mod tests {
     use super::*;
 
     fn breaker() -> Breaker {
-        Breaker::new(BreakerConfig {
+        Breaker::new(BreakerSettings {
             failures: 3,
-            open_ms: 100,
-            max_open_ms: 350,
+            open: Duration::from_millis(100),
+            max_open: Duration::from_millis(350),
         })
     }
 

@@ -8,7 +8,9 @@
 //! candidate, but it cannot report the remaining budget without consuming it, which is
 //! exactly what adaptive fan-out needs. Time is passed in, so tests need no sleeping.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::clock::Instant;
 
 /// Share of the burst kept for first attempts: extra attempts are only sent while more
 /// than this is left, so under load fan-out shrinks before any call is refused.

@@ -7,7 +7,9 @@
 //! per-sample weight) makes the estimate independent of request rate. Time is passed in,
 //! so the arithmetic is tested without sleeping.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::clock::Instant;
 
 /// A peak-sensitive, time-decayed latency estimate in milliseconds.
 #[derive(Debug, Clone)]

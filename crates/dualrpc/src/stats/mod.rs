@@ -11,22 +11,26 @@
 mod breaker;
 mod bucket;
 mod ewma;
+mod snapshot;
 mod window;
+mod wrr;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::Mutex;
-use serde::Serialize;
 
 pub use breaker::{Admission, Breaker, CircuitState, TripReason};
 pub use bucket::TokenBucket;
 pub use ewma::{PeakEwma, SuccessEwma};
+pub use snapshot::{BudgetSnapshot, EndpointSnapshot, OutcomeCounts};
 pub use window::WindowedHistogram;
+pub use wrr::SmoothWrr;
 
-use crate::config::{BreakerConfig, RateLimitConfig};
+use crate::clock::Instant;
 use crate::outcome::{FailureKind, Outcome};
+use crate::settings::BreakerSettings;
 
 /// Decay constant of the latency EWMA. Short, because a provider's latency shifts within
 /// seconds and a bot cannot wait a minute for selection to notice.
@@ -52,9 +56,9 @@ const MIN_SUCCESS: f64 = 0.02;
 
 /// Latency of one endpoint (overall or for one method).
 #[derive(Debug, Clone)]
-struct LatencyTrack {
-    ewma: PeakEwma,
-    hist: WindowedHistogram,
+pub(super) struct LatencyTrack {
+    pub(super) ewma: PeakEwma,
+    pub(super) hist: WindowedHistogram,
     samples: u64,
 }
 
@@ -74,92 +78,48 @@ impl LatencyTrack {
     }
 }
 
-/// Counts of attempt outcomes since start.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct OutcomeCounts {
-    /// Usable results.
-    pub success: u64,
-    /// Results with missing (null) parts.
-    pub empty: u64,
-    /// Deterministic JSON-RPC errors (the request's fault, not the endpoint's).
-    pub deterministic_error: u64,
-    /// Failures by kind label.
-    pub failures: std::collections::BTreeMap<&'static str, u64>,
-    /// Calls this endpoint's answer won.
-    pub wins: u64,
-}
-
 #[derive(Debug)]
-struct Tracked {
-    overall: LatencyTrack,
-    by_method: HashMap<Box<str>, LatencyTrack>,
-    success: SuccessEwma,
-    success_count: u64,
-    empty_count: u64,
-    deterministic_count: u64,
-    failures: [u64; FailureKind::ALL.len()],
-    breaker: Breaker,
+pub(super) struct Tracked {
+    pub(super) overall: LatencyTrack,
+    pub(super) by_method: HashMap<Box<str>, LatencyTrack>,
+    pub(super) success: SuccessEwma,
+    pub(super) success_count: u64,
+    pub(super) empty_count: u64,
+    pub(super) deterministic_count: u64,
+    pub(super) failures: [u64; FailureKind::ALL.len()],
+    pub(super) breaker: Breaker,
     /// Cool-down asked for by a 429's Retry-After.
-    rate_limited_until: Option<Instant>,
+    pub(super) rate_limited_until: Option<Instant>,
     /// The provider's rate limit, if configured.
-    bucket: Option<TokenBucket>,
-    slot: Option<u64>,
-    lagging: bool,
+    pub(super) bucket: Option<TokenBucket>,
+    pub(super) slot: Option<u64>,
+    pub(super) lagging: bool,
 }
 
 /// Everything measured about one endpoint. See the module doc.
 #[derive(Debug)]
 pub struct EndpointStats {
-    tracked: Mutex<Tracked>,
+    pub(super) tracked: Mutex<Tracked>,
     in_flight: AtomicU32,
-    wins: AtomicU64,
+    pub(super) wins: AtomicU64,
 }
 
-/// A point-in-time view of one endpoint, as `/status` shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct EndpointSnapshot {
-    /// Endpoint name.
-    pub name: String,
-    /// `primary`, `secondary` or `none`.
-    pub role: crate::config::Role,
-    /// `closed`, `open` or `half_open`.
-    pub circuit: &'static str,
-    /// Attempts under way.
-    pub in_flight: u32,
-    /// Peak-EWMA latency (ms), if measured.
-    pub latency_ewma_ms: Option<f64>,
-    /// Windowed median latency (ms).
-    pub latency_p50_ms: Option<f64>,
-    /// Windowed 90th percentile (ms).
-    pub latency_p90_ms: Option<f64>,
-    /// Windowed 99th percentile (ms).
-    pub latency_p99_ms: Option<f64>,
-    /// Success-ratio EWMA (0–1).
-    pub success_ratio: f64,
-    /// Outcome counts.
-    pub counts: OutcomeCounts,
-    /// Last slot the health loop saw.
-    pub slot: Option<u64>,
-    /// Whether it trails the best endpoint by more than `max_slot_lag`.
-    pub lagging: bool,
+/// An endpoint as selection sees it for one call ([`EndpointStats::plan_view`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PlanView {
     /// Selection score (lower is better).
-    pub score: f64,
-    /// Rate-limit budget, if the endpoint has one.
-    pub budget: Option<BudgetSnapshot>,
-}
-
-/// An endpoint's rate-limit budget at a point in time.
-#[derive(Debug, Clone, Serialize)]
-pub struct BudgetSnapshot {
-    /// Configured calls per second.
-    pub rps: f64,
-    /// Tokens available now.
-    pub available: f64,
+    pub(crate) score: f64,
+    /// Last slot the health loop saw.
+    pub(crate) slot: Option<u64>,
+    /// Circuit closed (or due a probe) and no 429 cool-down running.
+    pub(crate) admissible: bool,
+    /// More than `max_slot_lag` behind the best endpoint.
+    pub(crate) lagging: bool,
 }
 
 impl EndpointStats {
     /// Fresh stats at `now`, with the provider's rate limit if it has one.
-    pub fn new(now: Instant, breaker: BreakerConfig, rate_limit: Option<RateLimitConfig>) -> Self {
+    pub fn new(now: Instant, breaker: BreakerSettings, rate_limit: Option<(f64, f64)>) -> Self {
         Self {
             tracked: Mutex::new(Tracked {
                 overall: LatencyTrack::new(now),
@@ -171,7 +131,7 @@ impl EndpointStats {
                 failures: [0; FailureKind::ALL.len()],
                 breaker: Breaker::new(breaker),
                 rate_limited_until: None,
-                bucket: rate_limit.map(|r| TokenBucket::new(now, r.rps, r.burst.unwrap_or(r.rps))),
+                bucket: rate_limit.map(|(rps, burst)| TokenBucket::new(now, rps, burst)),
                 slot: None,
                 lagging: false,
             }),
@@ -202,9 +162,11 @@ impl EndpointStats {
     }
 
     /// Records a settled attempt. Latency is recorded for answers and timeouts (a timeout
-    /// is a lower bound on the true latency); fast failures such as a refused connection
-    /// are not latencies and would make a dead endpoint look fast. Returns `true` if the
-    /// circuit opened or closed.
+    /// is a lower bound on the true latency), not for fast failures ([`Outcome::timed`]).
+    /// A node-specific JSON-RPC error is counted by kind but is no breaker failure and
+    /// leaves the success ratio alone (the node answered properly; a provider-specific
+    /// method one node lacks must not make it look worse for everything else). Returns
+    /// `true` if the circuit opened or closed.
     pub(crate) fn record(
         &self,
         now: Instant,
@@ -213,17 +175,7 @@ impl EndpointStats {
         outcome: &Outcome,
     ) -> bool {
         let mut t = self.tracked.lock();
-        let timed = matches!(
-            outcome,
-            Outcome::Success { .. } | Outcome::Deterministic { .. }
-        ) || matches!(
-            outcome,
-            Outcome::Failed {
-                kind: FailureKind::Timeout,
-                ..
-            }
-        );
-        if timed {
+        if outcome.timed() {
             t.overall.record(now, latency);
             if let Some(track) = t.by_method.get_mut(method) {
                 track.record(now, latency);
@@ -234,24 +186,32 @@ impl EndpointStats {
             }
         }
         match outcome {
-            Outcome::Success { missing: 0, .. } => t.success_count += 1,
-            Outcome::Success { .. } => t.empty_count += 1,
-            Outcome::Deterministic { .. } => t.deterministic_count += 1,
+            Outcome::Success { missing: 0, .. } => {
+                t.success_count += 1;
+                t.success.observe(true);
+            }
+            // An empty answer is no failure for the breaker (the node works), but it is for
+            // selection: a node that keeps answering `null` for what others have is behind,
+            // and calls it serves first cost a second round trip.
+            Outcome::Success { .. } => {
+                t.empty_count += 1;
+                t.success.observe(false);
+            }
+            Outcome::Deterministic { .. } => {
+                t.deterministic_count += 1;
+                t.success.observe(true);
+            }
+            Outcome::NodeError { kind, .. } => t.failures[kind.index()] += 1,
             Outcome::Failed { kind, retry_after } => {
                 t.failures[kind.index()] += 1;
+                t.success.observe(false);
                 if *kind == FailureKind::RateLimited {
                     t.rate_limited_until =
                         Some(now + retry_after.unwrap_or(DEFAULT_RATE_LIMIT_COOLDOWN));
                 }
             }
         }
-        let ok = outcome.endpoint_ok();
-        // An empty answer is no failure for the breaker (the node works), but it is for
-        // selection: a node that keeps answering `null` for what others have is behind,
-        // and calls it serves first cost a second round trip.
-        t.success
-            .observe(ok && !matches!(outcome, Outcome::Success { missing: 1.., .. }));
-        t.breaker.record(now, ok)
+        t.breaker.record(now, outcome.endpoint_ok())
     }
 
     /// Records a health-loop probe: it feeds the breaker (a healthy answer after the
@@ -315,6 +275,11 @@ impl EndpointStats {
         self.tracked.lock().lagging = lagging;
     }
 
+    /// Whether the circuit is closed.
+    pub(crate) fn circuit_closed(&self) -> bool {
+        self.tracked.lock().breaker.is_closed()
+    }
+
     /// Current circuit state.
     pub fn circuit(&self) -> CircuitState {
         self.tracked.lock().breaker.state()
@@ -356,11 +321,28 @@ impl EndpointStats {
         t.breaker.admit(now)
     }
 
+    /// What selection needs to know about the endpoint for `method` at `now`, read
+    /// under one lock: its score, slot, whether it may take an attempt, whether it lags.
+    pub(crate) fn plan_view(&self, now: Instant, method: &str) -> PlanView {
+        let t = self.tracked.lock();
+        let cooling = t.rate_limited_until.is_some_and(|until| now < until);
+        PlanView {
+            score: self.score_locked(&t, method),
+            slot: t.slot,
+            admissible: !cooling && t.breaker.peek(now) != Admission::Rejected,
+            lagging: t.lagging,
+        }
+    }
+
     /// Selection score for `method` (lower is better): latency estimate × (in-flight + 1)
     /// ÷ success ratio. Latency is the method's own estimate once it has samples, else the
     /// endpoint's overall one.
     pub fn score(&self, method: &str) -> f64 {
         let t = self.tracked.lock();
+        self.score_locked(&t, method)
+    }
+
+    fn score_locked(&self, t: &Tracked, method: &str) -> f64 {
         let latency = t
             .by_method
             .get(method)
@@ -386,65 +368,15 @@ impl EndpointStats {
         }
         None
     }
-
-    /// A snapshot for `/status`.
-    pub(crate) fn snapshot(
-        &self,
-        now: Instant,
-        name: &str,
-        role: crate::config::Role,
-    ) -> EndpointSnapshot {
-        let score = self.score("");
-        let mut t = self.tracked.lock();
-        let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1e3);
-        let p50 = ms(t.overall.hist.quantile(now, 0.5));
-        let p90 = ms(t.overall.hist.quantile(now, 0.9));
-        let p99 = ms(t.overall.hist.quantile(now, 0.99));
-        let circuit = match t.breaker.state() {
-            CircuitState::Closed { .. } => "closed",
-            CircuitState::Open { .. } => "open",
-            CircuitState::HalfOpen { .. } => "half_open",
-        };
-        EndpointSnapshot {
-            name: name.to_string(),
-            role,
-            circuit,
-            in_flight: self.in_flight(),
-            latency_ewma_ms: t.overall.ewma.get(),
-            latency_p50_ms: p50,
-            latency_p90_ms: p90,
-            latency_p99_ms: p99,
-            success_ratio: t.success.get(),
-            counts: OutcomeCounts {
-                success: t.success_count,
-                empty: t.empty_count,
-                deterministic_error: t.deterministic_count,
-                failures: FailureKind::ALL
-                    .iter()
-                    .map(|k| (k.as_str(), t.failures[k.index()]))
-                    .filter(|(_, n)| *n > 0)
-                    .collect(),
-                wins: self.wins.load(Ordering::Relaxed),
-            },
-            slot: t.slot,
-            lagging: t.lagging,
-            score,
-            budget: t.bucket.as_mut().map(|b| BudgetSnapshot {
-                rps: b.rate(),
-                available: b.available(now),
-            }),
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::value::RawValue;
 
     fn ok() -> Outcome {
         Outcome::Success {
-            result: RawValue::from_string("1".into()).unwrap(),
+            result: crate::jsonrpc::RawJson::parse("1").unwrap(),
             missing: 0,
         }
     }
@@ -452,8 +384,8 @@ mod tests {
     #[test]
     fn faster_endpoint_scores_better_and_load_and_failures_worsen_it() {
         let t = Instant::now();
-        let fast = EndpointStats::new(t, BreakerConfig::default(), None);
-        let slow = EndpointStats::new(t, BreakerConfig::default(), None);
+        let fast = EndpointStats::new(t, BreakerSettings::default(), None);
+        let slow = EndpointStats::new(t, BreakerSettings::default(), None);
         for i in 0..20 {
             fast.record(
                 t + Duration::from_millis(i),
@@ -491,7 +423,7 @@ mod tests {
     #[test]
     fn fast_failures_do_not_count_as_latency_but_timeouts_do() {
         let t = Instant::now();
-        let s = EndpointStats::new(t, BreakerConfig::default(), None);
+        let s = EndpointStats::new(t, BreakerSettings::default(), None);
         s.record(
             t,
             "m",
@@ -519,7 +451,7 @@ mod tests {
     #[test]
     fn per_method_quantiles_are_used_once_there_are_enough_samples() {
         let t = Instant::now();
-        let s = EndpointStats::new(t, BreakerConfig::default(), None);
+        let s = EndpointStats::new(t, BreakerSettings::default(), None);
         for _ in 0..MIN_HEDGE_SAMPLES {
             s.record(t, "getSlot", Duration::from_millis(5), &ok());
         }
@@ -534,7 +466,7 @@ mod tests {
     #[test]
     fn retry_after_keeps_the_endpoint_out_until_it_passes() {
         let t = Instant::now();
-        let s = EndpointStats::new(t, BreakerConfig::default(), None);
+        let s = EndpointStats::new(t, BreakerSettings::default(), None);
         let outcome = Outcome::Failed {
             kind: FailureKind::RateLimited,
             retry_after: Some(Duration::from_secs(2)),
@@ -547,10 +479,10 @@ mod tests {
     #[test]
     fn health_probe_closes_an_open_circuit_after_cooldown() {
         let t = Instant::now();
-        let cfg = BreakerConfig {
+        let cfg = BreakerSettings {
             failures: 2,
-            open_ms: 100,
-            max_open_ms: 1000,
+            open: Duration::from_millis(100),
+            max_open: Duration::from_millis(1000),
         };
         let s = EndpointStats::new(t, cfg, None);
         s.record(

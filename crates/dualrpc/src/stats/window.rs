@@ -2,12 +2,19 @@
 //!
 //! Hedge delays and `/status` percentiles must follow an endpoint's *current* behaviour,
 //! not its all-time record, so samples live in two HdrHistograms: the current half and the
-//! previous one. Every `half` the previous is cleared and the two swap; a percentile reads
-//! both, covering between one and two halves of history.
+//! previous one. Every `half` the previous is cleared and the two swap; a percentile covers
+//! between one and two halves of history.
+//!
+//! Percentiles are read on the hot path (every hedged call reads one), so a third
+//! histogram, `window`, always holds the sum of the two halves: a sample is recorded into
+//! `current` and `window`, and a rotation rebuilds `window` from the half that remains —
+//! one histogram copy per half-window (30 s) instead of one per read.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hdrhistogram::Histogram;
+
+use crate::clock::Instant;
 
 /// Highest latency recorded exactly (µs); anything slower is clamped to it.
 const MAX_MICROS: u64 = 120_000_000;
@@ -17,8 +24,8 @@ const MAX_MICROS: u64 = 120_000_000;
 pub struct WindowedHistogram {
     /// Samples of the current half-window.
     current: Histogram<u32>,
-    /// Samples of the half-window before it.
-    previous: Histogram<u32>,
+    /// Samples of the current and the previous half-window together.
+    window: Histogram<u32>,
     /// When `current` started.
     started: Instant,
     /// Length of one half-window.
@@ -32,7 +39,7 @@ impl WindowedHistogram {
             .expect("static histogram bounds are valid");
         Self {
             current: h.clone(),
-            previous: h,
+            window: h,
             started: now,
             half,
         }
@@ -41,11 +48,15 @@ impl WindowedHistogram {
     fn rotate(&mut self, now: Instant) {
         let age = now.saturating_duration_since(self.started);
         if age >= self.half * 2 {
-            self.previous.reset();
+            self.window.reset();
             self.current.reset();
             self.started = now;
         } else if age >= self.half {
-            std::mem::swap(&mut self.previous, &mut self.current);
+            // The current half becomes the previous one: the window is just it.
+            self.window.reset();
+            self.window
+                .add(&self.current)
+                .expect("histograms share bounds");
             self.current.reset();
             self.started += self.half;
         }
@@ -56,12 +67,13 @@ impl WindowedHistogram {
         self.rotate(now);
         let us = (latency.as_micros() as u64).clamp(1, MAX_MICROS);
         self.current.saturating_record(us);
+        self.window.saturating_record(us);
     }
 
     /// Samples in the window.
     pub fn len(&mut self, now: Instant) -> u64 {
         self.rotate(now);
-        self.current.len() + self.previous.len()
+        self.window.len()
     }
 
     /// Whether the window holds no samples.
@@ -72,20 +84,10 @@ impl WindowedHistogram {
     /// The `q`-quantile (0..=1) of the window, or `None` if it is empty.
     pub fn quantile(&mut self, now: Instant, q: f64) -> Option<Duration> {
         self.rotate(now);
-        let total = self.current.len() + self.previous.len();
-        if total == 0 {
+        if self.window.is_empty() {
             return None;
         }
-        let us = if self.previous.is_empty() {
-            self.current.value_at_quantile(q)
-        } else if self.current.is_empty() {
-            self.previous.value_at_quantile(q)
-        } else {
-            let mut both = self.current.clone();
-            both.add(&self.previous).expect("histograms share bounds");
-            both.value_at_quantile(q)
-        };
-        Some(Duration::from_micros(us))
+        Some(Duration::from_micros(self.window.value_at_quantile(q)))
     }
 }
 

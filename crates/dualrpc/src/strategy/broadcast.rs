@@ -8,7 +8,7 @@
 //! `jsonrpc::classify_error`). Attempts that lose are not cancelled — every provider gets
 //! the chance to forward the transaction.
 
-use super::{Attempts, Win};
+use crate::attempt::{Attempts, Win};
 use crate::error::ErrorReason;
 use crate::select::Plan;
 

@@ -1,97 +1,168 @@
-//! `consensus`: several endpoints at once; the answer is returned once `quorum` of them
-//! agree on the result.
+//! `consensus`: several endpoints at once; the answer is returned once `quorum` *distinct*
+//! endpoints agree on it.
 //!
 //! When to use: reads where a wrong answer costs more than a slow one (`getTransaction`
 //! before acting on a launch). Upstream cost: `fanout` calls per request (default: every
-//! preferred endpoint, at least `quorum`). Agreement compares a canonical form of the
-//! result — for `{context, value}` results only `value`, since nodes legitimately differ
-//! in `context.slot` — with object keys sorted and whitespace dropped, because providers
-//! differ in both. An endpoint's error is a missing vote, not a disagreement; when missing
-//! votes make the quorum unreachable, untried endpoints are called. An empty answer
-//! (`null` for a transaction another endpoint already returned) is not a vote against: the
-//! node is behind, so it is asked again after 50 ms, 100 ms, 200 ms … until the deadline,
-//! which turns "one provider lags a slot" from a failed call into a slower agreed one.
-//! Empty answers only win if nothing else can: when every answer is empty they form the
-//! group, considered after every attempt has settled. The returned response is one of
-//! the agreeing ones (the first to arrive); endpoints outside the winning group are
-//! counted as disagreeing.
+//! preferred endpoint, at least `quorum`). Agreement is decided by the method's comparison
+//! rule (`agree`): `value` of `{context, value}` results, signature lists over the range
+//! every answer covers.
+//!
+//! Votes: each endpoint has at most one — its non-empty answer. An error or an empty
+//! answer is no vote (a node that has not seen a transaction yet is not saying it does
+//! not exist). When failures make the quorum unreachable, untried endpoints are called,
+//! then endpoints that failed are asked once more each. An empty voter is asked again after 50 ms,
+//! 100 ms, 200 ms … while someone else has an answer — unless the health loop measured it
+//! behind the best endpoint, since a lagging node cannot confirm new data until it catches
+//! up (with `consensus_fallback = "error"` it is asked again anyway).
+//!
+//! Verdict: at the quorum, the first agreeing answer (the freshest, for lists), with
+//! `k/quorum` agreement. When no more votes can come — nothing out, nothing to re-ask, or
+//! the deadline — an answer nothing contradicts is returned with how many agreed
+//! (`x-dualrpc-agreement: 1/2`) under `consensus_fallback = "accept"` (the default), or
+//! `-32082` under `"error"`. A contradicted answer is never returned: two different
+//! answers end in `-32082` listing who said what. Only empty answers: that is all there is.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
-use serde_json::value::RawValue;
-use tokio::time::Instant;
-
-use super::{Attempts, Event, Verdict, Win};
+use super::agree::Form;
+use crate::attempt::{Attempts, Event, Verdict, Win};
+use crate::clock::{self, Instant};
 use crate::endpoint::Endpoint;
 use crate::error::ErrorReason;
+use crate::policy::ConsensusFallback;
 use crate::select::Plan;
 
 /// First wait before asking an empty voter again; doubles for each further re-ask. About
-/// a quarter of a slot: a node one slot behind usually has the data within a few re-asks.
+/// a quarter of a slot: a node that has the slot but not yet the transaction usually has
+/// it within a few re-asks.
 const REASK_FIRST_DELAY: Duration = Duration::from_millis(50);
 
-/// Answers that agree: their canonical form and who gave them, first arrival first.
+/// Answers that agree: their form and who gave them, first arrival first.
 struct Group {
-    canonical: String,
+    form: Form,
     members: Vec<Win>,
 }
 
-pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorReason> {
-    let quorum = a.ctx.quorum.min(a.ctx.shared.endpoints.len()).max(1);
-    let fanout = a.ctx.fanout.unwrap_or(plan.preferred_len()).max(quorum);
-    let mut candidates = plan.iter();
-    let mut launched = 0;
-    for ep in candidates.by_ref() {
-        // Votes up to the quorum are essential; more only with budget to spare.
-        let ok = if launched < quorum {
-            a.launch(ep)
-        } else {
-            a.launch_extra(ep)
-        };
-        if ok {
-            launched += 1;
-            if launched == fanout {
-                break;
-            }
+/// The votes of one call.
+struct Tally {
+    groups: Vec<Group>,
+    /// Latest empty answer per endpoint that gave one and has not voted since.
+    empties: Vec<Win>,
+    /// Endpoints that voted.
+    voted: Vec<bool>,
+}
+
+impl Tally {
+    fn vote(&mut self, w: Win, compare: crate::catalog::Compare) -> usize {
+        let i = w.endpoint.index;
+        self.empties.retain(|e| e.endpoint.index != i);
+        if std::mem::replace(&mut self.voted[i], true) {
+            return usize::MAX; // One vote per endpoint: a second answer changes nothing.
         }
-    }
-    let mut groups: Vec<Group> = Vec::new();
-    // Latest empty answer per endpoint index.
-    let mut empties: Vec<Win> = Vec::new();
-    // Empty voters to ask again, and when; with the backoff of each endpoint.
-    let mut reasks: Vec<(Instant, Arc<Endpoint>)> = Vec::new();
-    let mut backoff: HashMap<usize, Duration> = HashMap::new();
-    let mut schedule =
-        |ep: Arc<Endpoint>, reasks: &mut Vec<(Instant, Arc<Endpoint>)>, deadline: Instant| {
-            let wait = backoff.entry(ep.index).or_insert(REASK_FIRST_DELAY);
-            let at = Instant::now() + *wait;
-            *wait *= 2;
-            if at < deadline {
-                reasks.push((at, ep));
+        let form = Form::of(compare, &w.result);
+        let idx = match self.groups.iter().position(|g| g.form.agrees(&form)) {
+            Some(idx) => idx,
+            None => {
+                self.groups.push(Group {
+                    form,
+                    members: Vec::new(),
+                });
+                self.groups.len() - 1
             }
         };
+        self.groups[idx].members.push(w);
+        idx
+    }
+
+    fn best_support(&self) -> usize {
+        self.groups
+            .iter()
+            .map(|g| g.members.len())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The answer of group `idx`, with its agreement; the other groups' members are
+    /// counted as disagreeing.
+    fn conclude(mut self, idx: usize, quorum: usize) -> Win {
+        let group = self.groups.swap_remove(idx);
+        for loser in self.groups.iter().flat_map(|g| &g.members) {
+            loser.endpoint.metrics().disagreement();
+        }
+        let agreed = group.members.len() as u32;
+        // Agreeing lists may differ in their newest entries: return the freshest.
+        let pick = match group.form {
+            Form::List(_) => group
+                .members
+                .iter()
+                .enumerate()
+                .max_by_key(|(i, m)| {
+                    let newest =
+                        Form::of(crate::catalog::Compare::SignatureList, &m.result).newest();
+                    (newest, std::cmp::Reverse(*i))
+                })
+                .map_or(0, |(i, _)| i),
+            Form::Canonical(_) => 0,
+        };
+        let mut win = group
+            .members
+            .into_iter()
+            .nth(pick)
+            .expect("a group has members");
+        win.agreement = Some((agreed, quorum as u32));
+        win
+    }
+}
+
+pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorReason> {
+    let n = a.cx.upstreams.endpoints.len();
+    let quorum = a.call.policy.quorum.min(n).max(1);
+    let fallback = a.call.policy.fallback;
+    let compare = a.call.info.compare;
+    let fanout = a
+        .call
+        .policy
+        .fanout
+        .unwrap_or(plan.preferred_len())
+        .max(quorum);
+    // Votes up to the quorum are needed; more only with budget to spare.
+    let mut launched = 0;
+    while launched < fanout && a.launch_next(plan, launched >= quorum).is_some() {
+        launched += 1;
+    }
+    let mut tally = Tally {
+        groups: Vec::new(),
+        empties: Vec::new(),
+        voted: vec![false; n],
+    };
+    // Endpoints to ask again, and when; per endpoint the next re-ask delay and whether a
+    // failure was already asked again.
+    let mut reasks: Vec<(Instant, Arc<Endpoint>)> = Vec::new();
+    let mut backoff = vec![REASK_FIRST_DELAY; n];
+    let mut retried = vec![false; n];
+    // Endpoints that failed and may be asked once more, when no untried one is left.
+    let mut failed: Vec<Arc<Endpoint>> = Vec::new();
+    let deadline = a.call.deadline;
+    // Whether an empty voter is worth asking again (module doc).
+    let may_reask = |ep: &Endpoint| fallback == ConsensusFallback::Error || plan.lag(ep.index) == 0;
     loop {
-        // Can the pending attempts and re-asks still make a quorum? If not, call more.
-        let best = groups.iter().map(|g| g.members.len()).max().unwrap_or(0);
-        if best + a.pending() + reasks.len() < quorum {
-            let mut need = quorum - best - a.pending() - reasks.len();
-            for ep in candidates.by_ref() {
-                if need == 0 {
-                    break;
-                }
-                if a.launch(ep) {
-                    need -= 1;
-                }
+        // Can what is out and scheduled still make a quorum? If not, ask untried
+        // endpoints first, then those that failed, once more each.
+        let mut short = quorum.saturating_sub(tally.best_support() + a.pending() + reasks.len());
+        while short > 0 && a.launch_next(plan, false).is_some() {
+            short -= 1;
+        }
+        while short > 0 && !failed.is_empty() && !a.expired() {
+            if a.relaunch(&failed.remove(0)) {
+                short -= 1;
             }
         }
         let timer = reasks.iter().map(|(t, _)| *t).min();
         let event = match a.next_until(timer).await {
             // Nothing in flight but re-asks are due later: wait for the first of them.
             Event::Idle if timer.is_some() => {
-                tokio::time::sleep_until(timer.expect("checked").min(a.ctx.deadline)).await;
+                tokio::time::sleep_until(timer.expect("checked").min(deadline)).await;
                 if a.expired() {
                     Event::Deadline
                 } else {
@@ -101,50 +172,41 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
             other => other,
         };
         match event {
-            Event::Settled(s) => match a.note(s) {
-                Verdict::Win(w) => {
-                    let canonical = canonical_value(&w.result);
-                    empties.retain(|e| e.endpoint.index != w.endpoint.index);
-                    let idx = match groups.iter().position(|g| g.canonical == canonical) {
-                        Some(i) => i,
-                        None => {
-                            groups.push(Group {
-                                canonical,
-                                members: Vec::new(),
-                            });
-                            groups.len() - 1
+            Event::Settled(s) => {
+                let ep = s.endpoint.clone();
+                match a.note(s) {
+                    Verdict::Win(w) => {
+                        let idx = tally.vote(w, compare);
+                        if idx != usize::MAX && tally.groups[idx].members.len() >= quorum {
+                            return Ok(tally.conclude(idx, quorum));
                         }
-                    };
-                    groups[idx].members.push(w);
-                    if groups[idx].members.len() >= quorum {
-                        let winner = groups.swap_remove(idx);
-                        record_disagreement(&groups, &empties);
-                        return Ok(winner
-                            .members
-                            .into_iter()
-                            .next()
-                            .expect("a quorum has members"));
+                        // Someone knows more than the empty voters: ask them again.
+                        for e in &tally.empties {
+                            if may_reask(&e.endpoint) {
+                                schedule(&mut reasks, &mut backoff, &e.endpoint, deadline);
+                            }
+                        }
                     }
-                    // Someone knows more than the empty voters: ask them again shortly.
-                    for e in std::mem::take(&mut empties) {
-                        schedule(e.endpoint.clone(), &mut reasks, a.ctx.deadline);
-                        empties.push(e);
+                    Verdict::Final(e) => return Err(e),
+                    Verdict::Continue => {
+                        if let Some(empty) = a.take_empty() {
+                            tally
+                                .empties
+                                .retain(|e| e.endpoint.index != empty.endpoint.index);
+                            if !tally.groups.is_empty() && may_reask(&empty.endpoint) {
+                                schedule(&mut reasks, &mut backoff, &empty.endpoint, deadline);
+                            }
+                            tally.empties.push(empty);
+                        } else if !tally.voted[ep.index]
+                            && !std::mem::replace(&mut retried[ep.index], true)
+                        {
+                            failed.push(ep);
+                        }
                     }
                 }
-                Verdict::Final(e) => return Err(e),
-                Verdict::Continue => {
-                    // `note` keeps only the best empty answer; take each one as it comes.
-                    if let Some(empty) = a.take_empty() {
-                        empties.retain(|e| e.endpoint.index != empty.endpoint.index);
-                        if !groups.is_empty() {
-                            schedule(empty.endpoint.clone(), &mut reasks, a.ctx.deadline);
-                        }
-                        empties.push(empty);
-                    }
-                }
-            },
+            }
             Event::Timer => {
-                let now = Instant::now();
+                let now = clock::now();
                 let (due, later): (Vec<_>, Vec<_>) = reasks.drain(..).partition(|(t, _)| *t <= now);
                 reasks = later;
                 for (_, ep) in due {
@@ -154,120 +216,62 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
             Event::Idle | Event::Deadline => break,
         }
     }
-    if groups.is_empty() && empties.len() >= quorum {
-        // Every answer was empty: that is all there is.
-        return Ok(empties.swap_remove(0));
-    }
-    if groups.is_empty() && empties.is_empty() {
-        return a.finish();
-    }
-    let votes = groups
-        .iter()
-        .map(|g| {
-            g.members
-                .iter()
-                .map(|w| w.endpoint.name.to_string())
-                .collect()
-        })
-        .chain((!empties.is_empty()).then(|| {
-            empties
-                .iter()
-                .map(|w| format!("{} (empty)", w.endpoint.name))
-                .collect()
-        }))
-        .collect();
-    Err(ErrorReason::NoQuorum {
-        quorum,
-        votes,
-        failures: a.take_failures(),
-    })
-}
-
-fn record_disagreement(losers: &[Group], empties: &[Win]) {
-    let endpoints: Vec<&Arc<Endpoint>> = losers
-        .iter()
-        .flat_map(|g| g.members.iter().map(|w| &w.endpoint))
-        .chain(empties.iter().map(|w| &w.endpoint))
-        .collect();
-    for ep in endpoints {
-        crate::telemetry::disagreement(ep);
-    }
-}
-
-/// The canonical form compared by consensus: `value` for `{context, value}` results, the
-/// whole result otherwise; keys sorted, no whitespace.
-pub(crate) fn canonical_value(result: &RawValue) -> String {
-    let Ok(mut v) = serde_json::from_str::<Value>(result.get()) else {
-        return result.get().to_string();
-    };
-    if let Value::Object(map) = &mut v
-        && map.len() == 2
-        && map.contains_key("context")
-        && let Some(inner) = map.remove("value")
-    {
-        v = inner;
-    }
-    let mut out = String::with_capacity(result.get().len());
-    write_canonical(&v, &mut out);
-    out
-}
-
-fn write_canonical(v: &Value, out: &mut String) {
-    match v {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                write_canonical(&map[k], out);
-            }
-            out.push('}');
+    match tally.groups.len() {
+        1 if fallback == ConsensusFallback::Accept => Ok(tally.conclude(0, quorum)),
+        0 if !tally.empties.is_empty() => {
+            // Every answer was empty: that is all there is.
+            Ok(tally.empties.swap_remove(0))
         }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
+        0 => a.finish(),
+        _ => {
+            let mut votes: Vec<Vec<String>> = tally
+                .groups
+                .iter()
+                .map(|g| {
+                    g.members
+                        .iter()
+                        .map(|w| w.endpoint.name.to_string())
+                        .collect()
+                })
+                .collect();
+            if !tally.empties.is_empty() {
+                votes.push(
+                    tally
+                        .empties
+                        .iter()
+                        .map(|w| format!("{} (empty)", w.endpoint.name))
+                        .collect(),
+                );
             }
-            out.push(']');
+            if tally.groups.len() > 1 {
+                for w in tally.groups.iter().flat_map(|g| &g.members) {
+                    w.endpoint.metrics().disagreement();
+                }
+            }
+            Err(ErrorReason::NoQuorum {
+                quorum,
+                votes,
+                failures: a.take_failures(),
+            })
         }
-        other => out.push_str(&other.to_string()),
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn c(s: &str) -> String {
-        canonical_value(&RawValue::from_string(s.to_string()).unwrap())
+/// Schedules `ep` to be asked again after its current backoff (doubling it), unless that
+/// would be past the deadline or it is already scheduled.
+fn schedule(
+    reasks: &mut Vec<(Instant, Arc<Endpoint>)>,
+    backoff: &mut [Duration],
+    ep: &Arc<Endpoint>,
+    deadline: Instant,
+) {
+    if reasks.iter().any(|(_, e)| e.index == ep.index) {
+        return;
     }
-
-    #[test]
-    fn context_is_ignored_and_key_order_and_whitespace_do_not_matter() {
-        assert_eq!(
-            c(r#"{"context":{"slot":10,"apiVersion":"2.1"},"value":{"b":1,"a":[1,2]}}"#),
-            c(r#"{ "value" : { "a" : [1, 2], "b" : 1 }, "context" : {"slot": 12} }"#)
-        );
-        assert_ne!(
-            c(r#"{"context":{"slot":10},"value":1}"#),
-            c(r#"{"context":{"slot":10},"value":2}"#)
-        );
-        // Results that merely contain a `context` key among others are compared whole.
-        assert_ne!(
-            c(r#"{"context":1,"value":2,"x":3}"#),
-            c(r#"{"context":9,"value":2,"x":3}"#)
-        );
-        assert_eq!(
-            c(r#"{"slot":1,"meta":{"fee":5000,"err":null}}"#),
-            c(r#"{"meta":{"err":null,"fee":5000},"slot":1}"#)
-        );
+    let wait = &mut backoff[ep.index];
+    let at = clock::now() + *wait;
+    *wait *= 2;
+    if at < deadline {
+        reasks.push((at, ep.clone()));
     }
 }

@@ -12,51 +12,15 @@
 
 use std::time::Duration;
 
-use tokio::time::Instant;
-
-use super::{Attempts, Event, Verdict, Win};
+use crate::attempt::{Attempts, Event, Verdict, Win};
+use crate::clock::{self, Instant};
+use crate::endpoint::Endpoint;
 use crate::error::ErrorReason;
 use crate::select::Plan;
 
 pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorReason> {
-    let shared = a.ctx.shared.clone();
-    shared.hedge_budget.deposit();
-    let mut candidates = plan.iter().peekable();
-    // Launches the next candidate and returns when its hedge timer fires. A `hedge` (an
-    // attempt on top of one still running) must first get a token from the budget; one
-    // that replaces a failed attempt adds no load over failover and needs none.
-    let mut launch_next = |a: &mut Attempts<'_>, hedge: bool| -> Option<Instant> {
-        if a.launched() as usize >= a.ctx.max_attempts {
-            return None;
-        }
-        if hedge && candidates.peek().is_none() {
-            return None;
-        }
-        if hedge && !shared.hedge_budget.try_withdraw() {
-            crate::telemetry::hedge(false);
-            return None;
-        }
-        for ep in candidates.by_ref() {
-            let launched = if hedge {
-                a.launch_extra(ep)
-            } else {
-                a.launch(ep)
-            };
-            if launched {
-                if hedge {
-                    crate::telemetry::hedge(true);
-                }
-                let delay = shared.hedge_delay(ep, &a.ctx.method);
-                return Some(Instant::now() + delay);
-            }
-        }
-        if hedge {
-            // No endpoint could take the hedge (circuits, rate budgets): it did not happen.
-            shared.hedge_budget.refund();
-        }
-        None
-    };
-    let mut timer = launch_next(a, false);
+    a.cx.hedge_budget.deposit();
+    let mut timer = launch(a, plan, false);
     loop {
         match a.next_until(timer).await {
             Event::Settled(s) => match a.note(s) {
@@ -64,7 +28,7 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
                 Verdict::Final(e) => return Err(e),
                 // A failed or empty answer: the next attempt goes out at once, unbudgeted.
                 Verdict::Continue => {
-                    if let Some(t) = launch_next(a, false) {
+                    if let Some(t) = launch(a, plan, false) {
                         timer = Some(t);
                     } else if a.pending() > 0 {
                         // Nothing left to launch: wait on what is out, without a timer.
@@ -72,19 +36,57 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
                     }
                 }
             },
-            Event::Timer => {
-                timer = launch_next(a, true);
-            }
-            Event::Idle => {
+            Event::Timer => timer = launch(a, plan, true),
+            Event::Idle => match launch(a, plan, false) {
                 // Everything out has settled; try once more before giving up.
-                match launch_next(a, false) {
-                    Some(t) => timer = Some(t),
-                    None => return a.finish(),
-                }
-            }
+                Some(t) => timer = Some(t),
+                None => return a.finish(),
+            },
             Event::Deadline => return a.finish(),
         }
     }
+}
+
+/// Launches the next candidate and returns when its hedge timer fires. A `hedge` (an
+/// attempt on top of one still running) must first get a token from the budget and is an
+/// extra attempt; one that replaces a failed attempt adds no load over failover and needs
+/// neither.
+fn launch(a: &mut Attempts<'_>, plan: &Plan, hedge: bool) -> Option<Instant> {
+    if a.launched() as usize >= a.call.policy.max_attempts {
+        return None;
+    }
+    if hedge && plan.iter().all(|e| a.tried(e)) {
+        return None;
+    }
+    if hedge && !a.cx.hedge_budget.try_withdraw() {
+        crate::telemetry::hedge(false);
+        return None;
+    }
+    match a.launch_next(plan, hedge) {
+        Some(ep) => {
+            if hedge {
+                crate::telemetry::hedge(true);
+            }
+            Some(clock::now() + awaited_delay(a, &ep))
+        }
+        None => {
+            if hedge {
+                // No endpoint could take the hedge (circuits, rate budgets): it did not
+                // happen.
+                a.cx.hedge_budget.refund();
+            }
+            None
+        }
+    }
+}
+
+/// The hedge delay while waiting on `ep`.
+fn awaited_delay(a: &Attempts<'_>, ep: &Endpoint) -> Duration {
+    let h = &a.cx.hedge;
+    let q = ep
+        .stats
+        .latency_quantile(clock::now(), &a.call.method, h.percentile);
+    delay(q, h.min_delay, h.initial_delay)
 }
 
 /// The hedge delay for an endpoint given its measured quantile (if any) and the settings:

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use dualrpc::Config;
 use dualrpc_gateway::GatewayOptions;
 use dualrpc_testkit::{Gate, Step};
 use serde_json::Value;
@@ -15,13 +14,7 @@ const KEY: &str = "client-key-0123456789";
 const SLOT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"getSlot"}"#;
 
 fn options(toml: &str, ups: &[dualrpc_testkit::Upstream]) -> (dualrpc::Pool, GatewayOptions) {
-    let text = format!(
-        "{}[health]\ninterval_ms = 0\n{toml}",
-        endpoint_toml(ups, &[])
-    );
-    let config = Config::from_toml(&text, |_| None).unwrap();
-    let options = GatewayOptions::from_config(&config);
-    (dualrpc::Pool::from_config(config).unwrap(), options)
+    pool_and_options(ups, toml)
 }
 
 #[tokio::test]
@@ -162,7 +155,7 @@ async fn reload_swaps_endpoints_and_policies_without_dropping_calls() {
     let gate = Gate::new();
     old[0].set("getSlot", Step::result("1").gated(&gate));
     let (pool, opts) = options("", &old);
-    let (handle, gw) = gateway_handle(pool, opts).await;
+    let gw = gateway_with(pool, opts).await;
     let in_flight = tokio::spawn({
         let url = gw.url.clone();
         async move {
@@ -182,7 +175,7 @@ async fn reload_swaps_endpoints_and_policies_without_dropping_calls() {
         u.set("getSlot", Step::result("2"));
     }
     let (pool, opts) = options("[default]\nstrategy = \"race\"\n", &new);
-    handle.reload(pool, opts);
+    gw.server.gateway().reload(pool, opts);
     let r = client()
         .post(&gw.url)
         .header("content-type", "application/json")
@@ -207,12 +200,8 @@ async fn shutdown_answers_calls_in_flight_before_returning() {
     let gate = Gate::new();
     ups[0].set("getSlot", Step::result("7").gated(&gate));
     let (pool, opts) = options("[cache]\ncoalesce = false\n", &ups);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(dualrpc_gateway::serve(listener, pool, opts, async {
-        let _ = stop_rx.await;
-    }));
+    let gw = gateway_with(pool, opts).await;
+    let url = gw.url.clone();
     let calls: Vec<_> = (0..5)
         .map(|_| {
             let url = url.clone();
@@ -227,7 +216,7 @@ async fn shutdown_answers_calls_in_flight_before_returning() {
         })
         .collect();
     within("5 calls upstream", ups[0].wait_for("getSlot", 5)).await;
-    stop_tx.send(()).unwrap();
+    let server = tokio::spawn(gw.server.stop());
     // Shutdown has begun; the calls are still held upstream. Release them.
     gate.open();
     for c in calls {

@@ -319,16 +319,9 @@ async fn all_upstreams_failing_gives_one_error_listing_names_only() {
 #[tokio::test]
 async fn oversized_deep_or_non_utf8_requests_get_clear_errors() {
     let ups = upstreams(1).await;
-    let config = dualrpc::Config::from_toml(
-        &format!(
-            "{}[health]\ninterval_ms = 0\n[limits]\nmax_request_bytes = 2048\nmax_batch = 3\n",
-            endpoint_toml(&ups, &[])
-        ),
-        |_| None,
-    )
-    .unwrap();
-    let options = dualrpc_gateway::GatewayOptions::from_config(&config);
-    let gw = gateway_with(dualrpc::Pool::from_config(config).unwrap(), options).await;
+    let (pool, options) =
+        pool_and_options(&ups, "[limits]\nmax_request_bytes = 2048\nmax_batch = 3\n");
+    let gw = gateway_with(pool, options).await;
     let send = |body: Vec<u8>| {
         let url = gw.url.clone();
         async move {

@@ -13,7 +13,6 @@
 
 use std::fmt::Write as _;
 
-use dualrpc::jsonrpc::present_owned;
 use dualrpc_testkit::Step;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -21,6 +20,13 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::support::*;
+
+/// Deserializes a present field as `Some(raw)`, including a literal `null`.
+fn present<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Box<serde_json::value::RawValue>>, D::Error> {
+    <Box<serde_json::value::RawValue> as serde::Deserialize>::deserialize(d).map(Some)
+}
 
 /// `okMethod`'s result: nested, with an escape, spliced verbatim.
 const OK_RESULT: &str = r#"{"v":[1,2.50,{"k":"\u00fc\n"}],"s":"日本"}"#;
@@ -302,9 +308,9 @@ fn request_strategy() -> impl Strategy<Value = (Vec<Elem>, bool)> {
 struct Answer {
     jsonrpc: String,
     id: Box<RawValue>,
-    #[serde(default, deserialize_with = "present_owned")]
+    #[serde(default, deserialize_with = "present")]
     result: Option<Box<RawValue>>,
-    #[serde(default, deserialize_with = "present_owned")]
+    #[serde(default, deserialize_with = "present")]
     error: Option<Box<RawValue>>,
 }
 

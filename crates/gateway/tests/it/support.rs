@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use dualrpc::stats::EndpointSnapshot;
 use dualrpc::{Config, Pool, PoolStatus};
-use dualrpc_gateway::GatewayOptions;
+use dualrpc_gateway::{GatewayConfig, GatewayOptions};
 use dualrpc_testkit::Upstream;
 
 /// The fake API key every test URL carries; it must never show up anywhere.
@@ -104,14 +104,14 @@ pub(crate) async fn within<T>(what: &str, fut: impl IntoFuture<Output = T>) -> T
 /// A running gateway on an ephemeral loopback port; stops when dropped.
 pub(crate) struct Gateway {
     pub(crate) url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub(crate) server: dualrpc_gateway::Server,
 }
 
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
+/// The gateway config of a test: an ephemeral loopback port and `options`.
+pub(crate) fn on_any_port(options: GatewayOptions) -> GatewayConfig {
+    GatewayConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        options,
     }
 }
 
@@ -122,45 +122,26 @@ pub(crate) async fn gateway(pool: Pool) -> Gateway {
 
 /// Starts a gateway with options.
 pub(crate) async fn gateway_with(pool: Pool, options: GatewayOptions) -> Gateway {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let _ = dualrpc_gateway::serve(listener, pool, options, async {
-            let _ = rx.await;
-        })
-        .await;
-    });
+    let server = dualrpc_gateway::Server::start_with_pool(pool, on_any_port(options))
+        .await
+        .expect("gateway starts");
     Gateway {
-        url,
-        stop: Some(tx),
+        url: server.url(),
+        server,
     }
 }
 
-/// Starts a gateway and returns its handle too (for reloads).
-pub(crate) async fn gateway_handle(
-    pool: Pool,
-    options: GatewayOptions,
-) -> (dualrpc_gateway::Gateway, Gateway) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let gw = dualrpc_gateway::Gateway::new(pool, options);
-    let serving = gw.clone();
-    tokio::spawn(async move {
-        let _ = serving
-            .serve(listener, async {
-                let _ = rx.await;
-            })
-            .await;
-    });
-    (
-        gw,
-        Gateway {
-            url,
-            stop: Some(tx),
-        },
-    )
+/// A pool and gateway options from one whole config text (pool and gateway sections)
+/// over `ups`, with the health loop off.
+pub(crate) fn pool_and_options(ups: &[Upstream], rest: &str) -> (Pool, GatewayOptions) {
+    let mut text = endpoint_toml(ups, &[]);
+    if !rest.contains("[health]") {
+        text.push_str("[health]\ninterval_ms = 0\n");
+    }
+    text.push_str(rest);
+    let (settings, gw) = dualrpc_gateway::config::from_toml(&text, |_| None)
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    (Pool::new(settings).expect("pool"), gw.options)
 }
 
 /// Starts a `race` call in the background with a 10 s budget, so the test can decide when

@@ -1,0 +1,556 @@
+//! The attempt engine every strategy runs on: a [`Call`] (what is asked, under which
+//! policy, until when) and its [`Attempts`] (which endpoints were asked, what they said).
+//!
+//! The rules every strategy shares live here, in [`Attempts::note`] and
+//! [`Attempts::finish`], so that none can get them wrong on its own:
+//!
+//! - the first **usable success** wins — an error or timeout never beats a later success;
+//! - an **empty** answer (`null` where another node may already know the thing) is kept as
+//!   a fallback and returned only when nothing better can arrive before the deadline;
+//! - a **deterministic** JSON-RPC error ends the call at once and reaches the client
+//!   unchanged;
+//! - a **node-specific** JSON-RPC error (slot skipped, history not available, method not
+//!   found …) sends the call elsewhere, and when every endpoint that answered gave the
+//!   same one, that error is the call's answer — not a gateway error;
+//! - anything else is the endpoint's failure, recorded by kind and endpoint name.
+//!
+//! Each attempt runs in its own task with the endpoint's *configured* attempt timeout.
+//! When a call ends — won, failed, out of budget, or abandoned by its caller — attempts
+//! still out keep running until they answer or time out, and record what really happened:
+//! selection is not biased toward past winners, and a caller's short budget never shows up
+//! as an endpoint's timeout, failure or latency. Every launched attempt settles exactly
+//! once ([`SettleGuard`]), even if its task panics.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::budget::HedgeBudget;
+use crate::catalog::{MethodInfo, MethodName};
+use crate::clock::{self, Instant};
+use crate::endpoint::Endpoint;
+use crate::error::{AttemptFailure, ErrorReason};
+use crate::jsonrpc::{RawJson, Request};
+use crate::outcome::{FailureKind, Outcome};
+use crate::policy::Policy;
+use crate::select::Plan;
+use crate::settings::HedgeSettings;
+use crate::upstreams::Upstreams;
+
+/// What the attempts and strategies of every call of a pool read: the endpoints and the
+/// pool-wide settings that concern upstream calls.
+#[derive(Debug)]
+pub(crate) struct Context {
+    pub(crate) upstreams: Arc<Upstreams>,
+    /// Largest upstream body accepted.
+    pub(crate) max_response_bytes: usize,
+    /// Hedge delay settings.
+    pub(crate) hedge: HedgeSettings,
+    /// Pool-wide budget of hedged attempts.
+    pub(crate) hedge_budget: HedgeBudget,
+}
+
+/// One call, fixed at its start.
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    /// The method, for per-method stats and rate-limit weights.
+    pub(crate) method: MethodName,
+    /// What the pool knows about the method.
+    pub(crate) info: &'static MethodInfo,
+    /// The upstream request every attempt sends.
+    pub(crate) request: Request,
+    /// How it runs.
+    pub(crate) policy: Policy,
+    /// When it started.
+    pub(crate) started: Instant,
+    /// When it must be over.
+    pub(crate) deadline: Instant,
+}
+
+/// The answer a strategy settled on.
+#[derive(Debug)]
+pub(crate) struct Win {
+    /// Whose answer it is.
+    pub(crate) endpoint: Arc<Endpoint>,
+    /// The `result`, verbatim.
+    pub(crate) result: RawJson,
+    /// Null parts (0 unless only empty answers arrived).
+    pub(crate) missing: u32,
+    /// For consensus: how many distinct endpoints agreed, and the quorum asked for.
+    pub(crate) agreement: Option<(u32, u32)>,
+}
+
+/// One settled attempt.
+#[derive(Debug)]
+pub(crate) struct Settled {
+    pub(crate) endpoint: Arc<Endpoint>,
+    pub(crate) outcome: Outcome,
+}
+
+/// What [`Attempts::note`] made of a settled attempt.
+#[derive(Debug)]
+pub(crate) enum Verdict {
+    /// A usable success: the call is won.
+    Win(Win),
+    /// The call is over with this error (deterministic JSON-RPC error).
+    Final(ErrorReason),
+    /// Failure, node error or empty answer recorded; keep going.
+    Continue,
+}
+
+/// What waiting produced.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// An attempt settled.
+    Settled(Settled),
+    /// The caller's timer (e.g. the hedge delay) fired first.
+    Timer,
+    /// Nothing is in flight.
+    Idle,
+    /// The call's deadline passed.
+    Deadline,
+}
+
+/// Per-endpoint state within one call.
+#[derive(Debug, Clone, Copy, Default)]
+struct Mark {
+    /// Asked in this call (no strategy asks an endpoint twice unless readmitted).
+    tried: bool,
+    /// An attempt is out.
+    outstanding: bool,
+    /// Its last attempt failed: a candidate for the retry round.
+    failed_last: bool,
+    /// Readmitted for the retry round.
+    readmitted: bool,
+}
+
+/// The first node-specific error of a call and whether every later one had its code.
+#[derive(Debug)]
+struct NodeErrors {
+    first: RawJson,
+    endpoint: Arc<str>,
+    code: i64,
+    agree: bool,
+}
+
+/// The attempts of one call: launches them, collects what they settle to, and keeps what
+/// the final verdict needs.
+#[derive(Debug)]
+pub(crate) struct Attempts<'c> {
+    pub(crate) call: &'c Call,
+    pub(crate) cx: &'c Context,
+    tx: mpsc::UnboundedSender<Settled>,
+    rx: mpsc::UnboundedReceiver<Settled>,
+    /// Attempts launched and not yet settled.
+    pending: usize,
+    /// Attempts launched in all.
+    launched: u32,
+    marks: Vec<Mark>,
+    failures: Vec<AttemptFailure>,
+    node_errors: Option<NodeErrors>,
+    best_empty: Option<Win>,
+    /// Set when the deadline passed while attempts were still out.
+    deadline_hit: bool,
+    /// Set when an endpoint was skipped because its rate-limit budget was spent.
+    pub(crate) budget_blocked: bool,
+}
+
+impl<'c> Attempts<'c> {
+    /// An empty set for `call`.
+    pub(crate) fn new(call: &'c Call, cx: &'c Context) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Self {
+            call,
+            cx,
+            tx,
+            rx,
+            pending: 0,
+            launched: 0,
+            marks: vec![Mark::default(); cx.upstreams.endpoints.len()],
+            failures: Vec::new(),
+            node_errors: None,
+            best_empty: None,
+            deadline_hit: false,
+            budget_blocked: false,
+        }
+    }
+
+    /// Attempts launched so far.
+    pub(crate) fn launched(&self) -> u32 {
+        self.launched
+    }
+
+    /// Attempts still out.
+    pub(crate) fn pending(&self) -> usize {
+        self.pending
+    }
+
+    /// Whether `ep` was asked in this call.
+    pub(crate) fn tried(&self, ep: &Endpoint) -> bool {
+        self.marks[ep.index].tried
+    }
+
+    /// Launches a needed attempt on `ep` unless it was tried already, its circuit or a
+    /// Retry-After keeps it out, its rate-limit budget is spent, or the deadline has
+    /// passed. Returns whether it launched.
+    pub(crate) fn launch(&mut self, ep: &Arc<Endpoint>) -> bool {
+        self.launch_inner(ep, false)
+    }
+
+    /// Launches an *extra* attempt — one the call could do without (a race's second
+    /// endpoint, a hedge, a vote beyond the quorum, a pair's second member) — only while
+    /// `ep`'s rate-limit budget has headroom. This is adaptive fan-out: with plenty of
+    /// budget every strategy runs at full width; as budgets tighten, extras stop first. A
+    /// refused extra is not marked tried, so it stays a candidate for a needed attempt.
+    pub(crate) fn launch_extra(&mut self, ep: &Arc<Endpoint>) -> bool {
+        if self.marks[ep.index].tried {
+            return false;
+        }
+        if !ep
+            .stats
+            .headroom(clock::now(), ep.weight(&self.call.method))
+        {
+            ep.metrics().fanout_shrunk();
+            return false;
+        }
+        self.launch(ep)
+    }
+
+    /// Launches the first endpoint of `plan` not yet tried that takes an attempt (an extra
+    /// one if `extra`). Returns it.
+    pub(crate) fn launch_next(&mut self, plan: &Plan, extra: bool) -> Option<Arc<Endpoint>> {
+        for ep in plan.iter() {
+            if self.marks[ep.index].tried {
+                continue;
+            }
+            let ok = if extra {
+                self.launch_extra(ep)
+            } else {
+                self.launch(ep)
+            };
+            if ok {
+                return Some(ep.clone());
+            }
+        }
+        None
+    }
+
+    /// Launches `ep` again although it was asked in this call (consensus re-asks a node
+    /// that answered empty or failed).
+    pub(crate) fn relaunch(&mut self, ep: &Arc<Endpoint>) -> bool {
+        if self.marks[ep.index].outstanding {
+            return false;
+        }
+        self.marks[ep.index].tried = false;
+        self.launch(ep)
+    }
+
+    /// Like [`Attempts::launch`] but ignores the circuit breaker: the last resort when every
+    /// endpoint's circuit is open.
+    pub(crate) fn launch_forced(&mut self, ep: &Arc<Endpoint>) -> bool {
+        self.launch_inner(ep, true)
+    }
+
+    fn launch_inner(&mut self, ep: &Arc<Endpoint>, force: bool) -> bool {
+        if self.marks[ep.index].tried {
+            return false;
+        }
+        let now = clock::now();
+        if now >= self.call.deadline {
+            return false;
+        }
+        // The budget first: an attempt the provider's rate limit cannot take is never sent.
+        let cost = ep.weight(&self.call.method);
+        if !ep.stats.try_spend(now, cost) {
+            self.budget_blocked = true;
+            return false;
+        }
+        // A forced (last-resort) attempt ignores the circuit but not a provider's 429.
+        let refused = if force {
+            ep.stats.cooling_down(now)
+        } else {
+            ep.stats.admit(now) == crate::stats::Admission::Rejected
+        };
+        if refused {
+            ep.stats.refund(cost);
+            return false;
+        }
+        let mark = &mut self.marks[ep.index];
+        mark.tried = true;
+        mark.outstanding = true;
+        self.pending += 1;
+        self.launched += 1;
+        let attempt = Attempt {
+            endpoint: ep.clone(),
+            body: self.call.request.body.clone(),
+            id: self.call.request.id,
+            info: self.call.info,
+            method: self.call.method.clone(),
+            max_bytes: self.cx.max_response_bytes,
+            timeout: self.call.policy.attempt_timeout(ep.timeout),
+        };
+        ep.stats.begin_attempt();
+        let guard = SettleGuard {
+            tx: Some(self.tx.clone()),
+            endpoint: ep.clone(),
+        };
+        tokio::spawn(attempt.run(guard));
+        true
+    }
+
+    /// Waits for the next settled attempt, the deadline, or `timer` (if given).
+    pub(crate) async fn next_until(&mut self, timer: Option<Instant>) -> Event {
+        if self.pending == 0 {
+            return Event::Idle;
+        }
+        let deadline = self.call.deadline;
+        let until = timer.map_or(deadline, |t| t.min(deadline));
+        match tokio::time::timeout_at(until, self.rx.recv()).await {
+            Ok(Some(settled)) => {
+                self.pending -= 1;
+                self.marks[settled.endpoint.index].outstanding = false;
+                Event::Settled(settled)
+            }
+            // Unreachable while `self.tx` is alive; treat as idle rather than hang.
+            Ok(None) => Event::Idle,
+            Err(_) if timer.is_some_and(|t| t < deadline) => Event::Timer,
+            Err(_) => {
+                self.deadline_hit = true;
+                Event::Deadline
+            }
+        }
+    }
+
+    /// Waits for the next settled attempt or the deadline.
+    pub(crate) async fn next(&mut self) -> Event {
+        self.next_until(None).await
+    }
+
+    /// Applies the shared rules (module doc) to a settled attempt.
+    pub(crate) fn note(&mut self, settled: Settled) -> Verdict {
+        let Settled { endpoint, outcome } = settled;
+        self.marks[endpoint.index].failed_last = matches!(outcome, Outcome::Failed { .. });
+        match outcome {
+            Outcome::Success { result, missing: 0 } => Verdict::Win(Win {
+                endpoint,
+                result,
+                missing: 0,
+                agreement: None,
+            }),
+            Outcome::Success { result, missing } => {
+                if self.best_empty.as_ref().is_none_or(|b| missing < b.missing) {
+                    self.best_empty = Some(Win {
+                        endpoint,
+                        result,
+                        missing,
+                        agreement: None,
+                    });
+                }
+                Verdict::Continue
+            }
+            Outcome::Deterministic { error } => Verdict::Final(ErrorReason::Rpc {
+                error,
+                endpoint: endpoint.name.clone(),
+            }),
+            Outcome::NodeError { error, code, kind } => {
+                match &mut self.node_errors {
+                    None => {
+                        self.node_errors = Some(NodeErrors {
+                            first: error,
+                            endpoint: endpoint.name.clone(),
+                            code,
+                            agree: true,
+                        })
+                    }
+                    Some(seen) => seen.agree &= seen.code == code,
+                }
+                self.failures.push(AttemptFailure {
+                    endpoint: endpoint.name.clone(),
+                    kind,
+                });
+                Verdict::Continue
+            }
+            Outcome::Failed { kind, .. } => {
+                self.failures.push(AttemptFailure {
+                    endpoint: endpoint.name.clone(),
+                    kind,
+                });
+                Verdict::Continue
+            }
+        }
+    }
+
+    /// Readmits every endpoint whose last attempt failed (and is not still out) for one
+    /// more attempt, keeping the failures and the best empty answer seen so far. An
+    /// endpoint that answered with a node-specific error is not asked again: it would say
+    /// the same. Returns how many were readmitted.
+    pub(crate) fn readmit_failed(&mut self) -> usize {
+        let mut n = 0;
+        for m in &mut self.marks {
+            let again = m.failed_last && !m.outstanding;
+            m.readmitted = again;
+            if again {
+                m.tried = false;
+                m.failed_last = false;
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Whether `ep` was readmitted for the retry round.
+    pub(crate) fn is_readmitted(&self, ep: &Endpoint) -> bool {
+        self.marks[ep.index].readmitted
+    }
+
+    /// Puts a strategy's verdict back so a retry round can improve on it: an empty answer
+    /// becomes the fallback again, failures rejoin the list.
+    pub(crate) fn restore(&mut self, result: Result<Win, ErrorReason>) -> Result<(), ErrorReason> {
+        match result {
+            Ok(win) => {
+                self.best_empty = Some(win);
+                Ok(())
+            }
+            Err(ErrorReason::AllFailed { failures }) => {
+                self.failures = failures;
+                Ok(())
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Takes the kept empty answer, for strategies that count empty answers themselves.
+    pub(crate) fn take_empty(&mut self) -> Option<Win> {
+        self.best_empty.take()
+    }
+
+    /// Takes the failures recorded so far.
+    pub(crate) fn take_failures(&mut self) -> Vec<AttemptFailure> {
+        std::mem::take(&mut self.failures)
+    }
+
+    /// The verdict when no usable success came: the best empty answer if any ("that is all
+    /// there is"); else the node-specific error every answering endpoint agreed on; else
+    /// the list of failures.
+    pub(crate) fn finish(&mut self) -> Result<Win, ErrorReason> {
+        if let Some(win) = self.best_empty.take() {
+            return Ok(win);
+        }
+        if let Some(errors) = self.node_errors.take() {
+            if errors.agree {
+                return Err(ErrorReason::Rpc {
+                    error: errors.first,
+                    endpoint: errors.endpoint,
+                });
+            }
+            self.node_errors = Some(errors);
+        }
+        let mut failures = std::mem::take(&mut self.failures);
+        // Attempts still out when the call gave up ran out of *its* time.
+        for ep in &self.cx.upstreams.endpoints {
+            if self.marks[ep.index].outstanding {
+                failures.push(AttemptFailure {
+                    endpoint: ep.name.clone(),
+                    kind: FailureKind::Timeout,
+                });
+            }
+        }
+        if self.launched == 0 {
+            Err(ErrorReason::NoEndpoint)
+        } else if self.deadline_hit {
+            Err(ErrorReason::Deadline { failures })
+        } else {
+            Err(ErrorReason::AllFailed { failures })
+        }
+    }
+
+    /// Waits until a usable success, a deterministic error, the deadline, or until nothing
+    /// is in flight. Most strategies are "launch some, then `settle`".
+    pub(crate) async fn settle(&mut self) -> Option<Result<Win, ErrorReason>> {
+        loop {
+            match self.next().await {
+                Event::Settled(s) => match self.note(s) {
+                    Verdict::Win(w) => return Some(Ok(w)),
+                    Verdict::Final(e) => return Some(Err(e)),
+                    Verdict::Continue => {}
+                },
+                Event::Deadline => return Some(self.finish()),
+                Event::Idle | Event::Timer => return None,
+            }
+        }
+    }
+
+    /// Whether the deadline has passed.
+    pub(crate) fn expired(&self) -> bool {
+        clock::now() >= self.call.deadline
+    }
+}
+
+/// One attempt, run in its own task.
+struct Attempt {
+    endpoint: Arc<Endpoint>,
+    body: bytes::Bytes,
+    id: u64,
+    info: &'static MethodInfo,
+    method: MethodName,
+    max_bytes: usize,
+    /// The endpoint's configured attempt timeout — never the caller's remaining budget.
+    timeout: Duration,
+}
+
+impl Attempt {
+    async fn run(self, guard: SettleGuard) {
+        let ep = &self.endpoint;
+        let started = clock::now();
+        let outcome = match tokio::time::timeout(
+            self.timeout,
+            ep.send(self.body, self.id, self.info.empty, self.max_bytes),
+        )
+        .await
+        {
+            Ok(outcome) => outcome,
+            Err(_) => Outcome::failed(FailureKind::Timeout),
+        };
+        let now = clock::now();
+        let latency = now.saturating_duration_since(started);
+        if ep.stats.record(now, &self.method, latency, &outcome) {
+            ep.circuit_changed();
+        }
+        ep.metrics().attempt(&outcome, latency);
+        guard.settle(Settled {
+            endpoint: self.endpoint.clone(),
+            outcome,
+        });
+    }
+}
+
+/// Guarantees that every launched attempt settles exactly once and leaves the in-flight
+/// count: if the attempt's task panics or is dropped before answering, the guard reports
+/// an `internal` failure so the call never waits for an answer that cannot come.
+struct SettleGuard {
+    tx: Option<mpsc::UnboundedSender<Settled>>,
+    endpoint: Arc<Endpoint>,
+}
+
+impl SettleGuard {
+    fn settle(mut self, settled: Settled) {
+        if let Some(tx) = self.tx.take() {
+            // The call may be over already (a loser, or its caller left); then nobody
+            // listens, by design.
+            let _ = tx.send(settled);
+        }
+    }
+}
+
+impl Drop for SettleGuard {
+    fn drop(&mut self) {
+        self.endpoint.stats.end_attempt();
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Settled {
+                endpoint: self.endpoint.clone(),
+                outcome: Outcome::failed(FailureKind::Internal),
+            });
+        }
+    }
+}

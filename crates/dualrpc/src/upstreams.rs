@@ -1,0 +1,102 @@
+//! [`Upstreams`]: the pool's endpoints as one set — built once from the settings, shared by
+//! calls and the health loop, and the `dual` pairs formed from their roles.
+//!
+//! This is the state calls and the health loop share; it knows nothing about calls, so
+//! the health loop depends on it and not on the pool.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::clock::Instant;
+use crate::config::{ConfigError, Role};
+use crate::endpoint::Endpoint;
+use crate::settings::Settings;
+use crate::stats::SmoothWrr;
+
+/// The endpoints of a pool.
+#[derive(Debug)]
+pub(crate) struct Upstreams {
+    /// Endpoints in config order; `Endpoint::index` is the position here.
+    pub(crate) endpoints: Vec<Arc<Endpoint>>,
+    /// `dual` pairs, as endpoint indexes.
+    pub(crate) pairs: Vec<(usize, usize)>,
+    /// Which pair `dual` starts with: smooth weighted round-robin over pair scores, so
+    /// equal pairs alternate even for sequential callers.
+    pub(crate) pair_rotation: Mutex<SmoothWrr>,
+}
+
+impl Upstreams {
+    /// The endpoints of `settings`, with fresh stats at `now`.
+    pub(crate) fn new(settings: &Settings, now: Instant) -> Result<Upstreams, ConfigError> {
+        let endpoints = settings
+            .endpoints
+            .iter()
+            .enumerate()
+            .map(|(i, e)| Endpoint::new(i, e, settings.breaker.clone(), now).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        let roles: Vec<Role> = endpoints.iter().map(|e| e.role).collect();
+        let pairs = pairs(&roles);
+        Ok(Upstreams {
+            pair_rotation: Mutex::new(SmoothWrr::new(pairs.len())),
+            pairs,
+            endpoints,
+        })
+    }
+
+    /// The highest slot any endpoint reported.
+    pub(crate) fn best_slot(&self) -> Option<u64> {
+        self.endpoints.iter().filter_map(|e| e.stats.slot()).max()
+    }
+}
+
+/// Pairs endpoints for `dual`: by role when roles are given (`primary[i]` with
+/// `secondary[i]`, the shorter list cycled), else consecutive endpoints in config order
+/// (an odd last endpoint is paired with the first). Indexes into the endpoint list.
+pub(crate) fn pairs(roles: &[Role]) -> Vec<(usize, usize)> {
+    let primaries: Vec<usize> = (0..roles.len())
+        .filter(|&i| roles[i] == Role::Primary)
+        .collect();
+    let secondaries: Vec<usize> = (0..roles.len())
+        .filter(|&i| roles[i] == Role::Secondary)
+        .collect();
+    if !primaries.is_empty() && !secondaries.is_empty() {
+        let n = primaries.len().max(secondaries.len());
+        return (0..n)
+            .map(|i| {
+                (
+                    primaries[i % primaries.len()],
+                    secondaries[i % secondaries.len()],
+                )
+            })
+            .collect();
+    }
+    match roles.len() {
+        0 => Vec::new(),
+        1 => vec![(0, 0)],
+        n => (0..n)
+            .step_by(2)
+            .map(|i| (i, if i + 1 < n { i + 1 } else { 0 }))
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Role::{None as N, Primary as P, Secondary as S};
+
+    #[test]
+    fn pairs_by_role_cycle_the_shorter_list() {
+        assert_eq!(pairs(&[P, S, P, S]), vec![(0, 1), (2, 3)]);
+        assert_eq!(pairs(&[P, P, P, S]), vec![(0, 3), (1, 3), (2, 3)]);
+        assert_eq!(pairs(&[S, P, N]), vec![(1, 0)]);
+    }
+
+    #[test]
+    fn pairs_without_roles_follow_config_order() {
+        assert_eq!(pairs(&[N, N, N, N]), vec![(0, 1), (2, 3)]);
+        assert_eq!(pairs(&[N, N, N]), vec![(0, 1), (2, 0)]);
+        assert_eq!(pairs(&[N]), vec![(0, 0)]);
+    }
+}

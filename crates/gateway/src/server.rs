@@ -1,0 +1,155 @@
+//! [`Server`]: the gateway's one start-up sequence — install the metrics recorder, build
+//! the pool, bind, serve, stop gracefully — used by `dualrpc serve`, the tests, the demo
+//! and the bench alike.
+//!
+//! Serving: an accept loop over hyper-util with `header_read_timeout` (a slow-loris client
+//! is disconnected), keep-alive, `TCP_NODELAY`; shutdown stops accepting, lets every
+//! request already received finish and be answered, then returns.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use dualrpc::{Pool, Settings};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::{Gateway, GatewayConfig};
+
+/// A gateway serving on a bound address. Dropping it stops it (without waiting);
+/// [`Server::stop`] stops it and waits until every request in flight was answered.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    gateway: Gateway,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Server {
+    /// Builds the pool from `settings` (after installing the metrics recorder, so the
+    /// pool's first metrics are recorded), binds `config.listen` and serves.
+    pub async fn start(settings: Settings, config: GatewayConfig) -> std::io::Result<Server> {
+        crate::prometheus::install();
+        let pool = Pool::new(settings).map_err(std::io::Error::other)?;
+        Server::start_with_pool(pool, config).await
+    }
+
+    /// Serves an existing pool (tests that inspect it; an embedding program with its own
+    /// pool). Binds `config.listen` (port 0 for any free port).
+    pub async fn start_with_pool(pool: Pool, config: GatewayConfig) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(config.listen).await.map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.listen))
+        })?;
+        let addr = listener.local_addr()?;
+        let gateway = Gateway::new(pool, config.options);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serving = gateway.clone();
+        let task = tokio::spawn(async move {
+            serve(&serving, listener, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        Ok(Server {
+            addr,
+            gateway,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The gateway (for reloads).
+    pub fn gateway(&self) -> &Gateway {
+        &self.gateway
+    }
+
+    /// The pool currently serving.
+    pub fn pool(&self) -> Pool {
+        self.gateway.pool()
+    }
+
+    /// Stops accepting, waits until every request in flight was answered, and returns.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.map_err(std::io::Error::other)?,
+            None => Ok(()),
+        }
+    }
+
+    /// Serves until `signal` completes, then stops gracefully.
+    pub async fn run_until(self, signal: impl Future<Output = ()>) -> std::io::Result<()> {
+        signal.await;
+        self.stop().await
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Serves `gateway` on `listener` until `shutdown` completes, then stops accepting, lets
+/// every request already received finish and be answered, and returns.
+pub(crate) async fn serve(
+    gateway: &Gateway,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let header_timeout = gateway.options().front.header_read_timeout;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let router = gateway.router();
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
