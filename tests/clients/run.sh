@@ -25,8 +25,32 @@ echo "== tests/clients: npm ci"
 
 if [[ -z "${DUALRPC_BIN:-}" ]]; then
   echo "== tests/clients: cargo build -p dualrpc-cli"
-  (cd "$root" && cargo build -q -p dualrpc-cli)
-  DUALRPC_BIN="$root/target/debug/dualrpc"
+  # Cargo says where it put the binary (compiler-artifact messages on stdout; diagnostics
+  # still go to stderr as usual), so CARGO_TARGET_DIR, build.target-dir or a --target
+  # triple from the environment are all honoured. A relative CARGO_TARGET_DIR is relative
+  # to the workspace root, where cargo runs.
+  DUALRPC_BIN="$(
+    cd "$root" &&
+      cargo build -q -p dualrpc-cli --bin dualrpc --message-format=json-render-diagnostics |
+      node -e '
+        let exe = "";
+        let failed = false;
+        for (const line of require("node:fs").readFileSync(0, "utf8").split("\n")) {
+          if (!line.startsWith("{")) continue;
+          const m = JSON.parse(line);
+          if (m.reason === "compiler-artifact" && m.executable && m.target.name === "dualrpc") {
+            exe = m.executable;
+          }
+          if (m.reason === "build-finished" && !m.success) failed = true;
+        }
+        if (failed) process.exit(1); // cargo has already printed why
+        if (!exe) {
+          console.error("tests/clients: cargo build reported no dualrpc executable");
+          process.exit(1);
+        }
+        console.log(exe);
+      '
+  )"
 fi
 export DUALRPC_BIN
 

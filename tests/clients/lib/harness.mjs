@@ -2,7 +2,7 @@
 // by parsing what they print (never by sleeping), and stops them again — from the test's
 // `after()` hook, and, as a backstop, when this process exits or is interrupted.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -16,9 +16,30 @@ const START_TIMEOUT_MS = 30_000;
 /** How long a child may take to exit after SIGTERM before it gets SIGKILL. */
 const STOP_TIMEOUT_MS = 10_000;
 
-/** The dualrpc binary: `$DUALRPC_BIN`, else the workspace's debug build. */
+/**
+ * The workspace's target directory as cargo reports it (so `CARGO_TARGET_DIR`, relative to
+ * the workspace root when relative, and `build.target-dir` count); without cargo on the PATH,
+ * `$CARGO_TARGET_DIR` or `target/`.
+ */
+function cargoTargetDir() {
+  try {
+    const out = execFileSync('cargo', ['metadata', '--format-version', '1', '--no-deps'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return JSON.parse(out).target_directory;
+  } catch {
+    return path.resolve(repoRoot, process.env.CARGO_TARGET_DIR || 'target');
+  }
+}
+
+let bin;
+
+/** The dualrpc binary: `$DUALRPC_BIN`, else the workspace's debug build (looked up once). */
 export function dualrpcBin() {
-  const bin = process.env.DUALRPC_BIN || path.join(repoRoot, 'target', 'debug', 'dualrpc');
+  bin ??= process.env.DUALRPC_BIN || path.join(cargoTargetDir(), 'debug', 'dualrpc');
   if (!existsSync(bin)) {
     throw new Error(
       `dualrpc binary not found at ${bin}: build it with \`cargo build -p dualrpc-cli\` ` +
