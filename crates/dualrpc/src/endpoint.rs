@@ -50,6 +50,9 @@ pub(crate) struct Endpoint {
     url: SecretUrl,
     /// Keep-alive client owned by this endpoint alone.
     client: reqwest::Client,
+    /// In the core's own tests: answers scripted in memory, under paused time.
+    #[cfg(test)]
+    pub(crate) script: Option<std::sync::Arc<crate::tests::script::Script>>,
 }
 
 impl Endpoint {
@@ -83,6 +86,8 @@ impl Endpoint {
             weights: settings.weights.clone(),
             url: settings.url.clone(),
             client,
+            #[cfg(test)]
+            script: None,
         })
     }
 
@@ -121,6 +126,13 @@ impl Endpoint {
         rule: EmptyRule,
         max_bytes: usize,
     ) -> Outcome {
+        #[cfg(test)]
+        if let Some(script) = &self.script {
+            return match script.answer(&body).await {
+                Ok(bytes) => classify(&bytes, expect_id, rule),
+                Err(kind) => Outcome::failed(kind),
+            };
+        }
         let response = match self
             .client
             .post(self.url.0.clone())

@@ -72,6 +72,8 @@ mod upstreams;
 
 #[cfg(test)]
 mod layers;
+#[cfg(test)]
+mod tests;
 
 pub use budget::HedgeBudgetSnapshot;
 pub use config::{Config, ConfigError, Document, EndpointConfig, EndpointUrl, PolicyConfig, Role};

@@ -95,7 +95,25 @@ impl Pool {
     /// health loop (unless `health.interval_ms = 0`); it stops when the last clone of the
     /// pool is dropped.
     pub fn new(settings: Settings) -> Result<Pool, ConfigError> {
-        let upstreams = Arc::new(Upstreams::new(&settings, clock::now())?);
+        let upstreams = Upstreams::new(&settings, clock::now())?;
+        Ok(Pool::assemble(settings, upstreams))
+    }
+
+    /// A pool whose endpoints answer from in-memory scripts (the core's own tests).
+    #[cfg(test)]
+    pub(crate) fn scripted(
+        settings: Settings,
+        scripts: &[Arc<crate::tests::script::Script>],
+    ) -> Pool {
+        let mut upstreams = Upstreams::new(&settings, clock::now()).expect("endpoints");
+        for (ep, script) in upstreams.endpoints.iter_mut().zip(scripts) {
+            Arc::get_mut(ep).expect("fresh endpoint").script = Some(script.clone());
+        }
+        Pool::assemble(settings, upstreams)
+    }
+
+    fn assemble(settings: Settings, upstreams: Upstreams) -> Pool {
+        let upstreams = Arc::new(upstreams);
         if let Some(interval) = settings.health.interval
             && tokio::runtime::Handle::try_current().is_ok()
         {
@@ -119,9 +137,9 @@ impl Pool {
             hasher: foldhash::fast::RandomState::default(),
             next_id: AtomicU64::new(1),
         };
-        Ok(Pool {
+        Pool {
             core: Arc::new(core),
-        })
+        }
     }
 
     /// Starts a call of `method` with `params` (anything serializable: a `serde_json::Value`,
@@ -152,6 +170,12 @@ impl Pool {
     /// Endpoint names in config order.
     pub fn endpoint_names(&self) -> Vec<String> {
         self.endpoints().map(|e| e.name.to_string()).collect()
+    }
+
+    /// Endpoint `i` (the core's own tests).
+    #[cfg(test)]
+    pub(crate) fn endpoint(&self, i: usize) -> &Arc<crate::endpoint::Endpoint> {
+        &self.core.cx.upstreams.endpoints[i]
     }
 
     fn endpoints(&self) -> impl Iterator<Item = &Arc<crate::endpoint::Endpoint>> {
