@@ -456,9 +456,9 @@ impl<'c> Attempts<'c> {
                 });
             }
         }
-        if self.launched == 0 {
+        if self.launched == 0 && !self.expired() {
             Err(ErrorReason::NoEndpoint)
-        } else if self.deadline_hit {
+        } else if self.deadline_hit || self.expired() {
             Err(ErrorReason::Deadline { failures })
         } else {
             Err(ErrorReason::AllFailed { failures })

@@ -1,13 +1,12 @@
 //! The rounds of one call, in one place: the strategy's round, then — only if it got
 //! nowhere — waiting for a rate-limit budget to refill, a last-resort attempt on endpoints
-//! whose circuits are open, and retry rounds; then what the call reports (stats, metrics,
-//! [`Reply`] or [`CallError`]).
+//! whose circuits are open, retry rounds and a last chance; then what the call reports
+//! (stats, metrics, [`Reply`] or [`CallError`]).
 //!
 //! - **Budget wait**: when every endpoint's rate-limit budget is spent the call waits for
 //!   the first refill rather than fail (or exceed a provider's limit), while its deadline
 //!   allows; past it, `-32084`.
-//! - **Last resort**: when every circuit is open, trying the best of them beats failing
-//!   without trying.
+//! - **Last resort**: when every circuit is open, trying them beats failing untried.
 //! - **Retry round** (`retries`, default 1; not for consensus, which re-asks its own
 //!   voters): when the strategy ended with only failures or only empty answers and time is
 //!   left, every endpoint whose last attempt *failed* gets one more attempt, at once — a
@@ -15,6 +14,11 @@
 //!   providers of which one lags, retrying the fresh one is the only way to a non-empty
 //!   answer. An agreed node error or a deterministic error is an answer, not a failure,
 //!   and is never retried.
+//! - **Last chance** (unless `retries = 0`): still nothing usable and time left — every
+//!   endpoint not asked or whose last attempt failed is asked once more, open circuits
+//!   included; endpoints cooling down after a 429 are asked when the first cool-down ends,
+//!   if that is before the deadline. `max_attempts` bounds the strategy's own round; the
+//!   retry round and the last chance add at most one attempt per endpoint each.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,11 +63,7 @@ pub(crate) async fn execute(cx: &Context, call: &Call) -> Result<Reply, CallErro
     }
     if strategy != Strategy::Consensus {
         for _ in 0..call.policy.retries {
-            let unsatisfied = match &result {
-                Ok(win) => win.missing > 0,
-                Err(reason) => matches!(reason, ErrorReason::AllFailed { .. }),
-            };
-            if !unsatisfied || a.expired() {
+            if !unsatisfied(&result) || a.expired() {
                 break;
             }
             if let Err(other) = a.restore(result) {
@@ -77,10 +77,37 @@ pub(crate) async fn execute(cx: &Context, call: &Call) -> Result<Reply, CallErro
             result = retry_round(&mut a, &plan).await;
         }
     }
+    // Still nothing usable and time left: a last chance for every endpoint not asked or
+    // whose last attempt failed (see `last_chance`).
+    if call.policy.retries > 0 && unsatisfied(&result) && !a.expired() {
+        result = match a.restore(result) {
+            Ok(()) => {
+                a.readmit_failed();
+                let candidates: Vec<_> = plan
+                    .iter()
+                    .chain(plan.last_resort())
+                    .filter(|ep| !a.tried(ep))
+                    .cloned()
+                    .collect();
+                last_chance(&mut a, candidates).await
+            }
+            Err(other) => Err(other),
+        };
+    }
     report(call, result, a.launched())
 }
 
-/// Failover over endpoints whose circuits are open, bypassing the breaker.
+/// Whether a round's result leaves room for a better one: only failures, or only empty
+/// answers.
+fn unsatisfied(result: &Result<Win, ErrorReason>) -> bool {
+    match result {
+        Ok(win) => win.missing > 0,
+        Err(reason) => matches!(reason, ErrorReason::AllFailed { .. }),
+    }
+}
+
+/// Failover over endpoints whose circuits are open, best first, bypassing the breaker (not
+/// a 429's cool-down): a probable failure is better than a certain one.
 async fn last_resort(
     a: &mut Attempts<'_>,
     endpoints: &[Arc<Endpoint>],
@@ -96,6 +123,50 @@ async fn last_resort(
     a.finish()
 }
 
+/// The last chance of a call that has nothing usable yet: every one of `candidates` at
+/// once, bypassing open circuits (the attempt doubles as a probe); then, if that did not
+/// do, those that were cooling down after a 429 as soon as the first cool-down ends, if it
+/// ends before the deadline. A provider's `Retry-After` is honoured, never cut short.
+async fn last_chance(
+    a: &mut Attempts<'_>,
+    candidates: Vec<Arc<Endpoint>>,
+) -> Result<Win, ErrorReason> {
+    let now = clock::now();
+    let (cooling, free): (Vec<_>, Vec<_>) = candidates
+        .into_iter()
+        .partition(|e| e.stats.cooling_until(now).is_some());
+    for ep in &free {
+        a.launch_forced(ep);
+    }
+    let result = match a.settle().await {
+        Some(done) => done,
+        None => a.finish(),
+    };
+    if !unsatisfied(&result) || cooling.is_empty() {
+        return result;
+    }
+    let now = clock::now();
+    let Some(first) = cooling
+        .iter()
+        .filter_map(|e| e.stats.cooling_until(now))
+        .min()
+    else {
+        return result;
+    };
+    if first >= a.call.deadline {
+        return result;
+    }
+    tokio::time::sleep_until(first).await;
+    a.restore(result)?;
+    for ep in &cooling {
+        a.launch_forced(ep);
+    }
+    match a.settle().await {
+        Some(done) => done,
+        None => a.finish(),
+    }
+}
+
 /// One more attempt, all at once, on every endpoint readmitted by
 /// [`Attempts::readmit_failed`].
 async fn retry_round(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorReason> {
@@ -106,7 +177,10 @@ async fn retry_round(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorReas
         .cloned()
         .collect();
     for ep in &readmitted {
-        a.launch(ep);
+        // Its failure may just have opened its circuit: this call still wants its answer.
+        if !a.launch(ep) {
+            a.launch_forced(ep);
+        }
     }
     match a.settle().await {
         Some(done) => done,

@@ -304,6 +304,14 @@ impl EndpointStats {
         t.breaker.peek(now)
     }
 
+    /// When a running 429 cool-down ends (`None` if none is running).
+    pub(crate) fn cooling_until(&self, now: Instant) -> Option<Instant> {
+        self.tracked
+            .lock()
+            .rate_limited_until
+            .filter(|until| now < *until)
+    }
+
     /// Whether a 429's cool-down is still running.
     pub(crate) fn cooling_down(&self, now: Instant) -> bool {
         self.tracked

@@ -225,6 +225,7 @@ async fn dual_ranks_a_pair_by_the_member_that_can_serve() {
     pool.call("getBalance", &json!(["k"]))
         .strategy(Strategy::Failover)
         .max_attempts(1)
+        .retries(0)
         .await
         .unwrap_err();
     assert_eq!(pool.status().endpoints[0].circuit, "open");
@@ -239,4 +240,56 @@ async fn dual_ranks_a_pair_by_the_member_that_can_serve() {
     assert_eq!(s[0].count("getBalance"), 1);
     let (b, c) = (s[1].count("getBalance"), s[2].count("getBalance"));
     assert!(b >= 7 && c >= 7, "b {b}, c {c}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn before_failing_a_call_tries_open_circuits_and_waits_out_a_cool_down_that_fits() {
+    let s = scripts(2);
+    let pool = pool(
+        &s,
+        "[breaker]\nfailures = 1\nopen_ms = 60000\n[default]\ndeadline_ms = 3000\n",
+    );
+    // `a` fails once: its circuit opens for a minute. Then it recovers, and `b` breaks.
+    s[0].set("getBalance", fail(FailureKind::Connect));
+    s[1].set("getBalance", ok(&account(1, "5")));
+    let first = pool.call("getBalance", &json!(["k"])).await.unwrap();
+    assert_eq!(&*first.endpoint, "b");
+    assert_eq!(pool.status().endpoints[0].circuit, "open");
+    s[0].set("getBalance", ok(&account(1, "5")));
+    s[1].set("getBalance", fail(FailureKind::HttpStatus));
+    let reply = pool.call("getBalance", &json!(["k"])).await.unwrap();
+    assert_eq!(
+        &*reply.endpoint, "a",
+        "a probable failure beats a certain one"
+    );
+    assert_eq!(
+        pool.status().endpoints[0].circuit,
+        "closed",
+        "and it probed a back"
+    );
+
+    // A 429 asks for a second's rest; with three seconds of budget it is waited out.
+    let s = scripts(2);
+    let pool = pool_with(&s, &[], "[default]\ndeadline_ms = 3000\n");
+    s[0].set("getBalance", fail(FailureKind::RateLimited));
+    s[1].set("getBalance", ok(&account(1, "5")));
+    pool.call("getBalance", &json!(["k"]))
+        .strategy(Strategy::Failover)
+        .await
+        .unwrap();
+    s[0].set("getBalance", ok(&account(1, "5")));
+    s[1].set("getBalance", fail(FailureKind::HttpStatus));
+    let started = crate::clock::now();
+    let reply = pool
+        .call("getBalance", &json!(["k"]))
+        .strategy(Strategy::Failover)
+        .await
+        .unwrap();
+    assert_eq!(&*reply.endpoint, "a");
+    assert_eq!(
+        s[0].count("getBalance"),
+        2,
+        "never asked while it asked for rest"
+    );
+    assert!(crate::clock::now() - started >= Duration::from_millis(990));
 }

@@ -291,8 +291,8 @@ async fn all_upstreams_failing_gives_one_error_listing_names_only() {
     .await;
     assert_eq!(
         header(&r, "x-dualrpc-attempts"),
-        "4",
-        "two attempts and a retry round of two"
+        "6",
+        "two attempts, a retry round of two, a last chance of two"
     );
     let text = r.text().await.unwrap();
     assert!(

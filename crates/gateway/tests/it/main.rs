@@ -9,6 +9,8 @@ mod front;
 mod gateway;
 mod health;
 mod props;
+mod soak;
 mod strategies;
 mod support;
 mod timeouts;
+mod trust;
