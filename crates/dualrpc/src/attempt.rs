@@ -18,8 +18,14 @@
 //! When a call ends — won, failed, out of budget, or abandoned by its caller — attempts
 //! still out keep running until they answer or time out, and record what really happened:
 //! selection is not biased toward past winners, and a caller's short budget never shows up
-//! as an endpoint's timeout, failure or latency. Every launched attempt settles exactly
-//! once ([`SettleGuard`]), even if its task panics.
+//! as an endpoint's timeout, failure or latency.
+//!
+//! An attempt that passes its timeout is the endpoint's timeout (stats, breaker) and the
+//! strategy moves on as after any failure — but the request is not abandoned: until the
+//! call's deadline its answer may still come, and a late *success* still counts, since a
+//! timeout must never beat a later success. Every attempt ends with exactly one terminal
+//! message ([`SettleGuard`]), even if its task panics, so the call never waits for an
+//! answer that cannot come.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,6 +94,17 @@ pub(crate) struct Settled {
     pub(crate) outcome: Outcome,
 }
 
+/// What an attempt's task tells its call; the number is the attempt's, in launch order.
+#[derive(Debug)]
+enum Message {
+    /// The attempt's terminal outcome (within its timeout, or a late success).
+    Done(u32, Settled),
+    /// The attempt passed its timeout; it goes on until the deadline for a late success.
+    Slow(u32, Arc<Endpoint>),
+    /// A slow attempt ended without a usable answer.
+    LateEnd(u32, Arc<Endpoint>),
+}
+
 /// What [`Attempts::note`] made of a settled attempt.
 #[derive(Debug)]
 pub(crate) enum Verdict {
@@ -117,12 +134,14 @@ pub(crate) enum Event {
 struct Mark {
     /// Asked in this call (no strategy asks an endpoint twice unless readmitted).
     tried: bool,
-    /// An attempt is out.
-    outstanding: bool,
+    /// Attempts out within their timeout.
+    fresh: u8,
     /// Its last attempt failed: a candidate for the retry round.
     failed_last: bool,
     /// Readmitted for the retry round.
     readmitted: bool,
+    /// Attempts out past their timeout: only a late success can still come.
+    slow: u8,
 }
 
 /// The first node-specific error of a call and whether every later one had its code.
@@ -140,10 +159,14 @@ struct NodeErrors {
 pub(crate) struct Attempts<'c> {
     pub(crate) call: &'c Call,
     pub(crate) cx: &'c Context,
-    tx: mpsc::UnboundedSender<Settled>,
-    rx: mpsc::UnboundedReceiver<Settled>,
-    /// Attempts launched and not yet settled.
+    tx: mpsc::UnboundedSender<Message>,
+    rx: mpsc::UnboundedReceiver<Message>,
+    /// Attempts launched and not yet ended (slow ones included).
     pending: usize,
+    /// Of those, attempts past their timeout.
+    slow: usize,
+    /// Per attempt number: whether it is past its timeout.
+    slow_attempts: Vec<bool>,
     /// Attempts launched in all.
     launched: u32,
     marks: Vec<Mark>,
@@ -166,6 +189,8 @@ impl<'c> Attempts<'c> {
             tx,
             rx,
             pending: 0,
+            slow: 0,
+            slow_attempts: Vec::new(),
             launched: 0,
             marks: vec![Mark::default(); cx.upstreams.endpoints.len()],
             failures: Vec::new(),
@@ -181,9 +206,10 @@ impl<'c> Attempts<'c> {
         self.launched
     }
 
-    /// Attempts still out.
+    /// Attempts still out and within their timeout (slow ones may only still bring a late
+    /// success).
     pub(crate) fn pending(&self) -> usize {
-        self.pending
+        self.pending - self.slow
     }
 
     /// Whether `ep` was asked in this call.
@@ -237,9 +263,10 @@ impl<'c> Attempts<'c> {
     }
 
     /// Launches `ep` again although it was asked in this call (consensus re-asks a node
-    /// that answered empty or failed).
+    /// that answered empty or failed) — unless an attempt on it is still within its
+    /// timeout.
     pub(crate) fn relaunch(&mut self, ep: &Arc<Endpoint>) -> bool {
-        if self.marks[ep.index].outstanding {
+        if self.marks[ep.index].fresh > 0 {
             return false;
         }
         self.marks[ep.index].tried = false;
@@ -278,7 +305,9 @@ impl<'c> Attempts<'c> {
         }
         let mark = &mut self.marks[ep.index];
         mark.tried = true;
-        mark.outstanding = true;
+        mark.fresh += 1;
+        let number = self.launched;
+        self.slow_attempts.push(false);
         self.pending += 1;
         self.launched += 1;
         let attempt = Attempt {
@@ -289,37 +318,69 @@ impl<'c> Attempts<'c> {
             method: self.call.method.clone(),
             max_bytes: self.cx.max_response_bytes,
             timeout: self.call.policy.attempt_timeout(ep.timeout),
+            deadline: self.call.deadline,
         };
         ep.stats.begin_attempt();
         let guard = SettleGuard {
             tx: Some(self.tx.clone()),
             endpoint: ep.clone(),
+            number,
         };
         tokio::spawn(attempt.run(guard));
         true
     }
 
-    /// Waits for the next settled attempt, the deadline, or `timer` (if given).
+    /// Waits for the next settled attempt (a failure, a timeout, an answer, or a slow
+    /// attempt's late success), the deadline, or `timer` (if given). `Idle` when nothing is
+    /// out at all.
     pub(crate) async fn next_until(&mut self, timer: Option<Instant>) -> Event {
-        if self.pending == 0 {
-            return Event::Idle;
-        }
         let deadline = self.call.deadline;
         let until = timer.map_or(deadline, |t| t.min(deadline));
-        match tokio::time::timeout_at(until, self.rx.recv()).await {
-            Ok(Some(settled)) => {
-                self.pending -= 1;
-                self.marks[settled.endpoint.index].outstanding = false;
-                Event::Settled(settled)
+        loop {
+            if self.pending == 0 {
+                return Event::Idle;
             }
-            // Unreachable while `self.tx` is alive; treat as idle rather than hang.
-            Ok(None) => Event::Idle,
-            Err(_) if timer.is_some_and(|t| t < deadline) => Event::Timer,
-            Err(_) => {
-                self.deadline_hit = true;
-                Event::Deadline
+            let message = match tokio::time::timeout_at(until, self.rx.recv()).await {
+                Ok(Some(message)) => message,
+                // Unreachable while `self.tx` is alive; treat as idle rather than hang.
+                Ok(None) => return Event::Idle,
+                Err(_) if timer.is_some_and(|t| t < deadline) => return Event::Timer,
+                Err(_) => {
+                    self.deadline_hit = true;
+                    return Event::Deadline;
+                }
+            };
+            match message {
+                Message::Done(number, settled) => {
+                    self.ended(number, settled.endpoint.index);
+                    return Event::Settled(settled);
+                }
+                Message::Slow(number, endpoint) => {
+                    self.slow_attempts[number as usize] = true;
+                    self.slow += 1;
+                    let mark = &mut self.marks[endpoint.index];
+                    mark.fresh -= 1;
+                    mark.slow += 1;
+                    return Event::Settled(Settled {
+                        endpoint,
+                        outcome: Outcome::failed(FailureKind::Timeout),
+                    });
+                }
+                Message::LateEnd(number, endpoint) => self.ended(number, endpoint.index),
             }
         }
+    }
+
+    /// Bookkeeping of attempt `number` on endpoint `index` ending.
+    fn ended(&mut self, number: u32, index: usize) {
+        let mark = &mut self.marks[index];
+        if std::mem::take(&mut self.slow_attempts[number as usize]) {
+            self.slow -= 1;
+            mark.slow -= 1;
+        } else {
+            mark.fresh -= 1;
+        }
+        self.pending -= 1;
     }
 
     /// Waits for the next settled attempt or the deadline.
@@ -381,14 +442,15 @@ impl<'c> Attempts<'c> {
         }
     }
 
-    /// Readmits every endpoint whose last attempt failed (and is not still out) for one
-    /// more attempt, keeping the failures and the best empty answer seen so far. An
-    /// endpoint that answered with a node-specific error is not asked again: it would say
-    /// the same. Returns how many were readmitted.
+    /// Readmits every endpoint whose last attempt failed (or is past its timeout — a
+    /// stalled request says little about the next one) and has no attempt within its
+    /// timeout out, for one more attempt, keeping the failures and the best empty answer
+    /// seen so far. An endpoint that answered with a node-specific error is not asked
+    /// again: it would say the same. Returns how many were readmitted.
     pub(crate) fn readmit_failed(&mut self) -> usize {
         let mut n = 0;
         for m in &mut self.marks {
-            let again = m.failed_last && !m.outstanding;
+            let again = m.failed_last && m.fresh == 0;
             m.readmitted = again;
             if again {
                 m.tried = false;
@@ -434,6 +496,30 @@ impl<'c> Attempts<'c> {
     /// there is"); else the node-specific error every answering endpoint agreed on; else
     /// the list of failures.
     pub(crate) fn finish(&mut self) -> Result<Win, ErrorReason> {
+        self.conclude()
+    }
+
+    /// When a call has nothing better than `result` (only failures or an empty answer) and
+    /// attempts past their timeout are still out, waits for a late success from one of
+    /// them until the deadline; the late success, else `result`.
+    pub(crate) async fn await_late(
+        &mut self,
+        result: Result<Win, ErrorReason>,
+    ) -> Result<Win, ErrorReason> {
+        while self.slow > 0 && !self.expired() {
+            match self.next().await {
+                Event::Settled(s) => match self.note(s) {
+                    Verdict::Win(w) => return Ok(w),
+                    Verdict::Final(e) => return Err(e),
+                    Verdict::Continue => {}
+                },
+                Event::Idle | Event::Timer | Event::Deadline => break,
+            }
+        }
+        result
+    }
+
+    fn conclude(&mut self) -> Result<Win, ErrorReason> {
         if let Some(win) = self.best_empty.take() {
             return Ok(win);
         }
@@ -449,7 +535,7 @@ impl<'c> Attempts<'c> {
         let mut failures = std::mem::take(&mut self.failures);
         // Attempts still out when the call gave up ran out of *its* time.
         for ep in &self.cx.upstreams.endpoints {
-            if self.marks[ep.index].outstanding {
+            if self.marks[ep.index].fresh > 0 {
                 failures.push(AttemptFailure {
                     endpoint: ep.name.clone(),
                     kind: FailureKind::Timeout,
@@ -465,17 +551,21 @@ impl<'c> Attempts<'c> {
         }
     }
 
-    /// Waits until a usable success, a deterministic error, the deadline, or until nothing
-    /// is in flight. Most strategies are "launch some, then `settle`".
+    /// Waits until a usable success, a deterministic error, the deadline, or until no
+    /// attempt within its timeout is out (`None`: the strategy may launch more). Most
+    /// strategies are "launch some, then `settle`".
     pub(crate) async fn settle(&mut self) -> Option<Result<Win, ErrorReason>> {
         loop {
+            if self.pending() == 0 {
+                return None;
+            }
             match self.next().await {
                 Event::Settled(s) => match self.note(s) {
                     Verdict::Win(w) => return Some(Ok(w)),
                     Verdict::Final(e) => return Some(Err(e)),
                     Verdict::Continue => {}
                 },
-                Event::Deadline => return Some(self.finish()),
+                Event::Deadline => return Some(self.conclude()),
                 Event::Idle | Event::Timer => return None,
             }
         }
@@ -497,18 +587,17 @@ struct Attempt {
     max_bytes: usize,
     /// The endpoint's configured attempt timeout — never the caller's remaining budget.
     timeout: Duration,
+    /// The call's deadline: until then a slow attempt may still bring a late success.
+    deadline: Instant,
 }
 
 impl Attempt {
     async fn run(self, guard: SettleGuard) {
         let ep = &self.endpoint;
         let started = clock::now();
-        let outcome = match tokio::time::timeout(
-            self.timeout,
-            ep.send(self.body, self.id, self.info.empty, self.max_bytes),
-        )
-        .await
-        {
+        let send = ep.send(self.body, self.id, self.info.empty, self.max_bytes);
+        tokio::pin!(send);
+        let outcome = match tokio::time::timeout(self.timeout, &mut send).await {
             Ok(outcome) => outcome,
             Err(_) => Outcome::failed(FailureKind::Timeout),
         };
@@ -518,27 +607,64 @@ impl Attempt {
             ep.circuit_changed();
         }
         ep.metrics().attempt(&outcome, latency);
-        guard.settle(Settled {
-            endpoint: self.endpoint.clone(),
+        let timed_out = matches!(
             outcome,
-        });
+            Outcome::Failed {
+                kind: FailureKind::Timeout,
+                ..
+            }
+        );
+        let number = guard.number;
+        if !timed_out || now >= self.deadline {
+            return guard.settle(Message::Done(
+                number,
+                Settled {
+                    endpoint: self.endpoint.clone(),
+                    outcome,
+                },
+            ));
+        }
+        // Past its timeout (counted as the endpoint's timeout above), but the call may
+        // still use a late success until its deadline.
+        guard.notify(Message::Slow(number, self.endpoint.clone()));
+        match tokio::time::timeout_at(self.deadline, &mut send).await {
+            Ok(late @ Outcome::Success { .. }) => guard.settle(Message::Done(
+                number,
+                Settled {
+                    endpoint: self.endpoint.clone(),
+                    outcome: late,
+                },
+            )),
+            _ => guard.settle(Message::LateEnd(number, self.endpoint.clone())),
+        }
     }
 }
 
-/// Guarantees that every launched attempt settles exactly once and leaves the in-flight
-/// count: if the attempt's task panics or is dropped before answering, the guard reports
-/// an `internal` failure so the call never waits for an answer that cannot come.
+/// Guarantees that every launched attempt ends with exactly one terminal message and
+/// leaves the in-flight count: if the attempt's task panics or is dropped before it ends,
+/// the guard reports an `internal` failure so the call never waits for an answer that
+/// cannot come.
 struct SettleGuard {
-    tx: Option<mpsc::UnboundedSender<Settled>>,
+    tx: Option<mpsc::UnboundedSender<Message>>,
     endpoint: Arc<Endpoint>,
+    /// The attempt's number within its call.
+    number: u32,
 }
 
 impl SettleGuard {
-    fn settle(mut self, settled: Settled) {
+    /// A notice that does not end the attempt.
+    fn notify(&self, message: Message) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(message);
+        }
+    }
+
+    /// The terminal message.
+    fn settle(mut self, message: Message) {
         if let Some(tx) = self.tx.take() {
             // The call may be over already (a loser, or its caller left); then nobody
             // listens, by design.
-            let _ = tx.send(settled);
+            let _ = tx.send(message);
         }
     }
 }
@@ -547,10 +673,13 @@ impl Drop for SettleGuard {
     fn drop(&mut self) {
         self.endpoint.stats.end_attempt();
         if let Some(tx) = self.tx.take() {
-            let _ = tx.send(Settled {
-                endpoint: self.endpoint.clone(),
-                outcome: Outcome::failed(FailureKind::Internal),
-            });
+            let _ = tx.send(Message::Done(
+                self.number,
+                Settled {
+                    endpoint: self.endpoint.clone(),
+                    outcome: Outcome::failed(FailureKind::Internal),
+                },
+            ));
         }
     }
 }

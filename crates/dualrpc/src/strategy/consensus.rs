@@ -159,6 +159,11 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
             }
         }
         let timer = reasks.iter().map(|(t, _)| *t).min();
+        if a.pending() == 0 && timer.is_none() {
+            // Nothing within its timeout out and nothing to re-ask: no vote can come in
+            // time (a voter past its timeout is not waited for).
+            break;
+        }
         let event = match a.next_until(timer).await {
             // Nothing in flight but re-asks are due later: wait for the first of them.
             Event::Idle if timer.is_some() => {

@@ -33,10 +33,18 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
                     } else if a.pending() > 0 {
                         // Nothing left to launch: wait on what is out, without a timer.
                         timer = None;
+                    } else {
+                        // Only attempts past their timeout are out: the rounds go on.
+                        return a.finish();
                     }
                 }
             },
-            Event::Timer => timer = launch(a, plan, true),
+            Event::Timer => {
+                timer = launch(a, plan, true);
+                if timer.is_none() && a.pending() == 0 {
+                    return a.finish();
+                }
+            }
             Event::Idle => match launch(a, plan, false) {
                 // Everything out has settled; try once more before giving up.
                 Some(t) => timer = Some(t),

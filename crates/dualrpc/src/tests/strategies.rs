@@ -293,3 +293,35 @@ async fn before_failing_a_call_tries_open_circuits_and_waits_out_a_cool_down_tha
     );
     assert!(crate::clock::now() - started >= Duration::from_millis(990));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_attempt_still_wins_with_a_late_success_before_the_deadline() {
+    let s = scripts(2);
+    // `a` has the account but needs 60 ms; its attempt timeout is 50 ms. `b` lags.
+    s[0].set(
+        "getAccountInfo",
+        ok(&account(2, "{\"lamports\":1}")).after(60),
+    );
+    s[1].set("getAccountInfo", ok(&account(1, "null")).after(5));
+    let pool = pool(
+        &s,
+        "[method.getAccountInfo]\ntimeout_ms = 50\ndeadline_ms = 300\nretries = 0\n",
+    );
+    for strategy in [Strategy::Race, Strategy::Failover, Strategy::Hedge] {
+        let reply = pool
+            .call("getAccountInfo", &json!(["mint"]))
+            .strategy(strategy)
+            .await
+            .unwrap();
+        assert!(
+            !reply.empty,
+            "{strategy}: a timeout never beats a later success"
+        );
+        assert_eq!(&*reply.endpoint, "a", "{strategy}");
+        // 60 ms, or 65 when `b` (faster, empty) was asked first.
+        assert!(reply.latency <= 65 * MS, "{strategy}: {:?}", reply.latency);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The endpoint is still charged with its timeouts.
+    assert_eq!(pool.status().endpoints[0].counts.failures["timeout"], 3);
+}
