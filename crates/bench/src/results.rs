@@ -28,6 +28,27 @@ pub struct MethodCounts {
     pub ok: u64,
     /// Requests answered with an empty/stale result (`null` where the chain has the data).
     pub stale: u64,
+    /// Sum of request latencies (µs), for the mean.
+    pub latency_sum_us: u64,
+    /// Request latencies (µs), sorted when the run ends, for percentiles.
+    pub latencies_us: Vec<u64>,
+}
+
+impl MethodCounts {
+    /// Mean latency in ms, if any request was sent.
+    pub fn mean_ms(&self) -> Option<f64> {
+        (self.requests > 0).then(|| self.latency_sum_us as f64 / self.requests as f64 / 1e3)
+    }
+
+    /// The `q`-quantile of latency in ms (`latencies_us` must be sorted).
+    pub fn quantile_ms(&self, q: f64) -> Option<f64> {
+        let n = self.latencies_us.len();
+        if n == 0 {
+            return None;
+        }
+        let i = ((q * n as f64).ceil() as usize).clamp(1, n) - 1;
+        Some(self.latencies_us[i] as f64 / 1e3)
+    }
 }
 
 /// Everything measured for one arm.

@@ -177,7 +177,11 @@ pub async fn run(
         failed: requests - ok - stale,
         by_method: methods
             .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
+            .map(|(k, v)| {
+                let mut v = v.clone();
+                v.latencies_us.sort_unstable();
+                (k.to_string(), v)
+            })
             .collect(),
         elapsed,
     }
@@ -287,6 +291,9 @@ fn record(s: &Shared, method: &'static str, latency: Duration, verdict: Verdict)
     let mut methods = s.methods.lock();
     let m = methods.entry(method).or_default();
     m.requests += 1;
+    let us = latency.as_micros() as u64;
+    m.latency_sum_us += us;
+    m.latencies_us.push(us);
     match verdict {
         Verdict::Ok => m.ok += 1,
         Verdict::Stale => m.stale += 1,

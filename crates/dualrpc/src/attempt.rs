@@ -212,6 +212,11 @@ impl<'c> Attempts<'c> {
         self.pending - self.slow
     }
 
+    /// Whether an attempt on `ep` is out within its timeout.
+    pub(crate) fn out(&self, ep: &Endpoint) -> bool {
+        self.marks[ep.index].fresh > 0
+    }
+
     /// Whether `ep` was asked in this call.
     pub(crate) fn tried(&self, ep: &Endpoint) -> bool {
         self.marks[ep.index].tried

@@ -38,6 +38,8 @@ fn arm(
                     requests: requests / 2,
                     ok: ok / 2,
                     stale: 0,
+                    latency_sum_us: (requests / 2) * 20_000,
+                    latencies_us: vec![10_000, 20_000, 30_000],
                 },
             ),
             (
@@ -46,6 +48,7 @@ fn arm(
                     requests: requests - requests / 2,
                     ok: ok - ok / 2,
                     stale,
+                    ..MethodCounts::default()
                 },
             ),
         ],

@@ -109,14 +109,7 @@ fn results_section(md: &mut String, run: &BenchRun) {
 }
 
 fn methods_section(md: &mut String, run: &BenchRun) {
-    let mut methods: Vec<&str> = Vec::new();
-    for arm in &run.arms {
-        for (m, _) in &arm.by_method {
-            if !methods.contains(&m.as_str()) {
-                methods.push(m);
-            }
-        }
-    }
+    let methods = methods_in(run);
     if methods.is_empty() {
         return;
     }
@@ -156,6 +149,45 @@ fn methods_section(md: &mut String, run: &BenchRun) {
         md.push('\n');
     }
     md.push('\n');
+    let _ = writeln!(md, "Latency per method, mean / p99 in ms:\n");
+    let _ = write!(md, "| method |");
+    for arm in &run.arms {
+        let _ = write!(md, " {} |", cell(&arm.name));
+    }
+    let _ = write!(md, "\n|---|");
+    for _ in &run.arms {
+        let _ = write!(md, "--:|");
+    }
+    md.push('\n');
+    for m in methods_in(run) {
+        let _ = write!(md, "| `{m}` |");
+        for arm in &run.arms {
+            match arm.by_method.iter().find(|(n, _)| n == m) {
+                Some((_, c)) => match (c.mean_ms(), c.quantile_ms(0.99)) {
+                    (Some(mean), Some(p99)) => {
+                        let _ = write!(md, " {mean:.1} / {p99:.1} |");
+                    }
+                    _ => md.push_str(" — |"),
+                },
+                None => md.push_str(" — |"),
+            }
+        }
+        md.push('\n');
+    }
+    md.push('\n');
+}
+
+/// The methods any arm sent, in order of first appearance.
+fn methods_in(run: &BenchRun) -> Vec<&str> {
+    let mut methods: Vec<&str> = Vec::new();
+    for arm in &run.arms {
+        for (m, _) in &arm.by_method {
+            if !methods.contains(&m.as_str()) {
+                methods.push(m);
+            }
+        }
+    }
+    methods
 }
 
 fn overhead_section(md: &mut String, run: &BenchRun) {

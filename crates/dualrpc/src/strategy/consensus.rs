@@ -17,7 +17,9 @@
 //!
 //! Verdict: at the quorum, the first agreeing answer (the freshest, for lists), with
 //! `k/quorum` agreement. When no more votes can come — nothing out, nothing to re-ask, or
-//! the deadline — an answer nothing contradicts is returned with how many agreed
+//! the deadline; or every voter still out lags and has not reached the slot the answer is
+//! about, so it cannot confirm it yet — an answer nothing contradicts is returned with
+//! how many agreed
 //! (`x-dualrpc-agreement: 1/2`) under `consensus_fallback = "accept"` (the default), or
 //! `-32082` under `"error"`. A contradicted answer is never returned: two different
 //! answers end in `-32082` listing who said what. Only empty answers: that is all there is.
@@ -42,6 +44,9 @@ const REASK_FIRST_DELAY: Duration = Duration::from_millis(50);
 struct Group {
     form: Form,
     members: Vec<Win>,
+    /// The slot the first answer is about (`slot` of a transaction or block,
+    /// `context.slot`), if it says.
+    slot: Option<u64>,
 }
 
 /// The votes of one call.
@@ -66,6 +71,7 @@ impl Tally {
             None => {
                 self.groups.push(Group {
                     form,
+                    slot: answer_slot(&w.result),
                     members: Vec::new(),
                 });
                 self.groups.len() - 1
@@ -164,6 +170,19 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
             // time (a voter past its timeout is not waited for).
             break;
         }
+        if fallback == ConsensusFallback::Accept
+            && timer.is_none()
+            && let Some(slot) = tally.groups.first().and_then(|g| g.slot)
+            && tally.groups.len() == 1
+            && plan
+                .iter()
+                .filter(|ep| a.out(ep))
+                .all(|ep| plan.lag(ep.index) > 0 && ep.stats.slot().is_none_or(|s| s < slot))
+        {
+            // Everyone still out lags and has not reached the answer's slot: none of them
+            // can confirm it yet, so waiting only adds their latency.
+            break;
+        }
         let event = match a.next_until(timer).await {
             // Nothing in flight but re-asks are due later: wait for the first of them.
             Event::Idle if timer.is_some() => {
@@ -260,6 +279,22 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
             })
         }
     }
+}
+
+/// The slot an answer is about: `context.slot` of `{context, value}` results, else a
+/// top-level `slot` (transactions, blocks).
+fn answer_slot(result: &crate::jsonrpc::RawJson) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Context {
+        slot: Option<u64>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Head {
+        context: Option<Context>,
+        slot: Option<u64>,
+    }
+    let head: Head = serde_json::from_str(result.get()).ok()?;
+    head.context.and_then(|c| c.slot).or(head.slot)
 }
 
 /// Schedules `ep` to be asked again after its current backoff (doubling it), unless that

@@ -195,3 +195,36 @@ async fn errors_and_empty_answers_are_no_votes_and_failures_call_more_endpoints(
         "before the failed one was asked again"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn voters_that_cannot_have_seen_the_answer_yet_are_not_waited_for() {
+    let fresh_tx = r#"{"slot":100,"meta":{"err":null},"transaction":{"signatures":["s"]}}"#;
+    let s = scripts(3);
+    s[0].set("getTransaction", ok(fresh_tx).after(10));
+    s[1].set("getTransaction", ok("null").after(200));
+    s[2].set("getTransaction", ok("null").after(300));
+    let pool = pool(&s, "");
+    let now = clock::now();
+    for (i, slot) in [100, 99, 97].into_iter().enumerate() {
+        pool.endpoint(i).stats.record_probe(now, Some(slot));
+    }
+    let reply = pool
+        .call("getTransaction", &json!(["s"]))
+        .strategy(Strategy::Consensus)
+        .await
+        .unwrap();
+    assert_eq!(reply.agreement, agreement(1, 2));
+    assert_eq!(reply.latency, 10 * MS, "b and c lag behind slot 100");
+
+    // An older transaction: the lagging nodes have its slot, so their votes count.
+    let old_tx = r#"{"slot":50,"meta":{"err":null},"transaction":{"signatures":["s"]}}"#;
+    s[0].set("getTransaction", ok(old_tx).after(10));
+    s[1].set("getTransaction", ok(old_tx).after(30));
+    let reply = pool
+        .call("getTransaction", &json!(["old"]))
+        .strategy(Strategy::Consensus)
+        .await
+        .unwrap();
+    assert_eq!(reply.agreement, agreement(2, 2));
+    assert_eq!(reply.latency, 30 * MS);
+}
