@@ -16,25 +16,35 @@ pub(crate) struct ServeArgs {
     #[arg(long)]
     listen: Option<SocketAddr>,
     /// An upstream as NAME=URL; repeat for each. Every other setting takes its default.
-    #[arg(long, value_name = "NAME=URL", value_parser = parse_endpoint)]
-    endpoint: Vec<(String, String)>,
+    #[arg(long, value_name = "NAME=URL")]
+    endpoint: Vec<String>,
 }
 
+/// `NAME=URL`, parsed here rather than by clap: clap's error for a bad value quotes the
+/// value, and the URL may carry an API key. This error never repeats the argument.
 fn parse_endpoint(s: &str) -> Result<(String, String), String> {
-    // The URL may carry a key: the error never repeats the argument.
     s.split_once('=')
         .map(|(n, u)| (n.trim().to_string(), u.trim().to_string()))
         .filter(|(n, u)| !n.is_empty() && !u.is_empty())
-        .ok_or_else(|| "expected NAME=URL (for example helius=https://…)".to_string())
+        .ok_or_else(|| {
+            "--endpoint expects NAME=URL (for example helius=https://…); the value is not shown: it may hold a key".to_string()
+        })
 }
 
 pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let (settings, mut gateway) = match (&args.config, args.endpoint.is_empty()) {
         (Some(path), _) => config::load(path)?,
-        (None, false) => (
-            Settings::from_config(&Config::from_endpoints(args.endpoint.clone())?)?,
-            GatewayConfig::default(),
-        ),
+        (None, false) => {
+            let endpoints = args
+                .endpoint
+                .iter()
+                .map(|e| parse_endpoint(e))
+                .collect::<Result<Vec<_>, _>>()?;
+            (
+                Settings::from_config(&Config::from_endpoints(endpoints)?)?,
+                GatewayConfig::default(),
+            )
+        }
         (None, true) => return Err("give --config FILE or at least one --endpoint NAME=URL".into()),
     };
     if let Some(listen) = args.listen {

@@ -232,5 +232,17 @@ fn bad_config_fails_with_a_clear_message_that_hides_the_url() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read config file"));
+    // A malformed --endpoint (no NAME=) is refused without echoing the URL's key.
+    let out = Command::new(env!("CARGO_BIN_EXE_dualrpc"))
+        .args([
+            "serve",
+            "--endpoint",
+            &format!("https://x.example.com/{SECRET}/"),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("NAME=URL") && !err.contains(SECRET), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -135,13 +135,13 @@ struct Mark {
     /// Asked in this call (no strategy asks an endpoint twice unless readmitted).
     tried: bool,
     /// Attempts out within their timeout.
-    fresh: u8,
+    fresh: u32,
     /// Its last attempt failed: a candidate for the retry round.
     failed_last: bool,
     /// Readmitted for the retry round.
     readmitted: bool,
     /// Attempts out past their timeout: only a late success can still come.
-    slow: u8,
+    slow: u32,
 }
 
 /// The first node-specific error of a call and whether every later one had its code.
@@ -276,6 +276,20 @@ impl<'c> Attempts<'c> {
         }
         self.marks[ep.index].tried = false;
         self.launch(ep)
+    }
+
+    /// [`Attempts::relaunch`] ignoring the circuit breaker (not a 429's cool-down).
+    pub(crate) fn relaunch_forced(&mut self, ep: &Arc<Endpoint>) -> bool {
+        if self.marks[ep.index].fresh > 0 {
+            return false;
+        }
+        self.marks[ep.index].tried = false;
+        self.launch_forced(ep)
+    }
+
+    /// Attempts out past their timeout (only a late success can still come from them).
+    pub(crate) fn slow_out(&self) -> usize {
+        self.slow
     }
 
     /// Like [`Attempts::launch`] but ignores the circuit breaker: the last resort when every
@@ -631,9 +645,16 @@ impl Attempt {
         }
         // Past its timeout (counted as the endpoint's timeout above), but the call may
         // still use a late success until its deadline.
+        // It ends as soon as nobody can use it: the call is over (its caller left, or it
+        // ended without it) — it holds a connection and counts as the endpoint's load.
         guard.notify(Message::Slow(number, self.endpoint.clone()));
-        match tokio::time::timeout_at(self.deadline, &mut send).await {
-            Ok(late @ Outcome::Success { .. }) => guard.settle(Message::Done(
+        let call_over = guard.call_over();
+        let late = tokio::select! {
+            late = tokio::time::timeout_at(self.deadline, &mut send) => late.ok(),
+            () = call_over => None,
+        };
+        match late {
+            Some(late @ Outcome::Success { .. }) => guard.settle(Message::Done(
                 number,
                 Settled {
                     endpoint: self.endpoint.clone(),
@@ -661,6 +682,16 @@ impl SettleGuard {
     fn notify(&self, message: Message) {
         if let Some(tx) = &self.tx {
             let _ = tx.send(message);
+        }
+    }
+
+    /// Completes when the call stopped listening (it is over, or its caller left).
+    fn call_over(&self) -> impl std::future::Future<Output = ()> + 'static {
+        let tx = self.tx.clone();
+        async move {
+            if let Some(tx) = tx {
+                tx.closed().await;
+            }
         }
     }
 

@@ -111,21 +111,34 @@ impl ResponseCache {
         Self { cache }
     }
 
-    /// The cached result for `key`, if any that `needs` endpoints agreed on.
-    pub(crate) fn get(&self, key: &Key, needs: u32) -> Option<RawJson> {
+    /// The cached result for `key` and how many endpoints agreed on it, if at least
+    /// `needs` did.
+    pub(crate) fn get(&self, key: &Key, needs: u32) -> Option<(RawJson, u32)> {
         self.cache
             .get(key)
             .filter(|e| e.agreed >= needs)
-            .map(|e| e.result)
+            .map(|e| (e.result, e.agreed))
     }
 
-    /// Stores a result under `policy`, unless a better-confirmed one is there.
-    pub(crate) fn insert(&self, key: Key, result: &RawJson, agreed: u32, policy: CachePolicy) {
+    /// Stores a result under `policy`, unless a better-confirmed one is there. `age` is how
+    /// long ago it was asked for: a TTL counts from the request that read the answer, not
+    /// from when the answer came back.
+    pub(crate) fn insert(
+        &self,
+        key: Key,
+        result: &RawJson,
+        agreed: u32,
+        policy: CachePolicy,
+        age: Duration,
+    ) {
         let ttl = match policy {
             CachePolicy::Never => return,
             CachePolicy::Immutable => IMMUTABLE_TTL,
-            CachePolicy::Ttl(t) => t,
+            CachePolicy::Ttl(t) => t.saturating_sub(age),
         };
+        if ttl.is_zero() {
+            return;
+        }
         if self.cache.get(&key).is_some_and(|e| e.agreed > agreed) {
             return;
         }
@@ -162,22 +175,30 @@ pub(crate) fn policy(
     }
     match info.finality {
         Finality::Always => CachePolicy::Immutable,
-        Finality::AtFinalized if commitment(params).is_none_or(|c| c == "finalized") => {
-            CachePolicy::Immutable
-        }
+        Finality::AtFinalized if reads_finalized(params) => CachePolicy::Immutable,
         _ => CachePolicy::Never,
     }
 }
 
-/// The `commitment` of `[x, {commitment: …}]` params, if given.
-fn commitment(params: Option<&RawValue>) -> Option<String> {
+/// Whether `[x, {commitment: …}]` params read at `finalized` (the default when they name
+/// none). Params that cannot be read that way are not taken for finalized.
+fn reads_finalized(params: Option<&RawValue>) -> bool {
     #[derive(serde::Deserialize)]
-    struct Opts {
-        commitment: Option<String>,
+    struct Opts<'a> {
+        #[serde(borrow)]
+        commitment: Option<std::borrow::Cow<'a, str>>,
     }
-    let items: Vec<&RawValue> = serde_json::from_str(params?.get()).ok()?;
-    let opts: Opts = serde_json::from_str(items.get(1)?.get()).ok()?;
-    opts.commitment
+    let Some(params) = params else {
+        return true;
+    };
+    let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(params.get()) else {
+        return false;
+    };
+    match items.get(1) {
+        None => true,
+        Some(opts) => serde_json::from_str::<Opts<'_>>(opts.get())
+            .is_ok_and(|o| o.commitment.is_none_or(|c| c == "finalized")),
+    }
 }
 
 #[cfg(test)]
@@ -213,6 +234,11 @@ mod tests {
             p(r#"["sig",{"commitment":"confirmed"}]"#),
             CachePolicy::Never
         );
+        assert_eq!(
+            p(r#"["sig",{"commitment":"finalized","commitment":"processed"}]"#),
+            CachePolicy::Never,
+            "params that cannot be read are not taken for finalized"
+        );
         let acc = lookup("getAccountInfo");
         assert_eq!(
             policy(acc, Some(&raw(r#"["a"]"#)), None),
@@ -238,18 +264,19 @@ mod tests {
     fn a_quorum_caller_never_gets_a_less_confirmed_answer() {
         let c = ResponseCache::new(10_000);
         let one = RawJson::parse("1").unwrap();
-        c.insert(key("k"), &one, 1, CachePolicy::Immutable);
-        assert_eq!(c.get(&key("k"), 1).unwrap().get(), "1");
+        let now = Duration::ZERO;
+        c.insert(key("k"), &one, 1, CachePolicy::Immutable, now);
+        assert_eq!(c.get(&key("k"), 1).unwrap().0.get(), "1");
         assert!(c.get(&key("k"), 2).is_none(), "consensus needs 2");
-        c.insert(
-            key("k"),
-            &RawJson::parse("2").unwrap(),
-            2,
-            CachePolicy::Immutable,
-        );
-        assert_eq!(c.get(&key("k"), 2).unwrap().get(), "2");
-        c.insert(key("k"), &one, 1, CachePolicy::Immutable);
-        assert_eq!(c.get(&key("k"), 2).unwrap().get(), "2", "not downgraded");
+        let two = RawJson::parse("2").unwrap();
+        c.insert(key("k"), &two, 2, CachePolicy::Immutable, now);
+        assert_eq!(c.get(&key("k"), 2).unwrap(), (two.clone(), 2));
+        c.insert(key("k"), &one, 1, CachePolicy::Immutable, now);
+        assert_eq!(c.get(&key("k"), 2).unwrap().0, two, "not downgraded");
+        // An answer asked for longer ago than its TTL is not stored.
+        let ttl = CachePolicy::Ttl(Duration::from_millis(200));
+        c.insert(key("late"), &one, 1, ttl, Duration::from_millis(300));
+        assert!(c.get(&key("late"), 1).is_none());
     }
 
     #[test]
@@ -261,7 +288,7 @@ mod tests {
                 hash: i,
                 bytes: Bytes::from(format!("big{i}")),
             };
-            c.insert(k, &big, 1, CachePolicy::Immutable);
+            c.insert(k, &big, 1, CachePolicy::Immutable, Duration::ZERO);
         }
         assert!(c.len() <= 11, "{}", c.len());
     }

@@ -22,9 +22,15 @@
 //!   and params as sent, commitment included) *and* the call's whole policy (strategy,
 //!   quorum, fan-out, attempts, timeouts …): a consensus caller never takes a race's
 //!   answer, a quorum-3 caller never a quorum-2 one.
-//! - **Each caller's own deadline.** A follower waits at most until its own deadline. If
-//!   the shared execution failed for lack of time (its leader had a shorter budget) and the
-//!   follower still has time, it runs the call itself.
+//! - **Each caller's own deadline.** A caller joins only a flight whose deadline is no
+//!   later than its own — one client's long budget never makes another wait past its own
+//!   deadline for an answer it would have had alone by then — and if the shared execution
+//!   ran out of time (its leader had a shorter budget) while the follower has time left, it
+//!   runs the call itself.
+//! - **Asked at the same time.** For data that changes, a caller joins only a flight that
+//!   started at most 50 ms before it: the answer to a request much older than one's own is
+//!   not an answer to one's question. Otherwise (and after a longer-budget flight) the call
+//!   runs alone, unregistered.
 //!
 //! Methods with side effects are never coalesced: two `sendTransaction`s are two sends.
 
@@ -32,6 +38,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::watch;
@@ -62,8 +69,27 @@ impl Hash for FlightKey {
 struct Flight {
     id: u64,
     result: watch::Receiver<Option<Shared>>,
-    /// The leader's deadline: a follower with more time may run again after a failure.
+    /// The leader's deadline: only callers whose own deadline is no earlier join, so none
+    /// waits past its own deadline for an answer it would have had alone by then.
     deadline: Instant,
+    /// When the leader asked: an answer to a request much older than a follower's is not
+    /// an answer to the follower's question, for data that changes.
+    started: Instant,
+}
+
+/// How old a flight of a freshness-sensitive method may be for a caller to join it. Far
+/// below a slot (400 ms): callers that ask "at the same time" share, a caller that asks a
+/// moment later asks anew.
+const JOIN_WINDOW: Duration = Duration::from_millis(50);
+
+/// What a caller does about an identical call in flight.
+enum Decision {
+    /// Wait for it.
+    Follow(watch::Receiver<Option<Shared>>, Instant),
+    /// Nothing in flight: run it and let others join.
+    Lead(u64, watch::Sender<Option<Shared>>),
+    /// One is in flight but older or with a later deadline: run alone.
+    Alone,
 }
 
 /// Executions in flight by key.
@@ -95,10 +121,17 @@ impl Flights {
             policy: call.policy.clone(),
         };
         loop {
-            let joined = {
+            let decision = {
                 let mut running = self.running.lock();
+                let now = clock::now();
                 match running.get(&key) {
-                    Some(f) => Ok((f.result.clone(), f.deadline)),
+                    Some(f)
+                        if f.deadline <= call.deadline
+                            && (!call.info.fresh || now - f.started <= JOIN_WINDOW) =>
+                    {
+                        Decision::Follow(f.result.clone(), f.deadline)
+                    }
+                    Some(_) => Decision::Alone,
                     None => {
                         let (tx, rx) = watch::channel(None);
                         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -108,15 +141,17 @@ impl Flights {
                                 id,
                                 result: rx,
                                 deadline: call.deadline,
+                                started: call.started,
                             },
                         );
-                        Err((id, tx))
+                        Decision::Lead(id, tx)
                     }
                 }
             };
-            let (mut rx, leader_deadline) = match joined {
-                Ok(follow) => follow,
-                Err((id, tx)) => return (self.lead(cx, call, &key, id, tx).await, false),
+            let (mut rx, leader_deadline) = match decision {
+                Decision::Follow(rx, deadline) => (rx, deadline),
+                Decision::Lead(id, tx) => return (self.lead(cx, call, &key, id, tx).await, false),
+                Decision::Alone => return (crate::rounds::execute(cx, call).await, false),
             };
             let shared = tokio::time::timeout_at(call.deadline, rx.wait_for(Option::is_some)).await;
             match shared {
@@ -128,10 +163,7 @@ impl Flights {
                     let out_of_time = matches!(
                         &*shared,
                         Err(CallError {
-                            reason: ErrorReason::Deadline { .. }
-                                | ErrorReason::AllFailed { .. }
-                                | ErrorReason::NoQuorum { .. }
-                                | ErrorReason::OverBudget,
+                            reason: ErrorReason::Deadline { .. } | ErrorReason::OverBudget,
                             ..
                         })
                     );

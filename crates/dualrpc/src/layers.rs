@@ -66,8 +66,16 @@ fn modules_only_use_modules_above_them_and_have_no_cycles() {
             continue;
         }
         if path.is_dir() {
-            for sub in std::fs::read_dir(&path).unwrap() {
-                files.push((name.clone(), sub.unwrap().path()));
+            let mut dirs = vec![path];
+            while let Some(dir) = dirs.pop() {
+                for sub in std::fs::read_dir(&dir).unwrap() {
+                    let sub = sub.unwrap().path();
+                    if sub.is_dir() {
+                        dirs.push(sub);
+                    } else {
+                        files.push((name.clone(), sub));
+                    }
+                }
             }
         } else {
             files.push((name, path));

@@ -204,7 +204,7 @@ pub(crate) fn resolve(
         .or(o.deadline)
         .or_else(|| method.and_then(|m| m.deadline))
         .or(default.deadline)
-        .unwrap_or_else(|| attempt_timeout.unwrap_or(default_timeout) * 2);
+        .unwrap_or_else(|| attempt_timeout.unwrap_or(default_timeout).saturating_mul(2));
     let policy = Policy {
         strategy: o
             .strategy

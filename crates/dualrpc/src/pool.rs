@@ -38,11 +38,14 @@ use crate::config::{Config, ConfigError};
 use crate::error::{CallError, ErrorReason};
 use crate::jsonrpc::Request;
 use crate::policy::{Overrides, Policies, Strategy};
-use crate::reply::Reply;
+use crate::reply::{Agreement, Reply};
 use crate::settings::Settings;
 use crate::stats::{Admission, EndpointSnapshot};
 use crate::upstreams::Upstreams;
 use crate::{health, telemetry};
+
+/// The deadline of a call whose budget does not fit the clock.
+const FAR_FUTURE: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// A set of upstream endpoints that answers JSON-RPC calls as one. Cheap to clone (all
 /// clones share endpoints, connections and stats).
@@ -345,7 +348,10 @@ impl<'a> IntoFuture for CallBuilder<'a> {
             ),
             policy: resolved.policy,
             started,
-            deadline: started + resolved.deadline,
+            // "No limit" (a `Duration::MAX` budget) is a year, not an overflow.
+            deadline: started
+                .checked_add(resolved.deadline)
+                .unwrap_or_else(|| started + FAR_FUTURE),
         };
         let core = self.pool.core.clone();
         if cache_policy == CachePolicy::Never && !share {
@@ -368,14 +374,14 @@ impl Core {
             hash: self.hasher.hash_one(&bytes[..]),
             bytes,
         };
-        // A consensus caller only takes what as many endpoints confirmed.
-        let needs = match call.policy.strategy {
-            Strategy::Consensus => call.policy.quorum as u32,
-            _ => 1,
-        };
+        // A consensus caller only takes what as many endpoints confirmed (its quorum as
+        // consensus runs it: at most every endpoint).
+        let consensus = call.policy.strategy == Strategy::Consensus;
+        let quorum = call.policy.quorum.min(self.cx.upstreams.endpoints.len()) as u32;
+        let needs = if consensus { quorum } else { 1 };
         if let Some(cache) = &self.cache
             && cache_policy != CachePolicy::Never
-            && let Some(hit) = cache.get(&key, needs)
+            && let Some((hit, agreed)) = cache.get(&key, needs)
         {
             let latency = clock::now().saturating_duration_since(call.started);
             telemetry::call(call.info.label, call.policy.strategy, "cached", 0, latency);
@@ -388,7 +394,7 @@ impl Core {
                 empty: false,
                 cached: true,
                 coalesced: false,
-                agreement: None,
+                agreement: consensus.then_some(Agreement { agreed, quorum }),
             });
         }
         let result = match &self.flights {
@@ -418,7 +424,8 @@ impl Core {
             && !reply.coalesced
         {
             let agreed = reply.agreement.map_or(1, |a| a.agreed);
-            cache.insert(key, &reply.result, agreed, cache_policy);
+            let age = clock::now().saturating_duration_since(call.started);
+            cache.insert(key, &reply.result, agreed, cache_policy, age);
         }
         result
     }

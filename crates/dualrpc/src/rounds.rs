@@ -23,7 +23,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::attempt::{Attempts, Call, Context, Win};
+use crate::attempt::{Attempts, Call, Context, Event, Verdict, Win};
 use crate::clock;
 use crate::endpoint::Endpoint;
 use crate::error::{CallError, ErrorReason};
@@ -35,14 +35,18 @@ use crate::{strategy, telemetry};
 /// Runs `call` to its end.
 pub(crate) async fn execute(cx: &Context, call: &Call) -> Result<Reply, CallError> {
     let strategy = call.policy.strategy;
+    if strategy == Strategy::Hedge {
+        // One deposit per call, however many times the strategy runs below.
+        cx.hedge_budget.deposit();
+    }
     let mut plan = Plan::build(&cx.upstreams, &call.method, call.info, clock::now());
     let mut a = Attempts::new(call, cx);
     let mut result = strategy::run(strategy, &mut a, &plan).await;
     while a.launched() == 0 && a.budget_blocked {
+        // The first refill among the endpoints the plan would use (an endpoint kept out by
+        // its circuit may have a full bucket and is no reason to wake up).
         let now = clock::now();
-        let wait = cx
-            .upstreams
-            .endpoints
+        let wait = plan
             .iter()
             .map(|e| e.stats.budget_wait(now, e.weight(&call.method)))
             .min()
@@ -79,7 +83,9 @@ pub(crate) async fn execute(cx: &Context, call: &Call) -> Result<Reply, CallErro
     }
     // Still nothing usable and time left: a last chance for every endpoint not asked or
     // whose last attempt failed (see `last_chance`).
-    if call.policy.retries > 0 && unsatisfied(&result) && !a.expired() {
+    // Consensus does both inside its vote: an answer from here would be unconfirmed.
+    let consensus = strategy == Strategy::Consensus;
+    if !consensus && call.policy.retries > 0 && unsatisfied(&result) && !a.expired() {
         result = match a.restore(result) {
             Ok(()) => {
                 a.readmit_failed();
@@ -96,7 +102,7 @@ pub(crate) async fn execute(cx: &Context, call: &Call) -> Result<Reply, CallErro
     }
     // Nothing else to try: an attempt past its timeout may still answer before the
     // deadline, and a late success beats an empty answer or a failure.
-    if unsatisfied(&result) {
+    if !consensus && unsatisfied(&result) {
         result = a.await_late(result).await;
     }
     report(call, result, a.launched())
@@ -161,7 +167,24 @@ async fn last_chance(
     if first >= a.call.deadline {
         return result;
     }
-    tokio::time::sleep_until(first).await;
+    // Wait out the cool-down — taking a late success that arrives meanwhile.
+    loop {
+        match a.next_until(Some(first)).await {
+            Event::Settled(s) => {
+                if let Verdict::Win(w) = a.note(s) {
+                    return Ok(w);
+                }
+            }
+            Event::Timer | Event::Deadline => break,
+            Event::Idle => {
+                tokio::time::sleep_until(first).await;
+                break;
+            }
+        }
+    }
+    if a.expired() {
+        return result;
+    }
     a.restore(result)?;
     for ep in &cooling {
         a.launch_forced(ep);

@@ -169,6 +169,15 @@ impl Settings {
             {
                 return invalid(format!("endpoint `{}`: method_weights must be > 0", e.name));
             }
+            if let Some(r) = e.rate_limit {
+                let burst = r.burst.unwrap_or(r.rps).max(1.0);
+                if let Some((method, w)) = e.method_weights.iter().find(|(_, w)| **w > burst) {
+                    return invalid(format!(
+                        "endpoint `{}`: method_weights.{method} = {w} exceeds the rate_limit burst ({burst}): such a call could never be sent",
+                        e.name
+                    ));
+                }
+            }
             endpoints.push(EndpointSettings {
                 name: e.name.as_str().into(),
                 url: SecretUrl(url),

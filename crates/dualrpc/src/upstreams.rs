@@ -51,8 +51,9 @@ impl Upstreams {
 }
 
 /// Pairs endpoints for `dual`: by role when roles are given (`primary[i]` with
-/// `secondary[i]`, the shorter list cycled), else consecutive endpoints in config order
-/// (an odd last endpoint is paired with the first). Indexes into the endpoint list.
+/// `secondary[i]`, the shorter list cycled; endpoints without a role paired among
+/// themselves), else consecutive endpoints in config order (an odd last endpoint is paired
+/// with the first). Indexes into the endpoint list.
 pub(crate) fn pairs(roles: &[Role]) -> Vec<(usize, usize)> {
     let primaries: Vec<usize> = (0..roles.len())
         .filter(|&i| roles[i] == Role::Primary)
@@ -62,7 +63,7 @@ pub(crate) fn pairs(roles: &[Role]) -> Vec<(usize, usize)> {
         .collect();
     if !primaries.is_empty() && !secondaries.is_empty() {
         let n = primaries.len().max(secondaries.len());
-        return (0..n)
+        let mut pairs: Vec<(usize, usize)> = (0..n)
             .map(|i| {
                 (
                     primaries[i % primaries.len()],
@@ -70,6 +71,16 @@ pub(crate) fn pairs(roles: &[Role]) -> Vec<(usize, usize)> {
                 )
             })
             .collect();
+        // Endpoints without a role are paired among themselves (a last odd one alone), so
+        // that `dual` uses every endpoint.
+        let rest: Vec<usize> = (0..roles.len())
+            .filter(|&i| roles[i] == Role::None)
+            .collect();
+        pairs.extend(
+            rest.chunks(2)
+                .map(|c| (c[0], c.get(1).copied().unwrap_or(c[0]))),
+        );
+        return pairs;
     }
     match roles.len() {
         0 => Vec::new(),
@@ -90,7 +101,12 @@ mod tests {
     fn pairs_by_role_cycle_the_shorter_list() {
         assert_eq!(pairs(&[P, S, P, S]), vec![(0, 1), (2, 3)]);
         assert_eq!(pairs(&[P, P, P, S]), vec![(0, 3), (1, 3), (2, 3)]);
-        assert_eq!(pairs(&[S, P, N]), vec![(1, 0)]);
+        assert_eq!(
+            pairs(&[S, P, N]),
+            vec![(1, 0), (2, 2)],
+            "every endpoint in a pair"
+        );
+        assert_eq!(pairs(&[P, S, N, N]), vec![(0, 1), (2, 3)]);
     }
 
     #[test]

@@ -10,7 +10,10 @@
 //!   lacks the newest entries, and `limit` cuts each list's oldest entries at a different
 //!   place. Two lists agree when their entries (signature, slot, err) are the same over
 //!   the range both cover: above the older of the two oldest slots (that slot itself may
-//!   be cut short) and up to the lower of the two newest slots.
+//!   be cut short) and up to the lower of the two newest slots. Lists with nothing in that
+//!   range neither agree nor disagree, and an empty list (or one whose entries lack a slot
+//!   or signature) is no vote at all — otherwise one broken provider answering `[]` would
+//!   "confirm" anything.
 
 use serde_json::Value;
 
@@ -62,11 +65,23 @@ impl Form {
         }
     }
 
-    /// Whether two answers agree (module doc).
-    pub(super) fn agrees(&self, other: &Form) -> bool {
+    /// How two answers relate (module doc).
+    pub(super) fn compare(&self, other: &Form) -> Relation {
         match (self, other) {
-            (Form::List(a), Form::List(b)) => lists_agree(a, b),
-            (a, b) => a == b,
+            (Form::List(a), Form::List(b)) => compare_lists(a, b),
+            (a, b) if a == b => Relation::Agree,
+            _ => Relation::Disagree,
+        }
+    }
+
+    /// Whether the answer can confirm or contradict anything: a signature list that is empty,
+    /// or whose entries lack a slot or a signature, cannot — it is no vote.
+    pub(super) fn votes(&self) -> bool {
+        match self {
+            Form::List(entries) => {
+                !entries.is_empty() && entries.iter().all(|e| e.0 > 0 && !e.1.is_empty())
+            }
+            Form::Canonical(_) => true,
         }
     }
 
@@ -79,16 +94,34 @@ impl Form {
     }
 }
 
-fn lists_agree(a: &[(u64, String, String)], b: &[(u64, String, String)]) -> bool {
+/// How two answers relate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Relation {
+    /// Equal where they can be compared.
+    Agree,
+    /// Different where they can be compared.
+    Disagree,
+    /// Nothing to compare: lists whose ranges do not overlap neither confirm nor
+    /// contradict each other.
+    Unknown,
+}
+
+fn compare_lists(a: &[(u64, String, String)], b: &[(u64, String, String)]) -> Relation {
     let (Some(a_new), Some(b_new)) = (a.iter().map(|e| e.0).max(), b.iter().map(|e| e.0).max())
     else {
-        // An empty list covers nothing, so it contradicts nothing.
-        return true;
+        return Relation::Unknown;
     };
     let a_old = a.iter().map(|e| e.0).min().unwrap_or(0);
     let b_old = b.iter().map(|e| e.0).min().unwrap_or(0);
     let (lo, hi) = (a_old.max(b_old), a_new.min(b_new));
-    within(a, lo, hi) == within(b, lo, hi)
+    let (x, y) = (within(a, lo, hi), within(b, lo, hi));
+    if x.is_empty() && y.is_empty() {
+        Relation::Unknown
+    } else if x == y {
+        Relation::Agree
+    } else {
+        Relation::Disagree
+    }
 }
 
 /// The entries of `l` with `lo < slot <= hi`, in a fixed order.
@@ -157,34 +190,39 @@ mod tests {
     #[test]
     fn values_ignore_context_key_order_and_whitespace() {
         let v = |s| form(Compare::Value, s);
-        assert!(
-            v(r#"{"context":{"slot":10,"apiVersion":"2.1"},"value":{"b":1,"a":[1,2]}}"#).agrees(
-                &v(r#"{ "value" : { "a" : [1, 2], "b" : 1 }, "context" : {"slot": 12} }"#)
-            )
-        );
-        assert!(
-            !v(r#"{"context":{"slot":10},"value":1}"#)
-                .agrees(&v(r#"{"context":{"slot":10},"value":2}"#))
-        );
+        let agree = |a: Form, b: Form| a.compare(&b) == Relation::Agree;
+        assert!(agree(
+            v(r#"{"context":{"slot":10,"apiVersion":"2.1"},"value":{"b":1,"a":[1,2]}}"#),
+            v(r#"{ "value" : { "a" : [1, 2], "b" : 1 }, "context" : {"slot": 12} }"#)
+        ));
+        assert!(!agree(
+            v(r#"{"context":{"slot":10},"value":1}"#),
+            v(r#"{"context":{"slot":10},"value":2}"#)
+        ));
         // Results that merely contain a `context` key among others are compared whole.
-        assert!(
-            !v(r#"{"context":1,"value":2,"x":3}"#).agrees(&v(r#"{"context":9,"value":2,"x":3}"#))
-        );
-        assert!(
-            v(r#"{"slot":1,"meta":{"fee":5000,"err":null}}"#)
-                .agrees(&v(r#"{"meta":{"err":null,"fee":5000},"slot":1}"#))
-        );
+        assert!(!agree(
+            v(r#"{"context":1,"value":2,"x":3}"#),
+            v(r#"{"context":9,"value":2,"x":3}"#)
+        ));
+        assert!(agree(
+            v(r#"{"slot":1,"meta":{"fee":5000,"err":null}}"#),
+            v(r#"{"meta":{"err":null,"fee":5000},"slot":1}"#)
+        ));
     }
 
     #[test]
     fn statuses_ignore_confirmations() {
         let s = |x| form(Compare::Statuses, x);
-        assert!(s(r#"{"context":{"slot":5},"value":[{"slot":3,"confirmations":1,"confirmationStatus":"confirmed","err":null,"status":{"Ok":null}}]}"#)
-            .agrees(&s(r#"{"context":{"slot":6},"value":[{"slot":3,"confirmations":2,"confirmationStatus":"confirmed","err":null,"status":{"Ok":null}}]}"#)));
-        assert!(
-            !s(r#"{"context":{"slot":5},"value":[{"slot":3,"err":null}]}"#).agrees(&s(
+        assert_eq!(
+            s(r#"{"context":{"slot":5},"value":[{"slot":3,"confirmations":1,"confirmationStatus":"confirmed","err":null,"status":{"Ok":null}}]}"#)
+                .compare(&s(r#"{"context":{"slot":6},"value":[{"slot":3,"confirmations":2,"confirmationStatus":"confirmed","err":null,"status":{"Ok":null}}]}"#)),
+            Relation::Agree
+        );
+        assert_eq!(
+            s(r#"{"context":{"slot":5},"value":[{"slot":3,"err":null}]}"#).compare(&s(
                 r#"{"context":{"slot":5},"value":[{"slot":4,"err":null}]}"#
-            ))
+            )),
+            Relation::Disagree
         );
     }
 
@@ -200,18 +238,29 @@ mod tests {
 
     #[test]
     fn signature_lists_agree_over_the_range_both_cover() {
+        use Relation::*;
         // A node one slot behind lacks the newest entry; limit 3 cuts both at different
         // places: they are compared over slot 10 (slot 9 may be cut short in one).
         let fresh = list(&[(11, "e"), (10, "d"), (9, "c")]);
         let behind = list(&[(10, "d"), (9, "c"), (8, "b")]);
-        assert!(fresh.agrees(&behind));
+        assert_eq!(fresh.compare(&behind), Agree);
         // Within the common range a missing or different signature is a disagreement.
         let other = list(&[(11, "e"), (10, "x"), (9, "c")]);
-        assert!(!other.agrees(&behind));
+        assert_eq!(other.compare(&behind), Disagree);
         let missing = list(&[(10, "d"), (10, "d2"), (9, "c"), (8, "b")]);
-        assert!(!missing.agrees(&fresh), "10 has d2 on one node only");
-        // An empty list covers nothing.
-        assert!(list(&[]).agrees(&fresh));
+        assert_eq!(
+            missing.compare(&fresh),
+            Disagree,
+            "10 has d2 on one node only"
+        );
+        // Lists that do not overlap say nothing about each other.
+        let far = list(&[(5, "z"), (4, "y")]);
+        assert_eq!(far.compare(&fresh), Unknown);
+        // An empty list, or entries without slot or signature, are no vote.
+        assert!(!list(&[]).votes());
+        assert!(!list(&[(0, "a")]).votes());
+        assert!(!list(&[(3, "")]).votes());
+        assert!(fresh.votes());
         assert_eq!(fresh.newest(), 11);
     }
 }

@@ -7,7 +7,7 @@
 //! percentile (default p90) of the *awaited* endpoint's recent latency for this method,
 //! floored at `min_delay_ms`, or `initial_delay_ms` while it has too few samples. Extra
 //! attempts fired by the delay draw on a pool-wide hedge budget (`hedge.budget` hedges per
-//! call on average); attempts that replace a failed one do not, since they add no load
+//! call on average; each call deposits once, in `rounds`); attempts that replace a failed one do not, since they add no load
 //! over failover. At most `max_attempts` attempts per call.
 
 use std::time::Duration;
@@ -19,7 +19,6 @@ use crate::error::ErrorReason;
 use crate::select::Plan;
 
 pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorReason> {
-    a.cx.hedge_budget.deposit();
     let mut timer = launch(a, plan, false);
     loop {
         match a.next_until(timer).await {

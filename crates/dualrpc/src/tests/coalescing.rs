@@ -41,7 +41,7 @@ async fn an_abandoned_call_never_serves_a_later_caller() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn followers_share_only_while_it_runs_and_never_wait_past_their_own_deadline() {
+async fn callers_join_only_flights_that_end_within_their_own_deadline() {
     let s = scripts(1);
     s[0].set("getAccountInfo", ok(&account(1, "1")).after(500));
     let pool = pool(&s, "");
@@ -66,6 +66,10 @@ async fn followers_share_only_while_it_runs_and_never_wait_past_their_own_deadli
         50 * MS,
         "its own 50 ms, not the leader's"
     );
+    assert_eq!(
+        short.attempts, 1,
+        "it ran alone: the leader ends after its deadline"
+    );
     let follower = pool
         .call("getAccountInfo", &json!(["m"]))
         .timeout(Duration::from_secs(2))
@@ -76,8 +80,8 @@ async fn followers_share_only_while_it_runs_and_never_wait_past_their_own_deadli
     assert!(leader.await.unwrap().is_ok());
     assert_eq!(
         s[0].count("getAccountInfo"),
-        1,
-        "one upstream execution for all three"
+        2,
+        "the 50 ms caller ran alone; the 2 s caller shared the leader's execution"
     );
 }
 

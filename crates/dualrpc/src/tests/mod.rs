@@ -9,3 +9,4 @@ mod alloc;
 mod coalescing;
 mod consensus;
 mod strategies;
+mod unhappy;
