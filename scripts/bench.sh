@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
-# Runs `dualrpc bench` (all arms, nginx included) after making sure nginx is installed.
-# Usage: scripts/bench.sh [bench options...]
+# Runs `dualrpc bench` after making sure nginx (the peer) and wrk (the overhead
+# benchmark's load) are installed.
+# Usage: scripts/bench.sh [bench options...]    e.g. --profile seed, --overhead, --budget
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-have_nginx() { command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; }
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 
-if ! have_nginx; then
+missing=()
+have nginx || missing+=(nginx-light)
+have wrk || missing+=(wrk)
+if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
-        # nginx-light is a transitional package on newer Debian; fall back to nginx.
         apt-get update
-        apt-get install -y nginx-light || apt-get install -y nginx
+        # nginx-light is a transitional package on newer Debian; fall back to nginx.
+        apt-get install -y "${missing[@]}" || apt-get install -y nginx wrk
     else
-        echo "nginx is not installed and this is not root; install it first" >&2
-        echo "  sudo apt-get install -y nginx-light   (or your system's nginx package)" >&2
-        echo "continuing without it: the nginx arm needs it" >&2
+        echo "not installed and this is not root: ${missing[*]}; install them first" >&2
+        echo "  sudo apt-get install -y ${missing[*]}" >&2
+        echo "continuing without them: the nginx arm and the overhead benchmark need them" >&2
     fi
 fi
 

@@ -10,8 +10,8 @@
 //!   config, nginx), each on its own simulated cluster with the same profile and seed;
 //! - `oracle` — the fastest non-failing endpoint per request, drawn from the same models;
 //! - `budget` — the upstream-budget benchmark: sustained rate under providers' rate limits;
-//! - `overhead` — the gateway's own latency and one-core throughput over a zero-latency
-//!   upstream;
+//! - `overhead` — the gateway's own cost beside nginx: wrk against a zero-latency upstream
+//!   with distinct requests, and memory with calls in flight;
 //! - `nginx` — nginx as a failover reverse proxy, the peer a user would pick instead;
 //! - `report` — the Markdown report, the plots and the terminal table;
 //! - `results` — the plain data all of the above exchange;

@@ -1,5 +1,5 @@
 //! What a benchmark run measured: one [`ArmResult`] per arm (the single-endpoint baseline,
-//! each strategy through the gateway, nginx, the oracle), plus the gateway-overhead probe.
+//! each strategy through the gateway, nginx, the oracle).
 //! Plain data, shared by the demo's table, the Markdown report and the plots.
 
 use std::time::Duration;
@@ -124,26 +124,6 @@ impl ArmResult {
     }
 }
 
-/// The gateway's own cost, measured against a zero-latency upstream.
-#[derive(Debug, Clone)]
-pub struct Overhead {
-    /// Requests measured per path.
-    pub requests: u64,
-    /// Direct-to-upstream p50 / p99 (µs).
-    pub direct_p50_us: f64,
-    /// Direct-to-upstream p99 (µs).
-    pub direct_p99_us: f64,
-    /// Through-the-gateway p50 (µs).
-    pub gateway_p50_us: f64,
-    /// Through-the-gateway p99 (µs).
-    pub gateway_p99_us: f64,
-    /// Requests per second the gateway sustained on one core (single-threaded runtime),
-    /// with this many concurrent clients.
-    pub gateway_rps_one_core: f64,
-    /// Concurrent clients used for the throughput figure.
-    pub concurrency: usize,
-}
-
 /// A whole run.
 #[derive(Debug, Clone)]
 pub struct BenchRun {
@@ -159,8 +139,6 @@ pub struct BenchRun {
     pub endpoints: Vec<String>,
     /// The arms, baseline first.
     pub arms: Vec<ArmResult>,
-    /// Gateway overhead, if measured.
-    pub overhead: Option<Overhead>,
     /// The exact command that produced this run.
     pub command: String,
     /// Machine description (CPU, cores, OS) and date.

@@ -1,7 +1,8 @@
 //! `dualrpc demo` and `dualrpc bench`: argument parsing and the run itself, shared by both.
 //!
-//! The demo is the bench with a short default duration, no nginx, no overhead probe and a
-//! terminal table instead of a written report.
+//! The demo is the bench with a short default duration, no nginx and a terminal table
+//! instead of a written report. `bench --budget` and `bench --overhead` run their own
+//! measurements instead of the workload.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::arms::{self, ArmSpec};
 use crate::results::BenchRun;
 use crate::workload::WorkloadConfig;
-use crate::{oracle, overhead, report};
+use crate::{oracle, report};
 
 /// Arguments of `dualrpc demo`.
 #[derive(Debug, Clone, clap::Args)]
@@ -48,12 +49,15 @@ pub struct BenchArgs {
     /// Directory for report.md and the plots (default: bench-results/PROFILE).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Skip the gateway-overhead probe.
+    /// Measure the gateway's own cost beside nginx instead (wrk; see BENCHMARKS.md).
     #[arg(long)]
-    pub no_overhead: bool,
-    /// Sequential requests per path in the overhead probe.
-    #[arg(long, default_value_t = 5_000)]
-    pub overhead_requests: u64,
+    pub overhead: bool,
+    /// Seconds per wrk run in the overhead measurement.
+    #[arg(long, default_value_t = 10)]
+    pub overhead_secs: u64,
+    /// Calls in flight for the overhead measurement's memory figures (comma separated).
+    #[arg(long, value_delimiter = ',', default_values_t = [1_000usize, 10_000])]
+    pub memory: Vec<usize>,
     /// Run the upstream-budget benchmark instead (rate-limited providers, sustained rate).
     #[arg(long)]
     pub budget: bool,
@@ -149,7 +153,6 @@ async fn run_arms(
         duration: wl.duration,
         endpoints: profile.endpoints.iter().map(|e| e.name.clone()).collect(),
         arms: all,
-        overhead: None,
         command,
         machine: machine(),
     })
@@ -175,21 +178,16 @@ pub async fn bench(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
     if args.budget {
         return budget(args).await;
     }
+    if args.overhead {
+        return overhead(args).await;
+    }
     let with_nginx = crate::nginx::find_nginx().is_some();
     if !with_nginx && args.run.arms.is_empty() {
         eprintln!("nginx not found: the nginx arm is skipped (scripts/bench.sh installs it)");
     }
     let arms = parse_arms(&args.run.arms, with_nginx)?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
-    let mut run = run_arms(&args.run, &arms, command).await?;
-    if !args.no_overhead {
-        eprintln!(
-            "measuring gateway overhead against a zero-latency upstream ({} requests per path)…",
-            args.overhead_requests
-        );
-        run.overhead =
-            Some(overhead::measure(args.overhead_requests, 64, Duration::from_secs(5)).await?);
-    }
+    let run = run_arms(&args.run, &arms, command).await?;
     let dir = args
         .out
         .clone()
@@ -223,6 +221,34 @@ fn machine() -> String {
         std::env::consts::OS,
         std::env::consts::ARCH
     )
+}
+
+/// `dualrpc bench --overhead`.
+async fn overhead(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("bench-results").join("overhead"));
+    eprintln!(
+        "gateway overhead beside nginx: wrk, one thread, distinct getBalance per request, {} s per run…",
+        args.overhead_secs
+    );
+    let config = crate::overhead::OverheadConfig {
+        secs: args.overhead_secs,
+        gateway_bin: std::env::current_exe()?,
+        dir: dir.join("work"),
+        memory: args.memory.clone(),
+    };
+    let run = crate::overhead::run(&config).await?;
+    let md = crate::overhead::render(&run, &command, &machine());
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("report.md");
+    std::fs::write(&path, &md)?;
+    let _ = std::fs::remove_dir_all(&config.dir);
+    println!("{md}");
+    println!("report written to {}", path.display());
+    Ok(())
 }
 
 /// `dualrpc bench --budget`.

@@ -86,7 +86,6 @@ async fn a_short_bench_run_measures_every_arm_and_writes_the_report() {
         duration: workload.duration,
         endpoints: profile.endpoints.iter().map(|e| e.name.clone()).collect(),
         arms: results,
-        overhead: None,
         command: "test".into(),
         machine: "test".into(),
     };

@@ -246,3 +246,51 @@ fn bad_config_fails_with_a_clear_message_that_hides_the_url() {
     assert!(err.contains("NAME=URL") && !err.contains(SECRET), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `dualrpc bench --overhead` end to end in a short mode (1 s per wrk run, 200 calls in
+/// flight): the real binary as the gateway, nginx beside it, wrk as the load, a report with
+/// every target and no failed request. Skipped, with a note, where wrk or nginx is not
+/// installed (CI installs both).
+#[test]
+fn bench_overhead_short_run_writes_a_report_with_every_target() {
+    let have = |bin: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
+            || std::path::Path::new("/usr/sbin").join(bin).is_file()
+    };
+    if !have("wrk") || !have("nginx") {
+        eprintln!("skipped: wrk and nginx are needed (apt-get install -y wrk nginx-light)");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("dualrpc-overhead-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_dualrpc"))
+        .args([
+            "bench",
+            "--overhead",
+            "--overhead-secs",
+            "1",
+            "--memory",
+            "200",
+            "--out",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    for target in [
+        "| direct |",
+        "| nginx |",
+        "| dualrpc failover |",
+        "| dualrpc race |",
+    ] {
+        let row = report
+            .lines()
+            .find(|l| l.starts_with(target))
+            .unwrap_or_else(|| panic!("no {target} row:\n{report}"));
+        assert!(row.ends_with("| 0 |"), "failed requests: {row}");
+    }
+    assert!(report.contains("| 200 |"), "{report}");
+    std::fs::remove_dir_all(&dir).ok();
+}

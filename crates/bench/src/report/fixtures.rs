@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
 
-use crate::results::{ArmKind, ArmResult, BenchRun, MethodCounts, Overhead};
+use crate::results::{ArmKind, ArmResult, BenchRun, MethodCounts};
 
 /// An arm whose latencies are `n` copies of each `(µs, count)` pair.
 fn arm(
@@ -114,15 +114,6 @@ pub(super) fn sample_run() -> BenchRun {
                 &[],
             ),
         ],
-        overhead: Some(Overhead {
-            requests: 5_000,
-            direct_p50_us: 80.0,
-            direct_p99_us: 200.0,
-            gateway_p50_us: 130.0,
-            gateway_p99_us: 320.0,
-            gateway_rps_one_core: 41_000.0,
-            concurrency: 64,
-        }),
         command: "dualrpc bench --scenario steady".into(),
         machine: "test box, 2 cores".into(),
     }

@@ -1,6 +1,6 @@
 //! `report.md` itself: the run's header (command, machine, seed, arms), then the sections —
 //! claims (rendered by `claims`), the results table with the two plots, per-method counts and
-//! the gateway overhead.
+//! latency per method.
 
 use std::fmt::Write as _;
 
@@ -53,7 +53,6 @@ pub(super) fn render_markdown(run: &BenchRun, targets: &Targets) -> String {
     claims_section(&mut md, run, targets, base);
     results_section(&mut md, run);
     methods_section(&mut md, run);
-    overhead_section(&mut md, run);
     md
 }
 
@@ -188,39 +187,4 @@ fn methods_in(run: &BenchRun) -> Vec<&str> {
         }
     }
     methods
-}
-
-fn overhead_section(md: &mut String, run: &BenchRun) {
-    let Some(o) = &run.overhead else { return };
-    let _ = writeln!(md, "## Gateway overhead\n");
-    let _ = writeln!(
-        md,
-        "Measured against a zero-latency upstream, {} requests per path, so the difference is the \
-         gateway's own cost (parsing, strategy, one extra local hop).\n",
-        thousands(o.requests)
-    );
-    let _ = writeln!(
-        md,
-        "| | direct | through gateway | added |\n|---|--:|--:|--:|"
-    );
-    let _ = writeln!(
-        md,
-        "| p50 | {:.0} µs | {:.0} µs | {:+.0} µs |",
-        o.direct_p50_us,
-        o.gateway_p50_us,
-        o.gateway_p50_us - o.direct_p50_us
-    );
-    let _ = writeln!(
-        md,
-        "| p99 | {:.0} µs | {:.0} µs | {:+.0} µs |",
-        o.direct_p99_us,
-        o.gateway_p99_us,
-        o.gateway_p99_us - o.direct_p99_us
-    );
-    let _ = writeln!(
-        md,
-        "\nThroughput: **{} requests/s on one core** (single-threaded runtime) with {} concurrent clients.\n",
-        thousands(o.gateway_rps_one_core.round() as u64),
-        o.concurrency
-    );
 }

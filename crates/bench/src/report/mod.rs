@@ -1,5 +1,5 @@
 //! The benchmark report: turns a [`BenchRun`] into `report.md` (claims checked against the
-//! mission's targets, the results table, per-method counts, gateway overhead), two SVG plots
+//! mission's targets, the results table, per-method counts and latency), two SVG plots
 //! (`latency-cdf.svg`, `utilisation.svg`) and a fixed-width terminal table for `dualrpc demo`.
 //!
 //! The readers run RPC proxies for a living, so the report never rounds a miss into a hit:
@@ -11,7 +11,7 @@
 //! - this module — the [`Targets`] a run is judged against and [`write_report`], which writes
 //!   the three files;
 //! - `markdown` — `report.md`: the run's header, the results table, per-method counts and the
-//!   gateway overhead;
+//!   latency per method;
 //! - `claims` — the claims section of `report.md`: each of the mission's claims checked on the
 //!   best strategy arm, and which arm meets which;
 //! - `cdf` — `latency-cdf.svg`: the latency CDF and the tail view (latency by percentile);
@@ -175,11 +175,10 @@ mod tests {
             "{hedge}"
         );
         assert!(md.contains("Meeting every claim at once: race."));
-        // Per method and overhead.
+        // Per method.
         assert!(md.contains("| `getTransaction` |"));
         assert!(md.contains("4,900/5,000 · 50 stale"), "{md}");
-        assert!(md.contains("| p50 | 80 µs | 130 µs | +50 µs |"));
-        assert!(md.contains("41,000 requests/s on one core"));
+        assert!(md.contains("Latency per method"), "{md}");
     }
 
     #[test]
@@ -191,7 +190,6 @@ mod tests {
             duration: Duration::ZERO,
             endpoints: vec![],
             arms: vec![],
-            overhead: None,
             command: String::new(),
             machine: String::new(),
         };
