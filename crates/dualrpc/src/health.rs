@@ -70,7 +70,7 @@ pub(crate) async fn check_all(
             if lagging != ep.stats.lagging() {
                 tracing::info!(endpoint = %ep.name, lag, lagging, "slot lag changed");
             }
-            ep.stats.set_lagging(lagging);
+            ep.stats.set_lag(lag, lagging);
             ep.metrics().slot(slot, lag, lagging);
         }
     }

@@ -51,7 +51,8 @@ pub(crate) struct Plan {
     last_resort: Vec<Arc<Endpoint>>,
     /// Per endpoint index: its score for this call (lag penalty included).
     scores: Vec<f64>,
-    /// Per endpoint index: slots behind the best endpoint (0 when unknown).
+    /// Per endpoint index: slots behind the best endpoint now or in the last health rounds
+    /// (0 when unknown).
     lag: Vec<u64>,
 }
 
@@ -79,7 +80,8 @@ impl Plan {
             let behind = match (best_slot, v.slot) {
                 (Some(best), Some(slot)) => best.saturating_sub(slot),
                 _ => 0,
-            };
+            }
+            .max(v.recent_lag);
             let mut score = v.score;
             if info.fresh {
                 score *= 1.0 + LAG_PENALTY_PER_SLOT * behind as f64;

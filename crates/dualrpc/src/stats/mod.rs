@@ -94,7 +94,14 @@ pub(super) struct Tracked {
     pub(super) bucket: Option<TokenBucket>,
     pub(super) slot: Option<u64>,
     pub(super) lagging: bool,
+    /// Slots behind the best endpoint in the last health rounds (newest last): selection
+    /// takes the largest, so one lucky reading (probes answered either side of a slot
+    /// boundary) does not make a node that is consistently behind look caught up.
+    recent_lag: [u64; LAG_READINGS],
 }
+
+/// Health readings a lag is remembered over.
+const LAG_READINGS: usize = 4;
 
 /// Everything measured about one endpoint. See the module doc.
 #[derive(Debug)]
@@ -115,6 +122,8 @@ pub(crate) struct PlanView {
     pub(crate) admissible: bool,
     /// More than `max_slot_lag` behind the best endpoint.
     pub(crate) lagging: bool,
+    /// The most slots behind the best endpoint in the last health rounds.
+    pub(crate) recent_lag: u64,
 }
 
 impl EndpointStats {
@@ -134,6 +143,7 @@ impl EndpointStats {
                 bucket: rate_limit.map(|(rps, burst)| TokenBucket::new(now, rps, burst)),
                 slot: None,
                 lagging: false,
+                recent_lag: [0; LAG_READINGS],
             }),
             in_flight: AtomicU32::new(0),
             wins: AtomicU64::new(0),
@@ -270,9 +280,13 @@ impl EndpointStats {
             .map_or(Duration::ZERO, |b| b.wait_for(now, cost))
     }
 
-    /// Sets whether the endpoint lags the best slot by too much.
-    pub(crate) fn set_lagging(&self, lagging: bool) {
-        self.tracked.lock().lagging = lagging;
+    /// Records a health round: slots behind the best endpoint, and whether that is too
+    /// many.
+    pub(crate) fn set_lag(&self, lag: u64, lagging: bool) {
+        let mut t = self.tracked.lock();
+        t.lagging = lagging;
+        t.recent_lag.rotate_left(1);
+        t.recent_lag[LAG_READINGS - 1] = lag;
     }
 
     /// Whether the circuit is closed.
@@ -339,6 +353,7 @@ impl EndpointStats {
             slot: t.slot,
             admissible: !cooling && t.breaker.peek(now) != Admission::Rejected,
             lagging: t.lagging,
+            recent_lag: t.recent_lag.iter().copied().max().unwrap_or(0),
         }
     }
 

@@ -11,12 +11,14 @@
 //! empty answer is no vote (a node that has not seen a transaction yet is not saying it
 //! does not exist). When failures make the quorum unreachable, untried endpoints are
 //! called, then endpoints that failed are asked once more each (past an open circuit; a
-//! 429's cool-down is waited out if it ends before the deadline), then endpoints kept out
-//! by their circuits or a cool-down — all of it inside the vote, so nothing reaches the
+//! 429's cool-down is waited out if it ends before the deadline) and again with backoff
+//! while the call lasts, then endpoints kept out by their circuits or a cool-down — all of
+//! it inside the vote, so nothing reaches the
 //! caller unconfirmed except through the fallback below. An empty voter is asked again
 //! after 50 ms, 100 ms, 200 ms … while someone else has an answer — unless the health loop
-//! measured it behind the best endpoint, since a lagging node cannot confirm new data
-//! until it catches up (with `consensus_fallback = "error"` it is asked again anyway). A
+//! measured it behind the best endpoint or behind the slot the answer is about, since such
+//! a node cannot confirm new data until it catches up (with `consensus_fallback = "error"`
+//! it is asked again anyway). A
 //! voter past its attempt timeout may still vote late, and is waited for while there is
 //! nothing else to conclude.
 //!
@@ -47,6 +49,10 @@ use crate::select::Plan;
 /// a quarter of a slot: a node that has the slot but not yet the transaction usually has
 /// it within a few re-asks.
 const REASK_FIRST_DELAY: Duration = Duration::from_millis(50);
+
+/// Slots an endpoint's last health reading must be past an answer's slot for it to be
+/// counted on to have seen that slot at `confirmed` commitment.
+const SLOT_MARGIN: u64 = 2;
 
 /// An endpoint to ask again at `at`; `forced` past its circuit.
 struct Reask {
@@ -79,7 +85,18 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
     let mut benched_asked = false;
     let deadline = a.call.deadline;
     // Whether an empty voter is worth asking again (module doc).
-    let may_reask = |ep: &Endpoint| fallback == ConsensusFallback::Error || plan.lag(ep.index) == 0;
+    // Whether `ep` can confirm an answer about `slot`: it is not measured behind the best
+    // endpoint, or its (processed, up to a health interval old) slot is clearly past the
+    // answer's — a margin covers `confirmed` trailing `processed` and the reading's age.
+    let can_confirm = |ep: &Endpoint, slot: Option<u64>| {
+        plan.lag(ep.index) == 0
+            || slot.is_some_and(|s| ep.stats.slot().is_some_and(|mine| mine >= s + SLOT_MARGIN))
+    };
+    // An empty (or failed) voter is asked again only if it can confirm the answer there is.
+    let may_reask = |ep: &Endpoint, tally: &Tally| {
+        let slot = tally.uncontradicted().and_then(|i| tally.groups[i].slot);
+        fallback == ConsensusFallback::Error || can_confirm(ep, slot)
+    };
     loop {
         // Can what is out and scheduled still make a quorum? If not, ask untried endpoints,
         // then those that failed, then those kept out.
@@ -110,16 +127,14 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
             break;
         }
         if fallback == ConsensusFallback::Accept
-            && timer.is_none()
             && let Some(idx) = tally.uncontradicted()
-            && let Some(slot) = tally.groups[idx].slot
             && plan
                 .iter()
-                .filter(|ep| a.out(ep))
-                .all(|ep| plan.lag(ep.index) > 0 && ep.stats.slot().is_none_or(|s| s < slot))
+                .filter(|ep| a.out(ep) || reasks.iter().any(|r| r.ep.index == ep.index))
+                .all(|ep| !can_confirm(ep, tally.groups[idx].slot))
         {
-            // Everyone still out lags and has not reached the answer's slot: none of them
-            // can confirm it yet, so waiting only adds their latency.
+            // Everyone still out or due to be asked again lags and has not reached the
+            // answer's slot: none of them can confirm it yet, so waiting only adds latency.
             break;
         }
         let event = match a.next_until(timer).await {
@@ -137,6 +152,8 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
         match event {
             Event::Settled(s) => {
                 let ep = s.endpoint.clone();
+                // A node's error about its data would be said again: not worth a re-ask.
+                let node_error = matches!(s.outcome, crate::outcome::Outcome::NodeError { .. });
                 match a.note(s) {
                     Verdict::Win(w) => match tally.vote(w) {
                         Vote::Counted(idx) if tally.groups[idx].members.len() >= quorum => {
@@ -145,12 +162,12 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
                         Vote::Counted(_) => {
                             // Someone knows more than the empty voters: ask them again.
                             for e in &tally.empties {
-                                if may_reask(&e.endpoint) {
+                                if may_reask(&e.endpoint, &tally) {
                                     schedule(&mut reasks, &mut backoff, &e.endpoint, deadline);
                                 }
                             }
                         }
-                        Vote::Empty if !tally.groups.is_empty() && may_reask(&ep) => {
+                        Vote::Empty if !tally.groups.is_empty() && may_reask(&ep, &tally) => {
                             schedule(&mut reasks, &mut backoff, &ep, deadline);
                         }
                         Vote::Empty | Vote::Repeat => {}
@@ -158,14 +175,23 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
                     Verdict::Final(e) => return Err(e),
                     Verdict::Continue => {
                         if let Some(empty) = a.take_empty() {
-                            if !tally.groups.is_empty() && may_reask(&empty.endpoint) {
+                            if !tally.groups.is_empty() && may_reask(&empty.endpoint, &tally) {
                                 schedule(&mut reasks, &mut backoff, &empty.endpoint, deadline);
                             }
                             tally.empty(empty);
-                        } else if !tally.voted[ep.index]
-                            && !std::mem::replace(&mut retried[ep.index], true)
+                        } else if node_error
+                            || tally.voted[ep.index]
+                            || (!tally.groups.is_empty() && !may_reask(&ep, &tally))
                         {
+                            // Nothing to ask again: it would say the same, it voted, or it
+                            // is behind the answer and cannot confirm it.
+                        } else if !std::mem::replace(&mut retried[ep.index], true) {
+                            // A failure: asked again at once when the quorum needs it…
                             failed.push(ep);
+                        } else {
+                            // …and after that with backoff, while the call lasts: a stalled
+                            // or failed request says little about the next one.
+                            schedule_forced(&mut reasks, &mut backoff, &ep, deadline);
                         }
                     }
                 }
@@ -215,6 +241,32 @@ fn ask_again(
         }
         Some(_) => false,
         None => a.relaunch_forced(ep),
+    }
+}
+
+/// Like [`schedule`], past an open circuit, and not before a running 429 cool-down ends.
+fn schedule_forced(
+    reasks: &mut Vec<Reask>,
+    backoff: &mut [Duration],
+    ep: &Arc<Endpoint>,
+    deadline: Instant,
+) {
+    if reasks.iter().any(|r| r.ep.index == ep.index) {
+        return;
+    }
+    let now = clock::now();
+    let wait = &mut backoff[ep.index];
+    let mut at = now + *wait;
+    *wait *= 2;
+    if let Some(until) = ep.stats.cooling_until(now) {
+        at = at.max(until);
+    }
+    if at < deadline {
+        reasks.push(Reask {
+            at,
+            ep: ep.clone(),
+            forced: true,
+        });
     }
 }
 
