@@ -1,7 +1,8 @@
 //! The `dualrpc` command: a thin layer that parses arguments, loads configuration and
 //! calls the library functions the tests, the demo and the bench also call.
 //!
-//! - `dualrpc serve` — the gateway (`dualrpc_gateway::Server`);
+//! - `dualrpc serve` — the gateway on one single-threaded runtime per core
+//!   (`dualrpc_gateway::Workers`);
 //! - `dualrpc sim` — simulated Solana upstreams (`dualrpc_sim::run_cli`);
 //! - `dualrpc demo` — sim upstreams + gateways + the bot workload, a table per strategy;
 //! - `dualrpc bench` — the same, longer, with nginx, the oracle, the overhead probe and a
@@ -46,10 +47,17 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // `serve` runs its workers on their own single-threaded runtimes; the main thread only
+    // handles signals, reloads and the health loop. Everything else uses every core.
+    let runtime = match &cli.command {
+        Command::Serve(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    };
+    let runtime = match runtime {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

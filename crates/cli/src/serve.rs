@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use dualrpc::{Config, Pool, Settings};
-use dualrpc_gateway::{Gateway, GatewayConfig, Server, config};
+use dualrpc_gateway::{Gateway, GatewayConfig, Workers, config};
 
 /// Arguments of `dualrpc serve`.
 #[derive(Debug, clap::Args)]
@@ -15,6 +15,10 @@ pub(crate) struct ServeArgs {
     /// Address to listen on (overrides the config's `listen`; default 127.0.0.1:8899).
     #[arg(long)]
     listen: Option<SocketAddr>,
+    /// Worker threads, each with its own runtime, socket and upstream connections
+    /// (default: one per core).
+    #[arg(long)]
+    workers: Option<usize>,
     /// An upstream as NAME=URL; repeat for each. Every other setting takes its default.
     #[arg(long, value_name = "NAME=URL")]
     endpoint: Vec<String>,
@@ -50,9 +54,16 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error
     if let Some(listen) = args.listen {
         gateway.listen = listen;
     }
-    let server = Server::start(settings, gateway).await?;
+    // The recorder first, so the pool's first metrics are recorded.
+    dualrpc_gateway::install_metrics_recorder();
+    let pool = Pool::new(settings)?;
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let server = Workers::start(pool, gateway, workers)?;
     tracing::info!(
         listen = %server.addr(),
+        workers,
         endpoints = %server.pool().endpoint_names().join(","),
         "dualrpc gateway ready"
     );

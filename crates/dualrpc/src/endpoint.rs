@@ -1,32 +1,25 @@
-//! One upstream provider: its name, its (secret) URL, a keep-alive HTTP client, and its
+//! One upstream provider: its name, its (secret) URL, keep-alive HTTP clients, and its
 //! stats; [`Endpoint::send`] turns one HTTP exchange into one [`Outcome`].
 //!
-//! Each endpoint owns its own `reqwest::Client`, so connection pools, HTTP/2 sessions and
-//! TLS state are never shared across providers. The URL is handed only to that client;
-//! transport errors are reduced to a [`FailureKind`] before anything could print them
-//! (reqwest's error `Display` includes the URL, and with it the API key).
+//! Each endpoint owns its clients ([`crate::upstream`], one per worker slot), so
+//! connection pools, HTTP/2 sessions and TLS state are never shared across providers. The
+//! URL lives only inside those clients; transport errors are reduced to a [`FailureKind`]
+//! before anything could print them.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::catalog::EmptyRule;
 use crate::clock::Instant;
 use crate::config::Role;
 use crate::jsonrpc::{self, Envelope, ErrorClass, ErrorObject, RawJson};
 use crate::outcome::{FailureKind, Outcome};
-use crate::settings::{BreakerSettings, EndpointSettings, SecretUrl};
+use crate::settings::{BreakerSettings, EndpointSettings};
 use crate::stats::EndpointStats;
 use crate::telemetry::EndpointMetrics;
-
-/// Idle keep-alive connections kept per endpoint: enough for a burst of concurrent
-/// attempts to find a warm connection instead of paying a TCP/TLS handshake.
-const MAX_IDLE_PER_ENDPOINT: usize = 256;
-/// How long an idle upstream connection is kept.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
-/// TCP connect timeout: a provider that cannot accept in this time is down for our needs.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+use crate::upstream::{Answer, UpstreamClient};
 
 /// An upstream endpoint.
 #[derive(Debug)]
@@ -46,10 +39,10 @@ pub(crate) struct Endpoint {
     metrics: OnceLock<EndpointMetrics>,
     /// Rate-limit cost per method (default 1).
     weights: std::collections::HashMap<Box<str>, f64>,
-    /// The secret URL; its `Debug` is redacted.
-    url: SecretUrl,
-    /// Keep-alive client owned by this endpoint alone.
-    client: reqwest::Client,
+    /// Keep-alive clients owned by this endpoint alone, one per worker slot (see
+    /// [`crate::worker`]): a worker's requests use connections its own runtime drives.
+    /// They hold the secret URL; their `Debug` is redacted.
+    clients: Box<[UpstreamClient]>,
     /// In the core's own tests: answers scripted in memory, under paused time.
     #[cfg(test)]
     pub(crate) script: Option<std::sync::Arc<crate::tests::script::Script>>,
@@ -61,22 +54,13 @@ impl Endpoint {
         index: usize,
         settings: &EndpointSettings,
         breaker: BreakerSettings,
+        tls: &Arc<rustls::ClientConfig>,
         now: Instant,
-    ) -> Result<Endpoint, crate::config::ConfigError> {
-        let client = reqwest::Client::builder()
-            .tcp_nodelay(true)
-            .pool_max_idle_per_host(MAX_IDLE_PER_ENDPOINT)
-            .pool_idle_timeout(IDLE_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|_| {
-                crate::config::ConfigError::Invalid(format!(
-                    "endpoint `{}`: cannot build HTTP client",
-                    settings.name
-                ))
-            })?;
-        Ok(Endpoint {
+    ) -> Endpoint {
+        let clients = (0..crate::worker::slots())
+            .map(|_| UpstreamClient::new(settings.url.0.clone(), tls))
+            .collect();
+        Endpoint {
             index,
             name: settings.name.clone(),
             role: settings.role,
@@ -84,11 +68,10 @@ impl Endpoint {
             stats: EndpointStats::new(now, breaker, settings.rate_limit),
             metrics: OnceLock::new(),
             weights: settings.weights.clone(),
-            url: settings.url.clone(),
-            client,
+            clients,
             #[cfg(test)]
             script: None,
-        })
+        }
     }
 
     /// Rate-limit tokens one call of `method` costs on this endpoint.
@@ -133,41 +116,18 @@ impl Endpoint {
                 Err(kind) => Outcome::failed(kind),
             };
         }
-        let response = match self
-            .client
-            .post(self.url.0.clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
+        let (status, bytes) = match self.clients[crate::worker::current()]
+            .post(body, max_bytes)
             .await
         {
-            Ok(r) => r,
-            Err(e) => return Outcome::failed(transport_kind(&e)),
-        };
-        let status = response.status();
-        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
-            return Outcome::Failed {
-                kind: FailureKind::RateLimited,
-                retry_after,
-            };
-        }
-        let bytes = match response.content_length() {
-            Some(n) if n > max_bytes as u64 => return Outcome::failed(FailureKind::TooLarge),
-            // The size is known and allowed: one buffer, no re-assembly of chunks.
-            Some(_) => match response.bytes().await {
-                Ok(b) => b,
-                Err(e) => return Outcome::failed(transport_kind(&e)),
-            },
-            None => match read_limited(response, max_bytes).await {
-                Ok(b) => b,
-                Err(kind) => return Outcome::failed(kind),
-            },
+            Ok(Answer::Body(status, bytes)) => (status, bytes),
+            Ok(Answer::RateLimited(retry_after)) => {
+                return Outcome::Failed {
+                    kind: FailureKind::RateLimited,
+                    retry_after,
+                };
+            }
+            Err(kind) => return Outcome::failed(kind),
         };
         let outcome = classify(&bytes, expect_id, rule);
         // Providers answer some errors with 4xx/5xx and a JSON-RPC body; the body decides.
@@ -182,36 +142,6 @@ impl Endpoint {
             } if !status.is_success() => Outcome::failed(FailureKind::HttpStatus),
             other => other,
         }
-    }
-}
-
-/// Reads a body up to `max` bytes.
-async fn read_limited(mut response: reqwest::Response, max: usize) -> Result<Bytes, FailureKind> {
-    let mut buf =
-        BytesMut::with_capacity(response.content_length().map_or(8 * 1024, |n| n as usize));
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                if buf.len() + chunk.len() > max {
-                    return Err(FailureKind::TooLarge);
-                }
-                buf.extend_from_slice(&chunk);
-            }
-            Ok(None) => return Ok(buf.freeze()),
-            Err(e) => return Err(transport_kind(&e)),
-        }
-    }
-}
-
-/// Reduces a reqwest error to a kind. The error itself is dropped unprinted: its
-/// `Display` carries the URL.
-fn transport_kind(e: &reqwest::Error) -> FailureKind {
-    if e.is_timeout() {
-        FailureKind::Timeout
-    } else if e.is_connect() {
-        FailureKind::Connect
-    } else {
-        FailureKind::Transport
     }
 }
 

@@ -7,10 +7,10 @@ use std::collections::HashMap;
 
 /// Layers, top (used by everything) to bottom (uses everything).
 const LAYERS: &[&[&str]] = &[
-    &["clock", "catalog", "outcome", "jsonrpc"],
+    &["clock", "worker", "catalog", "outcome", "jsonrpc"],
     &["config", "policy", "settings"],
     &["stats", "budget", "telemetry"],
-    &["endpoint", "upstreams"],
+    &["upstream", "endpoint", "upstreams"],
     &["select", "health"],
     &["error", "reply", "attempt"],
     &["strategy"],

@@ -25,14 +25,16 @@
 //! Modules in layers; each uses only the ones above it (a test checks this), so there is
 //! no cycle and each can be read and tested on its own:
 //!
-//! 1. [`clock`] (the one clock), [`catalog`] (what the pool knows about each method),
-//!    [`outcome`] (what an attempt came to), [`jsonrpc`] (wire format, error codes);
+//! 1. [`clock`] (the one clock), [`worker`] (which worker thread, for per-thread upstream
+//!    connections), [`catalog`] (what the pool knows about each method), [`outcome`] (what
+//!    an attempt came to), [`jsonrpc`] (wire format, error codes);
 //! 2. [`config`] (the file as written), [`policy`] (a call's policy and the one function
 //!    that resolves it), [`settings`] (the file validated into what the pool runs on);
 //! 3. [`stats`] (peak EWMA, windowed histograms, breaker, token bucket — pure over `now`),
 //!    `budget` (the hedge budget), [`telemetry`] (metric handles);
-//! 4. `endpoint` (one upstream: keep-alive client, secret URL, answer classification),
-//!    `upstreams` (the set of endpoints and `dual` pairs);
+//! 4. `upstream` (the HTTP client of one endpoint: hyper-util over rustls), `endpoint`
+//!    (one upstream: its clients, stats, answer classification), `upstreams` (the set of
+//!    endpoints and `dual` pairs);
 //! 5. `select` (ordered plan, pair rotation), `health` (the `getSlot` loop);
 //! 6. [`error`], [`reply`] (what a call ends with), `attempt` (the engine every strategy
 //!    runs on: launching, settling, the shared rules);
@@ -68,7 +70,9 @@ pub mod settings;
 pub mod stats;
 mod strategy;
 pub mod telemetry;
+mod upstream;
 mod upstreams;
+pub mod worker;
 
 #[cfg(test)]
 mod layers;

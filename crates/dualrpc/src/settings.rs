@@ -43,7 +43,7 @@ pub(crate) struct EndpointSettings {
 
 /// A parsed endpoint URL that cannot be printed: its `Debug` says `<redacted>`.
 #[derive(Clone)]
-pub(crate) struct SecretUrl(pub(crate) reqwest::Url);
+pub(crate) struct SecretUrl(pub(crate) http::Uri);
 
 impl std::fmt::Debug for SecretUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -141,8 +141,13 @@ impl Settings {
             if !names.insert(e.name.as_str()) {
                 return invalid(format!("endpoint name `{}` is used twice", e.name));
             }
-            let url = match reqwest::Url::parse(e.url.expose()) {
-                Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.has_host() => u,
+            let url = match e.url.expose().parse::<http::Uri>() {
+                Ok(u)
+                    if matches!(u.scheme_str(), Some("http" | "https"))
+                        && u.host().is_some_and(|h| !h.is_empty()) =>
+                {
+                    u
+                }
                 _ => {
                     return invalid(format!(
                         "endpoint `{}`: url is not an absolute http(s) URL (value not shown: it may hold a key)",

@@ -29,12 +29,14 @@ pub(crate) struct Upstreams {
 impl Upstreams {
     /// The endpoints of `settings`, with fresh stats at `now`.
     pub(crate) fn new(settings: &Settings, now: Instant) -> Result<Upstreams, ConfigError> {
-        let endpoints = settings
+        let tls = crate::upstream::tls_config()
+            .map_err(|e| ConfigError::Invalid(format!("cannot set up TLS: {e}")))?;
+        let endpoints: Vec<Arc<Endpoint>> = settings
             .endpoints
             .iter()
             .enumerate()
-            .map(|(i, e)| Endpoint::new(i, e, settings.breaker.clone(), now).map(Arc::new))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|(i, e)| Arc::new(Endpoint::new(i, e, settings.breaker.clone(), &tls, now)))
+            .collect();
         let roles: Vec<Role> = endpoints.iter().map(|e| e.role).collect();
         let pairs = pairs(&roles);
         Ok(Upstreams {

@@ -6,8 +6,10 @@
 //! - this file — [`Gateway`]: the router over a swappable (pool, options) snapshot, so a
 //!   config reload never changes anything under a request in flight;
 //! - `server` — [`Server`]: the one start-up sequence (install the metrics recorder, build
-//!   the pool, bind, serve with read timeouts, stop gracefully) that the binary, the
-//!   tests, the demo and the bench all use;
+//!   the pool, bind, serve with read timeouts, stop gracefully) that the tests, the demo
+//!   and the bench use, and the accept loop every way of serving shares;
+//! - `workers` — [`Workers`]: the same on one single-threaded runtime per core, each with
+//!   its own socket (`SO_REUSEPORT`) and upstream connections: how `dualrpc serve` runs;
 //! - [`config`] — the gateway's own settings and the loader of a whole `dualrpc.toml`;
 //! - `rpc` — `POST /` and `POST /{strategy}`: per-request overrides, batches, headers;
 //! - `request` / `response` — reading client JSON-RPC without re-parsing `params`, and
@@ -29,6 +31,7 @@ mod request;
 mod response;
 mod rpc;
 mod server;
+mod workers;
 
 use std::sync::Arc;
 
@@ -40,6 +43,7 @@ use dualrpc::Pool;
 pub use config::{GatewayConfig, GatewayOptions};
 pub use prometheus::install as install_metrics_recorder;
 pub use server::Server;
+pub use workers::Workers;
 
 /// Header naming the strategy for one request.
 pub const HEADER_STRATEGY: &str = "x-dualrpc-strategy";

@@ -27,10 +27,10 @@
 //! message ([`SettleGuard`]), even if its task panics, so the call never waits for an
 //! answer that cannot come.
 
-use std::sync::Arc;
-use std::time::Duration;
+mod inbox;
+mod task;
 
-use tokio::sync::mpsc;
+use std::sync::Arc;
 
 use crate::budget::HedgeBudget;
 use crate::catalog::{MethodInfo, MethodName};
@@ -43,6 +43,8 @@ use crate::policy::Policy;
 use crate::select::Plan;
 use crate::settings::HedgeSettings;
 use crate::upstreams::Upstreams;
+use inbox::Inbox;
+use task::{Attempt, Message, SettleGuard};
 
 /// What the attempts and strategies of every call of a pool read: the endpoints and the
 /// pool-wide settings that concern upstream calls.
@@ -92,17 +94,6 @@ pub(crate) struct Win {
 pub(crate) struct Settled {
     pub(crate) endpoint: Arc<Endpoint>,
     pub(crate) outcome: Outcome,
-}
-
-/// What an attempt's task tells its call; the number is the attempt's, in launch order.
-#[derive(Debug)]
-enum Message {
-    /// The attempt's terminal outcome (within its timeout, or a late success).
-    Done(u32, Settled),
-    /// The attempt passed its timeout; it goes on until the deadline for a late success.
-    Slow(u32, Arc<Endpoint>),
-    /// A slow attempt ended without a usable answer.
-    LateEnd(u32, Arc<Endpoint>),
 }
 
 /// What [`Attempts::note`] made of a settled attempt.
@@ -159,8 +150,8 @@ struct NodeErrors {
 pub(crate) struct Attempts<'c> {
     pub(crate) call: &'c Call,
     pub(crate) cx: &'c Context,
-    tx: mpsc::UnboundedSender<Message>,
-    rx: mpsc::UnboundedReceiver<Message>,
+    /// Where this call's attempts report.
+    inbox: Arc<Inbox>,
     /// Attempts launched and not yet ended (slow ones included).
     pending: usize,
     /// Of those, attempts past their timeout.
@@ -182,12 +173,10 @@ pub(crate) struct Attempts<'c> {
 impl<'c> Attempts<'c> {
     /// An empty set for `call`.
     pub(crate) fn new(call: &'c Call, cx: &'c Context) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
         Self {
             call,
             cx,
-            tx,
-            rx,
+            inbox: Inbox::new(),
             pending: 0,
             slow: 0,
             slow_attempts: Vec::new(),
@@ -340,11 +329,7 @@ impl<'c> Attempts<'c> {
             deadline: self.call.deadline,
         };
         ep.stats.begin_attempt();
-        let guard = SettleGuard {
-            tx: Some(self.tx.clone()),
-            endpoint: ep.clone(),
-            number,
-        };
+        let guard = SettleGuard::new(self.inbox.clone(), ep.clone(), number);
         tokio::spawn(attempt.run(guard));
         true
     }
@@ -359,10 +344,8 @@ impl<'c> Attempts<'c> {
             if self.pending == 0 {
                 return Event::Idle;
             }
-            let message = match tokio::time::timeout_at(until, self.rx.recv()).await {
-                Ok(Some(message)) => message,
-                // Unreachable while `self.tx` is alive; treat as idle rather than hang.
-                Ok(None) => return Event::Idle,
+            let message = match tokio::time::timeout_at(until, self.inbox.recv()).await {
+                Ok(message) => message,
                 Err(_) if timer.is_some_and(|t| t < deadline) => return Event::Timer,
                 Err(_) => {
                     self.deadline_hit = true;
@@ -596,126 +579,9 @@ impl<'c> Attempts<'c> {
     }
 }
 
-/// One attempt, run in its own task.
-struct Attempt {
-    endpoint: Arc<Endpoint>,
-    body: bytes::Bytes,
-    id: u64,
-    info: &'static MethodInfo,
-    method: MethodName,
-    max_bytes: usize,
-    /// The endpoint's configured attempt timeout — never the caller's remaining budget.
-    timeout: Duration,
-    /// The call's deadline: until then a slow attempt may still bring a late success.
-    deadline: Instant,
-}
-
-impl Attempt {
-    async fn run(self, guard: SettleGuard) {
-        let ep = &self.endpoint;
-        let started = clock::now();
-        let send = ep.send(self.body, self.id, self.info.empty, self.max_bytes);
-        tokio::pin!(send);
-        let outcome = match tokio::time::timeout(self.timeout, &mut send).await {
-            Ok(outcome) => outcome,
-            Err(_) => Outcome::failed(FailureKind::Timeout),
-        };
-        let now = clock::now();
-        let latency = now.saturating_duration_since(started);
-        if ep.stats.record(now, &self.method, latency, &outcome) {
-            ep.circuit_changed();
-        }
-        ep.metrics().attempt(&outcome, latency);
-        let timed_out = matches!(
-            outcome,
-            Outcome::Failed {
-                kind: FailureKind::Timeout,
-                ..
-            }
-        );
-        let number = guard.number;
-        if !timed_out || now >= self.deadline {
-            return guard.settle(Message::Done(
-                number,
-                Settled {
-                    endpoint: self.endpoint.clone(),
-                    outcome,
-                },
-            ));
-        }
-        // Past its timeout (counted as the endpoint's timeout above), but the call may
-        // still use a late success until its deadline.
-        // It ends as soon as nobody can use it: the call is over (its caller left, or it
-        // ended without it) — it holds a connection and counts as the endpoint's load.
-        guard.notify(Message::Slow(number, self.endpoint.clone()));
-        let call_over = guard.call_over();
-        let late = tokio::select! {
-            late = tokio::time::timeout_at(self.deadline, &mut send) => late.ok(),
-            () = call_over => None,
-        };
-        match late {
-            Some(late @ Outcome::Success { .. }) => guard.settle(Message::Done(
-                number,
-                Settled {
-                    endpoint: self.endpoint.clone(),
-                    outcome: late,
-                },
-            )),
-            _ => guard.settle(Message::LateEnd(number, self.endpoint.clone())),
-        }
-    }
-}
-
-/// Guarantees that every launched attempt ends with exactly one terminal message and
-/// leaves the in-flight count: if the attempt's task panics or is dropped before it ends,
-/// the guard reports an `internal` failure so the call never waits for an answer that
-/// cannot come.
-struct SettleGuard {
-    tx: Option<mpsc::UnboundedSender<Message>>,
-    endpoint: Arc<Endpoint>,
-    /// The attempt's number within its call.
-    number: u32,
-}
-
-impl SettleGuard {
-    /// A notice that does not end the attempt.
-    fn notify(&self, message: Message) {
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(message);
-        }
-    }
-
-    /// Completes when the call stopped listening (it is over, or its caller left).
-    fn call_over(&self) -> impl std::future::Future<Output = ()> + 'static {
-        let tx = self.tx.clone();
-        async move {
-            if let Some(tx) = tx {
-                tx.closed().await;
-            }
-        }
-    }
-
-    /// The terminal message.
-    fn settle(mut self, message: Message) {
-        if let Some(tx) = self.tx.take() {
-            // The call may be over already (a loser, or its caller left); then nobody
-            // listens, by design.
-            let _ = tx.send(message);
-        }
-    }
-}
-
-impl Drop for SettleGuard {
+impl Drop for Attempts<'_> {
     fn drop(&mut self) {
-        self.endpoint.stats.end_attempt();
-        if let Some(tx) = self.tx.take() {
-            let _ = tx.send(Message::Done(
-                self.number,
-                Settled {
-                    endpoint: self.endpoint.clone(),
-                    outcome: Outcome::failed(FailureKind::Internal),
-                },
-            ));
-        }
+        // Attempts past their timeout wait for a late success only while the call lasts.
+        self.inbox.close();
     }
 }

@@ -1,0 +1,80 @@
+//! [`Inbox`]: where one call's attempts report — a queue, one waker, and a "the call is
+//! over" flag.
+//!
+//! A call receives a handful of messages (usually one), so a general channel is more than
+//! it needs: tokio's unbounded channel allocates a block of 32 slots per call (2 KiB here),
+//! which is most of a call's own memory when thousands are in flight. The inbox allocates
+//! once, small, and grows only if a call really gets many messages.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
+
+use futures_util::task::AtomicWaker;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use super::task::Message;
+
+/// One call's inbox (module doc). The call is its only reader.
+#[derive(Debug, Default)]
+pub(super) struct Inbox {
+    queue: Mutex<VecDeque<Message>>,
+    waker: AtomicWaker,
+    closed: AtomicBool,
+    closed_notify: Notify,
+}
+
+impl Inbox {
+    /// An empty inbox.
+    pub(super) fn new() -> Arc<Inbox> {
+        Arc::new(Inbox::default())
+    }
+
+    /// Delivers `message` unless the call is over.
+    pub(super) fn send(&self, message: Message) {
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        self.queue.lock().push_back(message);
+        self.waker.wake();
+    }
+
+    /// The next message (waits for one).
+    pub(super) async fn recv(&self) -> Message {
+        poll_fn(|cx| {
+            if let Some(m) = self.queue.lock().pop_front() {
+                return Poll::Ready(m);
+            }
+            self.waker.register(cx.waker());
+            // A message may have arrived between the check and the registration.
+            match self.queue.lock().pop_front() {
+                Some(m) => Poll::Ready(m),
+                None => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// The call is over: later messages are dropped, and [`Inbox::closed`] completes.
+    pub(super) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.queue.lock().clear();
+        self.closed_notify.notify_waiters();
+    }
+
+    /// Completes once the call is over.
+    pub(super) async fn closed(&self) {
+        loop {
+            let notified = self.closed_notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.closed.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! Which worker thread the current code runs on.
+//!
+//! The gateway serves with one single-threaded runtime per core (`dualrpc serve`): a
+//! request is read, executed and answered on one thread, with no hand-off between threads.
+//! For that to hold upstream too, each worker keeps its own upstream connections — a
+//! connection is driven by the runtime that opened it, and a request on another worker's
+//! connection would cross threads twice. An endpoint therefore holds one HTTP client per
+//! *slot*; a thread uses the slot [`set_current`] gave it (slot 0 unless told otherwise:
+//! tests, the library on a multi-threaded runtime, the main thread's health loop).
+
+use std::cell::Cell;
+use std::sync::OnceLock;
+
+thread_local! {
+    static SLOT: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Makes the current thread use client slot `slot` (a worker calls this once at start).
+pub fn set_current(slot: usize) {
+    SLOT.with(|s| s.set(slot));
+}
+
+/// The current thread's slot, within [`slots`].
+pub(crate) fn current() -> usize {
+    SLOT.with(Cell::get) % slots()
+}
+
+/// How many client slots an endpoint keeps: one per core plus slot 0.
+pub fn slots() -> usize {
+    static SLOTS: OnceLock<usize> = OnceLock::new();
+    *SLOTS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()) + 1)
+}

@@ -1,0 +1,135 @@
+//! [`Workers`]: the gateway on one single-threaded runtime per core — how `dualrpc serve`
+//! runs.
+//!
+//! Each worker thread has its own runtime, its own listening socket on the shared address
+//! (`SO_REUSEPORT`: the kernel spreads new connections over the workers) and its own
+//! upstream connections ([`dualrpc::worker`]). A request is read, executed and answered on
+//! the thread that accepted its connection: no task migrates and no wake-up crosses threads.
+//! On the 2-core benchmark machine that is what separates a hyper forwarder at nginx's
+//! latency from one at 1.3× it (BENCHMARKS.md, the hot path). The pool (stats, budgets,
+//! breakers, cache) is shared; the health loop and signal handling run on the caller's
+//! runtime.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::thread::JoinHandle;
+
+use dualrpc::Pool;
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::sync::watch;
+
+use crate::{Gateway, GatewayConfig};
+
+/// A gateway serving on `n` worker threads. Dropping it stops the workers (without
+/// waiting); [`Workers::stop`] stops them once every request in flight was answered.
+#[derive(Debug)]
+pub struct Workers {
+    addr: SocketAddr,
+    gateway: Gateway,
+    stop: watch::Sender<bool>,
+    threads: Vec<JoinHandle<std::io::Result<()>>>,
+}
+
+/// Pending connections each worker's socket queues.
+const BACKLOG: i32 = 1024;
+
+impl Workers {
+    /// Binds `config.listen` once per worker and starts `workers` threads serving `pool`.
+    /// Install the metrics recorder before building the pool
+    /// ([`crate::install_metrics_recorder`]).
+    pub fn start(pool: Pool, config: GatewayConfig, workers: usize) -> std::io::Result<Workers> {
+        let listeners = bind_shared(config.listen, workers.max(1))?;
+        let addr = listeners[0].local_addr()?;
+        let gateway = Gateway::new(pool, config.options);
+        let (stop, stopped) = watch::channel(false);
+        let mut threads = Vec::with_capacity(listeners.len());
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let (gateway, mut stopped) = (gateway.clone(), stopped.clone());
+            let thread = std::thread::Builder::new()
+                .name(format!("dualrpc-worker-{i}"))
+                .spawn(move || {
+                    // Slot 0 is the caller's thread (health loop); workers use 1…n.
+                    dualrpc::worker::set_current(i + 1);
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    runtime.block_on(async move {
+                        let listener = tokio::net::TcpListener::from_std(listener)?;
+                        crate::server::serve(&gateway, listener, async move {
+                            let _ = stopped.wait_for(|s| *s).await;
+                        })
+                        .await
+                    })
+                })?;
+            threads.push(thread);
+        }
+        Ok(Workers {
+            addr,
+            gateway,
+            stop,
+            threads,
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The gateway (for reloads).
+    pub fn gateway(&self) -> &Gateway {
+        &self.gateway
+    }
+
+    /// The pool currently serving.
+    pub fn pool(&self) -> Pool {
+        self.gateway.pool()
+    }
+
+    /// Stops accepting, waits until every worker answered its requests in flight, returns.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        let _ = self.stop.send(true);
+        let threads = std::mem::take(&mut self.threads);
+        tokio::task::spawn_blocking(move || {
+            for t in threads {
+                t.join()
+                    .map_err(|_| std::io::Error::other("a worker panicked"))??;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    }
+
+    /// Serves until `signal` completes, then stops gracefully.
+    pub async fn run_until(self, signal: impl Future<Output = ()>) -> std::io::Result<()> {
+        signal.await;
+        self.stop().await
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// `n` listening sockets on `addr` (port 0: the first one's port), with `SO_REUSEPORT`.
+fn bind_shared(addr: SocketAddr, n: usize) -> std::io::Result<Vec<std::net::TcpListener>> {
+    let mut addr = addr;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        socket.set_reuse_port(true)?;
+        socket.set_nonblocking(true)?;
+        socket
+            .bind(&addr.into())
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+        socket.listen(BACKLOG)?;
+        let listener: std::net::TcpListener = socket.into();
+        addr = listener.local_addr()?;
+        out.push(listener);
+    }
+    Ok(out)
+}
