@@ -161,6 +161,17 @@ pub fn lookup(method: &str) -> &'static MethodInfo {
         .map_or(&UNKNOWN, |i| &METHODS[i])
 }
 
+/// Position of `info` in the catalogue ([`all`]); `all().len()` for [`UNKNOWN`].
+pub(crate) fn index(info: &'static MethodInfo) -> usize {
+    let start = METHODS.as_ptr() as usize;
+    let at = (info as *const MethodInfo as usize).wrapping_sub(start) / size_of::<MethodInfo>();
+    if at < METHODS.len() && std::ptr::eq(&METHODS[at], info) {
+        at
+    } else {
+        METHODS.len()
+    }
+}
+
 /// A method's name, owned without allocating for catalogued methods (their name is the
 /// catalogue's `&'static str`).
 #[derive(Debug, Clone, PartialEq, Eq)]

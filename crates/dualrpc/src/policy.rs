@@ -63,6 +63,11 @@ impl Strategy {
         Strategy::Broadcast,
     ];
 
+    /// Position in [`Strategy::ALL`].
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+
     /// The lowercase name used in config, headers, paths and metrics.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -36,13 +36,13 @@ use crate::clock;
 use crate::coalesce::Flights;
 use crate::config::{Config, ConfigError};
 use crate::error::{CallError, ErrorReason};
+use crate::health;
 use crate::jsonrpc::Request;
 use crate::policy::{Overrides, Policies, Strategy};
 use crate::reply::{Agreement, Reply};
 use crate::settings::Settings;
 use crate::stats::{Admission, EndpointSnapshot};
 use crate::upstreams::Upstreams;
-use crate::{health, telemetry};
 
 /// The deadline of a call whose budget does not fit the clock.
 const FAR_FUTURE: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -132,6 +132,7 @@ impl Pool {
                 max_response_bytes: settings.max_response_bytes,
                 hedge_budget: HedgeBudget::new(settings.hedge.budget),
                 hedge: settings.hedge,
+                metrics: Default::default(),
             },
             policies: settings.policies,
             cache: (settings.cache_max_bytes > 0)
@@ -384,7 +385,9 @@ impl Core {
             && let Some((hit, agreed)) = cache.get(&key, needs)
         {
             let latency = clock::now().saturating_duration_since(call.started);
-            telemetry::call(call.info.label, call.policy.strategy, "cached", 0, latency);
+            self.cx
+                .metrics
+                .call(call.info, call.policy.strategy, "cached", 0, latency);
             return Ok(Reply {
                 result: hit,
                 endpoint: Arc::from("cache"),
@@ -401,7 +404,7 @@ impl Core {
             Some(flights) if share => {
                 let (mut result, joined) = flights.run(&self.cx, &call, key.clone()).await;
                 if joined {
-                    telemetry::coalesced(call.info.label);
+                    self.cx.metrics.coalesced(call.info);
                     let latency = clock::now().saturating_duration_since(call.started);
                     match &mut result {
                         Ok(reply) => {

@@ -30,7 +30,7 @@ use crate::error::{CallError, ErrorReason};
 use crate::policy::Strategy;
 use crate::reply::{Agreement, Reply};
 use crate::select::Plan;
-use crate::{strategy, telemetry};
+use crate::strategy;
 
 /// Runs `call` to its end.
 pub(crate) async fn execute(cx: &Context, call: &Call) -> Result<Reply, CallError> {
@@ -105,7 +105,7 @@ pub(crate) async fn execute(cx: &Context, call: &Call) -> Result<Reply, CallErro
     if !consensus && unsatisfied(&result) {
         result = a.await_late(result).await;
     }
-    report(call, result, a.launched())
+    report(cx, call, result, a.launched())
 }
 
 /// Whether a round's result leaves room for a better one: only failures, or only empty
@@ -218,6 +218,7 @@ async fn retry_round(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorReas
 
 /// Records the call's end (winner's stats, metrics) and builds what the caller gets.
 fn report(
+    cx: &Context,
     call: &Call,
     result: Result<Win, ErrorReason>,
     attempts: u32,
@@ -230,7 +231,8 @@ fn report(
             win.endpoint.metrics().win();
             let empty = win.missing > 0;
             let label = if empty { "empty" } else { "success" };
-            telemetry::call(call.info.label, strategy, label, attempts, latency);
+            cx.metrics
+                .call(call.info, strategy, label, attempts, latency);
             Ok(Reply {
                 result: win.result,
                 endpoint: win.endpoint.name.clone(),
@@ -252,7 +254,8 @@ fn report(
                 attempts,
                 latency,
             };
-            telemetry::call(call.info.label, strategy, err.label(), attempts, latency);
+            cx.metrics
+                .call(call.info, strategy, err.label(), attempts, latency);
             Err(err)
         }
     }

@@ -7,12 +7,14 @@
 //!
 //! Per-attempt metrics go through [`EndpointMetrics`]: handles registered once per
 //! endpoint (on its first attempt), so recording an attempt formats no label and
-//! allocates nothing. Per-call metrics carry only `&'static str` labels.
+//! allocates nothing; per-call metrics go through [`CallMetrics`], the same way.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
 
+use crate::catalog::MethodInfo;
 use crate::outcome::{FailureKind, Outcome};
 use crate::policy::Strategy;
 
@@ -104,20 +106,90 @@ impl EndpointMetrics {
     }
 }
 
-/// A call finished. `method` is the catalogue's label (`other` for unknown methods).
-pub(crate) fn call(
-    method: &'static str,
-    strategy: Strategy,
-    result: &'static str,
-    attempts: u32,
-    latency: Duration,
-) {
-    let strategy = strategy.as_str();
-    counter!("dualrpc_calls_total", "method" => method, "strategy" => strategy, "result" => result)
-        .increment(1);
-    counter!("dualrpc_call_attempts_total", "strategy" => strategy).increment(u64::from(attempts));
-    histogram!("dualrpc_call_duration_seconds", "strategy" => strategy)
-        .record(latency.as_secs_f64());
+/// Labels of `dualrpc_calls_total{result}`, as [`CallError::label`] and the pool give them.
+///
+/// [`CallError::label`]: crate::CallError::label
+const CALL_RESULTS: [&str; 10] = [
+    "success",
+    "empty",
+    "cached",
+    "rpc_error",
+    "all_failed",
+    "deadline",
+    "no_quorum",
+    "no_endpoint",
+    "over_budget",
+    "invalid_request",
+];
+
+/// Per-call metric handles of one pool, each registered on its first use (after the
+/// embedder installed its recorder) and kept: recording a call builds no label set, hashes
+/// no key and takes no registry lock.
+#[derive(Debug)]
+pub(crate) struct CallMetrics {
+    /// `dualrpc_calls_total{method,strategy,result}`, indexed by
+    /// [`CallMetrics::calls_index`].
+    calls: Box<[OnceLock<Counter>]>,
+    /// `dualrpc_call_attempts_total{strategy}`.
+    attempts: [OnceLock<Counter>; Strategy::ALL.len()],
+    /// `dualrpc_call_duration_seconds{strategy}`.
+    duration: [OnceLock<Histogram>; Strategy::ALL.len()],
+    /// `dualrpc_coalesced_total{method}`.
+    coalesced: Box<[OnceLock<Counter>]>,
+}
+
+impl Default for CallMetrics {
+    fn default() -> Self {
+        let methods = crate::catalog::all().len() + 1;
+        let cells = |n: usize| (0..n).map(|_| OnceLock::new()).collect();
+        Self {
+            calls: cells(methods * Strategy::ALL.len() * CALL_RESULTS.len()),
+            attempts: std::array::from_fn(|_| OnceLock::new()),
+            duration: std::array::from_fn(|_| OnceLock::new()),
+            coalesced: cells(methods),
+        }
+    }
+}
+
+impl CallMetrics {
+    fn calls_index(method: usize, strategy: usize, result: usize) -> usize {
+        (method * Strategy::ALL.len() + strategy) * CALL_RESULTS.len() + result
+    }
+
+    /// A call of `method` finished with `result` (a label of [`CALL_RESULTS`]).
+    pub(crate) fn call(
+        &self,
+        method: &'static MethodInfo,
+        strategy: Strategy,
+        result: &'static str,
+        attempts: u32,
+        latency: Duration,
+    ) {
+        let m = crate::catalog::index(method);
+        let s = strategy.index();
+        // An unknown label is a bug caught by the tests; it is counted as `all_failed`
+        // rather than lost.
+        let r = CALL_RESULTS.iter().position(|l| *l == result).unwrap_or(4);
+        let strategy = strategy.as_str();
+        self.calls[Self::calls_index(m, s, r)]
+            .get_or_init(|| {
+                counter!("dualrpc_calls_total", "method" => method.label, "strategy" => strategy, "result" => CALL_RESULTS[r])
+            })
+            .increment(1);
+        self.attempts[s]
+            .get_or_init(|| counter!("dualrpc_call_attempts_total", "strategy" => strategy))
+            .increment(u64::from(attempts));
+        self.duration[s]
+            .get_or_init(|| histogram!("dualrpc_call_duration_seconds", "strategy" => strategy))
+            .record(latency.as_secs_f64());
+    }
+
+    /// A call was answered from an identical call already in flight.
+    pub(crate) fn coalesced(&self, method: &'static MethodInfo) {
+        self.coalesced[crate::catalog::index(method)]
+            .get_or_init(|| counter!("dualrpc_coalesced_total", "method" => method.label))
+            .increment(1);
+    }
 }
 
 /// A hedge was fired (`true`) or refused by the hedge budget (`false`).
@@ -126,12 +198,59 @@ pub(crate) fn hedge(fired: bool) {
         .increment(1);
 }
 
-/// A call was answered from an identical call already in flight.
-pub(crate) fn coalesced(method: &'static str) {
-    counter!("dualrpc_coalesced_total", "method" => method).increment(1);
-}
-
 /// The metric label of `method`: its name if the catalogue knows it, else `other`.
 pub fn method_label(method: &str) -> &'static str {
     crate::catalog::lookup(method).label
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{CallError, ErrorReason};
+
+    #[test]
+    fn every_call_result_has_its_own_counter() {
+        let reasons = [
+            ErrorReason::AllFailed { failures: vec![] },
+            ErrorReason::Deadline { failures: vec![] },
+            ErrorReason::NoEndpoint,
+            ErrorReason::OverBudget,
+            ErrorReason::InvalidRequest("x".into()),
+            ErrorReason::NoQuorum {
+                quorum: 2,
+                votes: vec![],
+                failures: vec![],
+            },
+        ];
+        for reason in reasons {
+            let err = CallError {
+                reason,
+                strategy: Strategy::Race,
+                attempts: 0,
+                latency: Duration::ZERO,
+            };
+            assert!(CALL_RESULTS.contains(&err.label()), "{}", err.label());
+        }
+        for (i, s) in Strategy::ALL.iter().enumerate() {
+            assert_eq!(s.index(), i);
+        }
+        let catalogue = crate::catalog::all();
+        for (i, m) in catalogue.iter().enumerate() {
+            assert_eq!(crate::catalog::index(m), i);
+        }
+        assert_eq!(
+            crate::catalog::index(&crate::catalog::UNKNOWN),
+            catalogue.len()
+        );
+        let metrics = CallMetrics::default();
+        // Every combination has a cell (no index out of bounds).
+        for m in catalogue.iter().chain([&crate::catalog::UNKNOWN]) {
+            for s in Strategy::ALL {
+                for r in CALL_RESULTS {
+                    metrics.call(m, s, r, 1, Duration::from_millis(1));
+                }
+            }
+            metrics.coalesced(m);
+        }
+    }
 }

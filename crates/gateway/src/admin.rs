@@ -35,7 +35,7 @@ pub(crate) async fn status(
 ) -> Response {
     let snap = state.current.load();
     if !crate::auth::authorized(&snap.options.front.api_keys, &headers, &uri) {
-        return crate::rpc::unauthorized();
+        return crate::rpc::unauthorized().map(axum::body::Body::new);
     }
     axum::Json(snap.pool.status()).into_response()
 }
@@ -46,7 +46,7 @@ pub(crate) async fn metrics(
     headers: HeaderMap,
 ) -> Response {
     if !crate::auth::authorized(&state.current.load().options.front.api_keys, &headers, &uri) {
-        return crate::rpc::unauthorized();
+        return crate::rpc::unauthorized().map(axum::body::Body::new);
     }
     match crate::prometheus::handle() {
         Some(h) => {

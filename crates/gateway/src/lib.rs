@@ -11,6 +11,8 @@
 //! - `workers` — [`Workers`]: the same on one single-threaded runtime per core, each with
 //!   its own socket (`SO_REUSEPORT`) and upstream connections: how `dualrpc serve` runs;
 //! - [`config`] — the gateway's own settings and the loader of a whole `dualrpc.toml`;
+//! - `service` — the hyper service: JSON-RPC posts go straight to `rpc`, the rest to the
+//!   router;
 //! - `rpc` — `POST /` and `POST /{strategy}`: per-request overrides, batches, headers;
 //! - `request` / `response` — reading client JSON-RPC without re-parsing `params`, and
 //!   writing responses by splicing the upstream's bytes next to the client's `id`;
@@ -31,12 +33,14 @@ mod request;
 mod response;
 mod rpc;
 mod server;
+mod service;
 mod workers;
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use axum::Router;
+use axum::http::HeaderValue;
 use axum::routing::{get, post};
 use dualrpc::Pool;
 
@@ -64,6 +68,37 @@ pub const HEADER_API_KEY: &str = "x-api-key";
 pub(crate) struct Snapshot {
     pub(crate) pool: Pool,
     pub(crate) options: GatewayOptions,
+    /// `x-dualrpc-endpoint` values, made once per endpoint name (and `cache`).
+    endpoint_headers: Vec<(Box<str>, HeaderValue)>,
+}
+
+impl Snapshot {
+    fn new(pool: Pool, options: GatewayOptions) -> Snapshot {
+        let endpoint_headers = pool
+            .endpoint_names()
+            .into_iter()
+            .chain(["cache".to_string()])
+            .filter_map(|name| {
+                let value = HeaderValue::from_str(&name).ok()?;
+                Some((name.into_boxed_str(), value))
+            })
+            .collect();
+        Snapshot {
+            pool,
+            options,
+            endpoint_headers,
+        }
+    }
+
+    /// The `x-dualrpc-endpoint` value naming `name`.
+    pub(crate) fn endpoint_header(&self, name: &str) -> HeaderValue {
+        self.endpoint_headers
+            .iter()
+            .find(|(n, _)| **n == *name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| HeaderValue::from_str(name).ok())
+            .unwrap_or(HeaderValue::from_static("-"))
+    }
 }
 
 /// What every handler can reach.
@@ -85,7 +120,7 @@ impl Gateway {
         prometheus::install();
         Gateway {
             state: Arc::new(AppState {
-                current: ArcSwap::from_pointee(Snapshot { pool, options }),
+                current: ArcSwap::from_pointee(Snapshot::new(pool, options)),
             }),
         }
     }
@@ -95,7 +130,7 @@ impl Gateway {
     pub fn reload(&self, pool: Pool, options: GatewayOptions) {
         self.state
             .current
-            .store(Arc::new(Snapshot { pool, options }));
+            .store(Arc::new(Snapshot::new(pool, options)));
     }
 
     /// The pool currently serving.

@@ -93,6 +93,12 @@ pub(crate) fn parse(body: &[u8], max_batch: usize) -> Result<Body<'_>, RequestEr
         }
         Ok(Body::Batch(items.into_iter().map(element).collect()))
     } else {
+        // The usual case, a well-formed object, is read in one pass.
+        if trimmed.starts_with('{')
+            && let Ok(wire) = serde_json::from_str::<Wire<'_>>(text)
+        {
+            return Ok(Body::Single(call(wire)));
+        }
         // Validate the whole text as JSON first, so a syntax error is -32700, not -32600.
         let raw: &RawValue = serde_json::from_str(text)
             .map_err(|e| RequestError::parse(format!("Parse error: {e}")))?;
@@ -115,6 +121,11 @@ fn element(raw: &RawValue) -> Element<'_> {
             error: RequestError::invalid("Invalid Request: not a JSON-RPC object"),
         };
     };
+    call(wire)
+}
+
+/// Validates the fields of a JSON-RPC object.
+fn call(wire: Wire<'_>) -> Element<'_> {
     let id = match wire.id {
         Some(id) if !is_valid_id(id) => {
             return Element::Invalid {

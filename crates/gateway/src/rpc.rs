@@ -10,21 +10,33 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
+use axum::response::Response;
+use bytes::Bytes;
 use dualrpc::{Agreement, Strategy};
 use futures_util::FutureExt;
+use http_body_util::{BodyExt, Limited};
 
 use crate::request::{self, Element, RequestError};
-use crate::response;
+use crate::response::{self, Chunks, Writer};
 use crate::{
     AppState, HEADER_AGREEMENT, HEADER_ATTEMPTS, HEADER_ENDPOINT, HEADER_STRATEGY,
     HEADER_TIMEOUT_MS, Snapshot,
 };
+
+const STRATEGY: HeaderName = HeaderName::from_static(HEADER_STRATEGY);
+const TIMEOUT_MS: HeaderName = HeaderName::from_static(HEADER_TIMEOUT_MS);
+const ENDPOINT: HeaderName = HeaderName::from_static(HEADER_ENDPOINT);
+const ATTEMPTS: HeaderName = HeaderName::from_static(HEADER_ATTEMPTS);
+const AGREEMENT: HeaderName = HeaderName::from_static(HEADER_AGREEMENT);
+const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+/// The value of a header with nothing to say.
+const NONE: HeaderValue = HeaderValue::from_static("-");
 
 /// Overrides a request carries.
 #[derive(Debug, Clone, Copy, Default)]
@@ -37,7 +49,7 @@ struct Overrides {
 #[derive(Debug)]
 struct Answer {
     /// The JSON-RPC response object; `None` for a notification.
-    body: Option<Vec<u8>>,
+    body: Option<Chunks>,
     /// Whether the client gets an answer for this element (it is not a notification).
     answered: bool,
     endpoint: Option<Arc<str>>,
@@ -53,10 +65,10 @@ pub(crate) const CODE_UNAUTHORIZED: i64 = -32090;
 impl Answer {
     /// An error the gateway answers itself, without calling upstream.
     fn request_error(id: Option<&serde_json::value::RawValue>, error: &RequestError) -> Answer {
-        let mut out = Vec::new();
+        let mut out = Writer::default();
         response::write_request_error(&mut out, id, error);
         Answer {
-            body: Some(out),
+            body: Some(out.finish()),
             answered: true,
             endpoint: None,
             strategy: None,
@@ -72,7 +84,9 @@ pub(crate) async fn handle_default(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    guarded(state.current.load_full(), uri, headers, None, body).await
+    serve(state.current.load_full(), &headers, &uri, None, body)
+        .await
+        .map(Body::new)
 }
 
 pub(crate) async fn handle_with_strategy(
@@ -83,7 +97,9 @@ pub(crate) async fn handle_with_strategy(
     body: Body,
 ) -> Response {
     match strategy.parse::<Strategy>() {
-        Ok(s) => guarded(state.current.load_full(), uri, headers, Some(s), body).await,
+        Ok(s) => serve(state.current.load_full(), &headers, &uri, Some(s), body)
+            .await
+            .map(Body::new),
         Err(e) => reject(
             StatusCode::NOT_FOUND,
             RequestError::invalid(format!("unknown path: {e}")),
@@ -91,24 +107,30 @@ pub(crate) async fn handle_with_strategy(
     }
 }
 
-async fn guarded(
+/// Serves one JSON-RPC post (the router's handlers and the service's direct path alike):
+/// checks the API key, then answers, turning a panic anywhere into an internal error.
+pub(crate) async fn serve<B>(
     state: Arc<Snapshot>,
-    uri: Uri,
-    headers: HeaderMap,
+    headers: &HeaderMap,
+    uri: &Uri,
     path_strategy: Option<Strategy>,
-    body: Body,
-) -> Response {
-    if !crate::auth::authorized(&state.options.front.api_keys, &headers, &uri) {
+    body: B,
+) -> http::Response<Chunks>
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: Into<axum::BoxError>,
+{
+    if !crate::auth::authorized(&state.options.front.api_keys, headers, uri) {
         return unauthorized();
     }
-    match AssertUnwindSafe(handle(state, headers, path_strategy, body))
+    match AssertUnwindSafe(handle(&state, headers, path_strategy, body))
         .catch_unwind()
         .await
     {
         Ok(response) => response,
         Err(_) => {
             tracing::error!("panic while handling a request; answered with an internal error");
-            reject(
+            rejection(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 RequestError {
                     code: -32603,
@@ -120,8 +142,8 @@ async fn guarded(
 }
 
 /// The answer to a request without a valid API key.
-pub(crate) fn unauthorized() -> Response {
-    reject(
+pub(crate) fn unauthorized() -> http::Response<Chunks> {
+    rejection(
         StatusCode::UNAUTHORIZED,
         RequestError {
             code: CODE_UNAUTHORIZED,
@@ -130,12 +152,16 @@ pub(crate) fn unauthorized() -> Response {
     )
 }
 
-async fn handle(
-    state: Arc<Snapshot>,
-    headers: HeaderMap,
+async fn handle<B>(
+    state: &Snapshot,
+    headers: &HeaderMap,
     path_strategy: Option<Strategy>,
-    body: Body,
-) -> Response {
+    body: B,
+) -> http::Response<Chunks>
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: Into<axum::BoxError>,
+{
     let limits = &state.options.limits;
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let ok = ct
@@ -149,32 +175,33 @@ async fn handle(
             })
             .unwrap_or(false);
         if !ok {
-            return reject(
+            return rejection(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 RequestError::invalid("Invalid Request: content-type must be application/json"),
             );
         }
     }
-    let overrides = match overrides(&headers, path_strategy) {
+    let overrides = match overrides(headers, path_strategy) {
         Ok(o) => o,
-        Err(e) => return reject(StatusCode::BAD_REQUEST, e),
+        Err(e) => return rejection(StatusCode::BAD_REQUEST, e),
     };
-    let read_timeout = state.options.front.body_read_timeout;
-    let bytes = match tokio::time::timeout(
-        read_timeout,
-        axum::body::to_bytes(body, limits.max_request_bytes),
-    )
-    .await
-    {
-        Ok(Ok(b)) => b,
+    // A body that is all there already is taken without arming a timer.
+    let read = Limited::new(body, limits.max_request_bytes).collect();
+    tokio::pin!(read);
+    let read = match futures_util::poll!(read.as_mut()) {
+        Poll::Ready(read) => Ok(read),
+        Poll::Pending => tokio::time::timeout(state.options.front.body_read_timeout, read).await,
+    };
+    let bytes = match read {
+        Ok(Ok(collected)) => collected.to_bytes(),
         Err(_) => {
-            return reject(
+            return rejection(
                 StatusCode::REQUEST_TIMEOUT,
                 RequestError::invalid("Invalid Request: the request body was not received in time"),
             );
         }
         Ok(Err(_)) => {
-            return reject(
+            return rejection(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 RequestError::invalid(format!(
                     "Invalid Request: body exceeds {} bytes (or could not be read)",
@@ -185,47 +212,51 @@ async fn handle(
     };
     let parsed = match request::parse(&bytes, limits.max_batch) {
         Ok(p) => p,
-        Err(e) => return reject(StatusCode::BAD_REQUEST, e),
+        Err(e) => return rejection(StatusCode::BAD_REQUEST, e),
     };
     match parsed {
         request::Body::Single(Element::Invalid { id, error }) => {
-            let mut out = Vec::new();
+            let mut out = Writer::default();
             response::write_request_error(&mut out, id, &error);
-            json_response(StatusCode::BAD_REQUEST, out, &[])
+            json_response(state, StatusCode::BAD_REQUEST, out.finish(), &[])
         }
         request::Body::Single(element) => {
-            let mut answer = run(&state, element, overrides).await;
+            let mut answer = run(state, element, overrides).await;
             match answer.body.take() {
-                Some(body) => json_response(StatusCode::OK, body, std::slice::from_ref(&answer)),
-                None => StatusCode::NO_CONTENT.into_response(),
+                Some(body) => {
+                    json_response(state, StatusCode::OK, body, std::slice::from_ref(&answer))
+                }
+                None => no_content(),
             }
         }
         request::Body::Batch(elements) => {
-            let answers = futures_util::future::join_all(
-                elements.into_iter().map(|e| run(&state, e, overrides)),
+            let mut answers = futures_util::future::join_all(
+                elements.into_iter().map(|e| run(state, e, overrides)),
             )
             .await;
-            let mut out = Vec::with_capacity(
-                answers
-                    .iter()
-                    .map(|a| a.body.as_ref().map_or(0, Vec::len) + 1)
-                    .sum(),
-            );
-            out.push(b'[');
-            for body in answers.iter().filter_map(|a| a.body.as_ref()) {
-                if out.len() > 1 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(body);
-            }
-            out.push(b']');
-            if out.len() == 2 {
+            let bodies: Vec<Chunks> = answers.iter_mut().filter_map(|a| a.body.take()).collect();
+            if bodies.is_empty() {
                 // Only notifications: JSON-RPC says answer nothing.
-                return StatusCode::NO_CONTENT.into_response();
+                return no_content();
             }
-            json_response(StatusCode::OK, out, &answers)
+            let mut out = Writer::with_capacity(bodies.len() * 64);
+            out.put(b"[");
+            for (i, body) in bodies.into_iter().enumerate() {
+                if i > 0 {
+                    out.put(b",");
+                }
+                out.append(body);
+            }
+            out.put(b"]");
+            json_response(state, StatusCode::OK, out.finish(), &answers)
         }
     }
+}
+
+fn no_content() -> http::Response<Chunks> {
+    let mut response = http::Response::new(Chunks::default());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
 }
 
 fn overrides(
@@ -236,7 +267,7 @@ fn overrides(
         strategy: path_strategy,
         timeout: None,
     };
-    if let Some(v) = headers.get(HEADER_STRATEGY) {
+    if let Some(v) = headers.get(STRATEGY) {
         let s = v.to_str().map_err(|_| {
             RequestError::invalid("Invalid Request: x-dualrpc-strategy is not text")
         })?;
@@ -246,7 +277,7 @@ fn overrides(
                 .map_err(|e| RequestError::invalid(format!("Invalid Request: {e}")))?,
         );
     }
-    if let Some(v) = headers.get(HEADER_TIMEOUT_MS) {
+    if let Some(v) = headers.get(TIMEOUT_MS) {
         let ms = v
             .to_str()
             .ok()
@@ -294,12 +325,13 @@ async fn run(state: &Snapshot, element: Element<'_>, o: Overrides) -> Answer {
     }
     let strategy = builder.resolved_strategy();
     let result = AssertUnwindSafe(builder.into_future()).catch_unwind().await;
-    let mut out = Vec::new();
+    let id_len = call.id.map_or(4, |id| id.get().len());
     let answer = match result {
         Ok(Ok(reply)) => {
+            let mut out = Writer::with_capacity(40 + id_len + reply.result.bytes().len());
             response::write_result(&mut out, call.id, &reply.result);
             Answer {
-                body: None,
+                body: Some(out.finish()),
                 answered: true,
                 endpoint: Some(reply.endpoint),
                 strategy: Some(reply.strategy),
@@ -308,9 +340,10 @@ async fn run(state: &Snapshot, element: Element<'_>, o: Overrides) -> Answer {
             }
         }
         Ok(Err(err)) => {
+            let mut out = Writer::default();
             response::write_error(&mut out, call.id, &err.to_jsonrpc());
             Answer {
-                body: None,
+                body: Some(out.finish()),
                 answered: true,
                 endpoint: err.endpoint().map(Arc::from),
                 strategy: Some(err.strategy),
@@ -324,9 +357,10 @@ async fn run(state: &Snapshot, element: Element<'_>, o: Overrides) -> Answer {
                 code: -32603,
                 message: "Internal error".into(),
             };
+            let mut out = Writer::default();
             response::write_request_error(&mut out, call.id, &error);
             Answer {
-                body: None,
+                body: Some(out.finish()),
                 answered: true,
                 endpoint: None,
                 strategy: Some(strategy),
@@ -337,24 +371,51 @@ async fn run(state: &Snapshot, element: Element<'_>, o: Overrides) -> Answer {
     };
     let answered = call.id.is_some();
     Answer {
-        body: answered.then_some(out),
+        body: answer.body.filter(|_| answered),
         answered,
         ..answer
     }
 }
 
-fn json_response(status: StatusCode, body: Vec<u8>, answers: &[Answer]) -> Response {
-    let mut response = (status, body).into_response();
+/// A JSON response with the answers' headers (none for whole-request errors).
+fn json_response(
+    state: &Snapshot,
+    status: StatusCode,
+    body: Chunks,
+    answers: &[Answer],
+) -> http::Response<Chunks> {
+    let mut response = http::Response::new(body);
+    *response.status_mut() = status;
     let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    if answers.is_empty() {
-        return response;
+    h.insert(header::CONTENT_TYPE, APPLICATION_JSON);
+    match answers {
+        [] => {}
+        [one] => {
+            // The common case: values made once per endpoint, strategy and small count.
+            let endpoint = one
+                .endpoint
+                .as_deref()
+                .map_or(NONE, |name| state.endpoint_header(name));
+            let strategy = one
+                .strategy
+                .map_or(NONE, |s| HeaderValue::from_static(s.as_str()));
+            h.insert(ENDPOINT, endpoint);
+            h.insert(STRATEGY, strategy);
+            h.insert(ATTEMPTS, count_header(one.attempts));
+            if let Some(g) = one.agreement
+                && let Ok(v) = HeaderValue::from_str(&g.to_string())
+            {
+                h.insert(AGREEMENT, v);
+            }
+        }
+        _ => batch_headers(h, answers),
     }
-    // One answer: its values. A batch: one comma-separated entry per answered element, in
-    // the order of the response array ("-" where there is none), and the attempts summed.
+    response
+}
+
+/// A batch's headers: one comma-separated entry per answered element, in the order of the
+/// response array ("-" where there is none), and the attempts summed.
+fn batch_headers(h: &mut HeaderMap, answers: &[Answer]) {
     let join = |f: &dyn Fn(&Answer) -> Option<String>| {
         answers
             .iter()
@@ -366,27 +427,42 @@ fn json_response(status: StatusCode, body: Vec<u8>, answers: &[Answer]) -> Respo
     let endpoint = join(&|a| a.endpoint.as_deref().map(str::to_string));
     let strategy = join(&|a| a.strategy.map(|s| s.as_str().to_string()));
     let attempts: u32 = answers.iter().map(|a| a.attempts).sum();
-    for (name, value) in [
-        (HEADER_ENDPOINT, endpoint),
-        (HEADER_STRATEGY, strategy),
-        (HEADER_ATTEMPTS, attempts.to_string()),
-    ] {
+    for (name, value) in [(ENDPOINT, endpoint), (STRATEGY, strategy)] {
         if let Ok(v) = HeaderValue::from_str(&value) {
             h.insert(name, v);
         }
     }
+    h.insert(ATTEMPTS, count_header(attempts));
     if answers.iter().any(|a| a.agreement.is_some()) {
         let agreement = join(&|a| a.agreement.map(|g| g.to_string()));
         if let Ok(v) = HeaderValue::from_str(&agreement) {
-            h.insert(HEADER_AGREEMENT, v);
+            h.insert(AGREEMENT, v);
         }
     }
-    response
+}
+
+/// A count as a header value, without formatting for the usual small ones.
+fn count_header(n: u32) -> HeaderValue {
+    const SMALL: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+    match SMALL.get(n as usize) {
+        Some(s) => HeaderValue::from_static(s),
+        None => HeaderValue::from(n),
+    }
 }
 
 /// A whole-request error response.
-pub(crate) fn reject(status: StatusCode, error: RequestError) -> Response {
-    let mut out = Vec::new();
+pub(crate) fn rejection(status: StatusCode, error: RequestError) -> http::Response<Chunks> {
+    let mut out = Writer::default();
     response::write_request_error(&mut out, None, &error);
-    json_response(status, out, &[])
+    let mut response = http::Response::new(out.finish());
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, APPLICATION_JSON);
+    response
+}
+
+/// [`rejection`] as the router's response.
+pub(crate) fn reject(status: StatusCode, error: RequestError) -> Response {
+    rejection(status, error).map(Body::new)
 }

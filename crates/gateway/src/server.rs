@@ -11,9 +11,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use dualrpc::{Pool, Settings};
+use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -125,6 +125,7 @@ pub(crate) async fn serve(
         .keep_alive(true);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let router = gateway.router();
+    let state = gateway.state.clone();
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -140,7 +141,9 @@ pub(crate) async fn serve(
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        let (state, router) = (state.clone(), router.clone());
+        let service =
+            service_fn(move |request| crate::service::call(state.clone(), router.clone(), request));
         let conn = builder
             .serve_connection(TokioIo::new(stream), service)
             .into_owned();

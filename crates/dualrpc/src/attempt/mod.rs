@@ -57,6 +57,8 @@ pub(crate) struct Context {
     pub(crate) hedge: HedgeSettings,
     /// Pool-wide budget of hedged attempts.
     pub(crate) hedge_budget: HedgeBudget,
+    /// Per-call metric handles.
+    pub(crate) metrics: crate::telemetry::CallMetrics,
 }
 
 /// One call, fixed at its start.
