@@ -7,10 +7,9 @@
 //! once, small, and grows only if a call really gets many messages.
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
@@ -42,20 +41,17 @@ impl Inbox {
         self.waker.wake();
     }
 
-    /// The next message (waits for one).
-    pub(super) async fn recv(&self) -> Message {
-        poll_fn(|cx| {
-            if let Some(m) = self.queue.lock().pop_front() {
-                return Poll::Ready(m);
-            }
-            self.waker.register(cx.waker());
-            // A message may have arrived between the check and the registration.
-            match self.queue.lock().pop_front() {
-                Some(m) => Poll::Ready(m),
-                None => Poll::Pending,
-            }
-        })
-        .await
+    /// The next message, if one is there; else the task is woken when one arrives.
+    pub(super) fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Message> {
+        if let Some(m) = self.queue.lock().pop_front() {
+            return Poll::Ready(m);
+        }
+        self.waker.register(cx.waker());
+        // A message may have arrived between the check and the registration.
+        match self.queue.lock().pop_front() {
+            Some(m) => Poll::Ready(m),
+            None => Poll::Pending,
+        }
     }
 
     /// The call is over: later messages are dropped, and [`Inbox::closed`] completes.

@@ -14,9 +14,12 @@
 //!   same one, that error is the call's answer — not a gateway error;
 //! - anything else is the endpoint's failure, recorded by kind and endpoint name.
 //!
-//! Each attempt runs in its own task with the endpoint's *configured* attempt timeout.
-//! When a call ends — won, failed, out of budget, or abandoned by its caller — attempts
-//! still out keep running until they answer or time out, and record what really happened:
+//! Each attempt runs with the endpoint's *configured* attempt timeout: a call's first
+//! attempt inside the call's own task (most calls need no other, and a spawned task per
+//! call costs an allocation, a copy of the future and a trip through the scheduler), every
+//! further one in a task of its own. When a call ends — won, failed, out of budget, or
+//! abandoned by its caller — attempts still out keep running until they answer or time out
+//! (the first one then moves to a task of its own), and record what really happened:
 //! selection is not biased toward past winners, and a caller's short budget never shows up
 //! as an endpoint's timeout, failure or latency.
 //!
@@ -154,6 +157,8 @@ pub(crate) struct Attempts<'c> {
     pub(crate) cx: &'c Context,
     /// Where this call's attempts report.
     inbox: Arc<Inbox>,
+    /// The first attempt, while it runs in the call's own task.
+    local: Local,
     /// Attempts launched and not yet ended (slow ones included).
     pending: usize,
     /// Of those, attempts past their timeout.
@@ -179,6 +184,7 @@ impl<'c> Attempts<'c> {
             call,
             cx,
             inbox: Inbox::new(),
+            local: Local(None),
             pending: 0,
             slow: 0,
             slow_attempts: Vec::new(),
@@ -332,7 +338,11 @@ impl<'c> Attempts<'c> {
         };
         ep.stats.begin_attempt();
         let guard = SettleGuard::new(self.inbox.clone(), ep.clone(), number);
-        tokio::spawn(attempt.run(guard));
+        if number == 0 {
+            self.local = Local(Some(Box::pin(attempt.run(guard))));
+        } else {
+            tokio::spawn(attempt.run(guard));
+        }
         true
     }
 
@@ -346,7 +356,17 @@ impl<'c> Attempts<'c> {
             if self.pending == 0 {
                 return Event::Idle;
             }
-            let message = match tokio::time::timeout_at(until, self.inbox.recv()).await {
+            // The first attempt makes progress while the call waits for a message.
+            let (local, inbox) = (&mut self.local, &self.inbox);
+            let recv = std::future::poll_fn(|cx| {
+                if let Some(attempt) = &mut local.0
+                    && attempt.as_mut().poll(cx).is_ready()
+                {
+                    local.0 = None;
+                }
+                inbox.poll_recv(cx)
+            });
+            let message = match tokio::time::timeout_at(until, recv).await {
                 Ok(message) => message,
                 Err(_) if timer.is_some_and(|t| t < deadline) => return Event::Timer,
                 Err(_) => {
@@ -585,5 +605,25 @@ impl Drop for Attempts<'_> {
     fn drop(&mut self) {
         // Attempts past their timeout wait for a late success only while the call lasts.
         self.inbox.close();
+        // The first attempt, if still out, goes on in a task of its own, like the others.
+        // (Outside a runtime it cannot; its guard then reports it ended.)
+        if let Some(attempt) = self.local.0.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(attempt);
+        }
+    }
+}
+
+/// The call's first attempt while it runs in the call's own task.
+struct Local(Option<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>>);
+
+impl std::fmt::Debug for Local {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Local(running)"
+        } else {
+            "Local(none)"
+        })
     }
 }
