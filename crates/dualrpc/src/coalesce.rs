@@ -68,7 +68,9 @@ impl Hash for FlightKey {
 #[derive(Debug)]
 struct Flight {
     id: u64,
-    result: watch::Receiver<Option<Shared>>,
+    /// Where the result goes, made when the first follower joins (most calls have none).
+    /// Dropped without a value if the leader goes away.
+    result: Option<watch::Sender<Option<Shared>>>,
     /// The leader's deadline: only callers whose own deadline is no earlier join, so none
     /// waits past its own deadline for an answer it would have had alone by then.
     deadline: Instant,
@@ -87,7 +89,7 @@ enum Decision {
     /// Wait for it.
     Follow(watch::Receiver<Option<Shared>>, Instant),
     /// Nothing in flight: run it and let others join.
-    Lead(u64, watch::Sender<Option<Shared>>),
+    Lead(u64),
     /// One is in flight but older or with a later deadline: run alone.
     Alone,
 }
@@ -124,33 +126,36 @@ impl Flights {
             let decision = {
                 let mut running = self.running.lock();
                 let now = clock::now();
-                match running.get(&key) {
+                match running.get_mut(&key) {
                     Some(f)
                         if f.deadline <= call.deadline
                             && (!call.info.fresh || now - f.started <= JOIN_WINDOW) =>
                     {
-                        Decision::Follow(f.result.clone(), f.deadline)
+                        let rx = f
+                            .result
+                            .get_or_insert_with(|| watch::channel(None).0)
+                            .subscribe();
+                        Decision::Follow(rx, f.deadline)
                     }
                     Some(_) => Decision::Alone,
                     None => {
-                        let (tx, rx) = watch::channel(None);
                         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
                         running.insert(
                             key.clone(),
                             Flight {
                                 id,
-                                result: rx,
+                                result: None,
                                 deadline: call.deadline,
                                 started: call.started,
                             },
                         );
-                        Decision::Lead(id, tx)
+                        Decision::Lead(id)
                     }
                 }
             };
             let (mut rx, leader_deadline) = match decision {
                 Decision::Follow(rx, deadline) => (rx, deadline),
-                Decision::Lead(id, tx) => return (self.lead(cx, call, &key, id, tx).await, false),
+                Decision::Lead(id) => return (self.lead(cx, call, &key, id).await, false),
                 Decision::Alone => return (crate::rounds::execute(cx, call).await, false),
             };
             let shared = tokio::time::timeout_at(call.deadline, rx.wait_for(Option::is_some)).await;
@@ -200,7 +205,6 @@ impl Flights {
         call: &Call,
         key: &FlightKey,
         id: u64,
-        tx: watch::Sender<Option<Shared>>,
     ) -> Result<Reply, CallError> {
         // Removes the entry whether the execution ends or its caller drops this future.
         let _entry = Entry {
@@ -210,8 +214,9 @@ impl Flights {
         };
         let result = crate::rounds::execute(cx, call).await;
         // From here on nobody joins; whoever holds a receiver was waiting while it ran.
-        self.remove(key, id);
-        if tx.receiver_count() > 0 {
+        if let Some(tx) = self.remove(key, id)
+            && tx.receiver_count() > 0
+        {
             let shared = Arc::new(result);
             tx.send_replace(Some(shared.clone()));
             return Arc::try_unwrap(shared).unwrap_or_else(|s| (*s).clone());
@@ -219,15 +224,18 @@ impl Flights {
         result
     }
 
-    fn remove(&self, key: &FlightKey, id: u64) {
+    /// Removes flight `id`'s entry; returns where its followers wait, if any joined.
+    fn remove(&self, key: &FlightKey, id: u64) -> Option<watch::Sender<Option<Shared>>> {
         let mut running = self.running.lock();
-        if running.get(key).is_some_and(|f| f.id == id) {
-            running.remove(key);
-            if running.capacity() > KEEP_CAPACITY && running.len() * 8 < running.capacity() {
-                let keep = (running.len() * 2).max(KEEP_CAPACITY);
-                running.shrink_to(keep);
-            }
+        if running.get(key).is_none_or(|f| f.id != id) {
+            return None;
         }
+        let flight = running.remove(key)?;
+        if running.capacity() > KEEP_CAPACITY && running.len() * 8 < running.capacity() {
+            let keep = (running.len() * 2).max(KEEP_CAPACITY);
+            running.shrink_to(keep);
+        }
+        flight.result
     }
 }
 
@@ -240,6 +248,7 @@ struct Entry<'a> {
 
 impl Drop for Entry<'_> {
     fn drop(&mut self) {
-        self.flights.remove(self.key, self.id);
+        // Dropping the sender without a value tells the followers the leader went away.
+        drop(self.flights.remove(self.key, self.id));
     }
 }
