@@ -6,7 +6,7 @@
 //! envelope (id, result or error) and, for the few methods where emptiness matters, peeks
 //! at `value`; everything else is forwarded byte for byte.
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use serde::de::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
@@ -97,9 +97,12 @@ impl Request {
     /// Builds the request body.
     pub(crate) fn new(id: u64, method: &str, params: Option<&RawValue>) -> Request {
         let params = params.map(RawValue::get).unwrap_or("");
-        let mut out = Vec::with_capacity(48 + method.len() + params.len());
+        // Sized up front and frozen as is: a `Vec` with spare room would be copied into an
+        // exact allocation on its way into `Bytes`.
+        let mut out = BytesMut::with_capacity(64 + method.len() + params.len());
         out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"method\":");
-        serde_json::to_writer(&mut out, method).expect("writing a string to a Vec cannot fail");
+        serde_json::to_writer((&mut out).writer(), method)
+            .expect("writing a string to memory cannot fail");
         if !params.is_empty() {
             out.extend_from_slice(b",\"params\":");
             out.extend_from_slice(params.as_bytes());
@@ -107,9 +110,9 @@ impl Request {
         out.extend_from_slice(b",\"id\":");
         let key_len = out.len();
         out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
-        out.push(b'}');
+        out.put_u8(b'}');
         Request {
-            body: Bytes::from(out),
+            body: out.freeze(),
             id,
             key_len,
         }
@@ -223,6 +226,11 @@ pub(crate) fn missing_parts(rule: EmptyRule, result: &RawValue) -> u32 {
             if is_null(result) {
                 return 1;
             }
+            // The usual shape, `{"context":{…},"value":…}`, is decided by reading up to the
+            // value's first bytes: an account's data is not scanned a second time.
+            if let Some(value) = value_after_context(result.get()) {
+                return u32::from(starts_with_null(value));
+            }
             match serde_json::from_str::<WithValue<'_>>(result.get()) {
                 Ok(WithValue { value: Some(v) }) => u32::from(is_null(v)),
                 _ => 0,
@@ -243,6 +251,30 @@ pub(crate) fn missing_parts(rule: EmptyRule, result: &RawValue) -> u32 {
             }
         }
     }
+}
+
+/// The text from the start of `value` to the end of `result`, when `result` is an object
+/// whose first key is `context` and second `value` (how agave writes every such result);
+/// `None` for any other shape, left to a full parse. Only `context` is scanned.
+fn value_after_context(result: &str) -> Option<&str> {
+    let rest = result.trim_start().strip_prefix('{')?.trim_start();
+    let rest = rest
+        .strip_prefix("\"context\"")?
+        .trim_start()
+        .strip_prefix(':')?;
+    let mut values = serde_json::Deserializer::from_str(rest).into_iter::<&RawValue>();
+    values.next()?.ok()?;
+    let rest = rest[values.byte_offset()..]
+        .trim_start()
+        .strip_prefix(',')?;
+    let rest = rest.trim_start().strip_prefix("\"value\"")?.trim_start();
+    Some(rest.strip_prefix(':')?.trim_start())
+}
+
+/// Whether JSON text starts with the value `null`.
+fn starts_with_null(text: &str) -> bool {
+    text.strip_prefix("null")
+        .is_some_and(|after| after.starts_with([',', '}', ']', ' ', '\n', '\r', '\t']))
 }
 
 /// Writes a JSON-RPC error object `{"code":C,"message":M,"data":D}`.
@@ -417,6 +449,26 @@ mod tests {
             ),
             2
         );
+        // Shapes other than context-then-value are read in full, with the same verdicts.
+        for (text, want) in [
+            (
+                r#"{ "context" : {"slot":1,"x":"},\"value\":null"} , "value" : null }"#,
+                1,
+            ),
+            (r#"{"context":{"slot":1},"value":nullx}"#, 0),
+            (r#"{"value":null,"context":{"slot":1}}"#, 1),
+            (r#"{"value":{"a":1},"context":{"slot":1}}"#, 0),
+            (r#"{"context":{"slot":1},"value":"null"}"#, 0),
+            (r#"{"context":{"slot":1},"\u0076alue":null}"#, 1),
+        ] {
+            let got = RawValue::from_string(text.to_string())
+                .map(|v| missing_parts(rule("getAccountInfo"), &v));
+            match got {
+                Ok(got) => assert_eq!(got, want, "{text}"),
+                // Not JSON at all (`nullx`): never reaches this function from an upstream.
+                Err(_) => assert_eq!(want, 0, "{text}"),
+            }
+        }
         assert_eq!(missing_parts(rule("getSlot"), &r("null")), 0);
         assert_eq!(
             missing_parts(rule("getBalance"), &r(r#"{"value":null}"#)),
