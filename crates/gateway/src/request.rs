@@ -144,10 +144,13 @@ fn call(wire: Wire<'_>) -> Element<'_> {
     if wire.jsonrpc.as_deref().is_some_and(|v| v != "2.0") {
         return invalid("Invalid Request: jsonrpc must be \"2.0\"");
     }
-    let Some(method) = wire
-        .method
-        .and_then(|m| serde_json::from_str::<Cow<'_, str>>(m.get()).ok())
-    else {
+    // Borrowed unless the name has escapes (serde's `Cow` alone always copies).
+    let Some(method) = wire.method.and_then(|m| {
+        serde_json::from_str::<&str>(m.get())
+            .map(Cow::Borrowed)
+            .or_else(|_| serde_json::from_str::<String>(m.get()).map(Cow::Owned))
+            .ok()
+    }) else {
         return invalid("Invalid Request: method must be a string");
     };
     if let Some(p) = wire.params {
