@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo test --workspace
+# The micro-benchmarks, each run once: they keep compiling and working.
+cargo test --workspace --bench hot_path
 bash tests/clients/run.sh

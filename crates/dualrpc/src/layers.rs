@@ -17,6 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["rounds"],
     &["cache", "coalesce"],
     &["pool"],
+    &["bench"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

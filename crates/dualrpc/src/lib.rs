@@ -41,7 +41,8 @@
 //! 7. `strategy/` (one module per strategy);
 //! 8. `rounds` (a call's rounds: strategy, budget wait, last resort, retry; reporting);
 //! 9. `cache` (finality-aware), `coalesce` (identical calls in flight);
-//! 10. [`pool`] ([`Pool`] and its call builder).
+//! 10. [`pool`] ([`Pool`] and its call builder);
+//! 11. `bench` (the micro-benchmarks' way in; hidden).
 //!
 //! `ARCHITECTURE.md` at the repository root follows a request and a config value through
 //! these modules. Endpoint URLs carry API keys: nothing in this crate prints, logs or
@@ -50,6 +51,8 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 mod attempt;
+#[doc(hidden)]
+pub mod bench;
 mod budget;
 mod cache;
 pub mod catalog;

@@ -144,7 +144,6 @@ impl Outcome {
     }
 
     /// The label this outcome is counted under.
-    #[cfg(test)]
     pub(crate) fn label(&self) -> &'static str {
         match self {
             Outcome::Success { missing: 0, .. } => "success",

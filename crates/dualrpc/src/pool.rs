@@ -182,6 +182,11 @@ impl Pool {
         &self.core.cx.upstreams.endpoints[i]
     }
 
+    /// The pool's endpoints (the micro-benchmarks).
+    pub(crate) fn upstreams(&self) -> &crate::upstreams::Upstreams {
+        &self.core.cx.upstreams
+    }
+
     fn endpoints(&self) -> impl Iterator<Item = &Arc<crate::endpoint::Endpoint>> {
         self.core.cx.upstreams.endpoints.iter()
     }

@@ -156,6 +156,36 @@ impl Gateway {
     }
 }
 
+/// Entry points for the micro-benchmarks (`benches/hot_path.rs`); not part of the
+/// supported API.
+#[doc(hidden)]
+pub mod bench {
+    use http_body::Body as _;
+    use serde_json::value::RawValue;
+
+    use crate::Gateway;
+
+    /// Parses a request body as the gateway does (see [`crate::fuzzing::parse_request`]).
+    pub fn parse_request(body: &[u8], max_batch: usize) -> Result<usize, i64> {
+        crate::fuzzing::parse_request(body, max_batch)
+    }
+
+    /// Writes the response to a call answered with `reply` — body and headers, as the
+    /// gateway sends it; returns the body's length.
+    pub fn respond(gateway: &Gateway, id: &RawValue, reply: dualrpc::Reply) -> u64 {
+        let state = gateway.state.current.load();
+        let mut answer = crate::rpc::Answer::success(Some(id), reply);
+        let body = answer.body.take().unwrap_or_default();
+        let response = crate::rpc::json_response(
+            &state,
+            http::StatusCode::OK,
+            body,
+            std::slice::from_ref(&answer),
+        );
+        response.body().size_hint().exact().unwrap_or(0)
+    }
+}
+
 /// Entry points for the fuzzer (`fuzz/`); not part of the supported API.
 #[doc(hidden)]
 pub mod fuzzing {

@@ -18,7 +18,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 use bytes::Bytes;
-use dualrpc::{Agreement, Strategy};
+use dualrpc::{Agreement, Reply, Strategy};
 use futures_util::FutureExt;
 use http_body_util::{BodyExt, Limited};
 
@@ -47,9 +47,9 @@ struct Overrides {
 
 /// What one call produced, for the body and the headers.
 #[derive(Debug)]
-struct Answer {
+pub(crate) struct Answer {
     /// The JSON-RPC response object; `None` for a notification.
-    body: Option<Chunks>,
+    pub(crate) body: Option<Chunks>,
     /// Whether the client gets an answer for this element (it is not a notification).
     answered: bool,
     endpoint: Option<Arc<str>>,
@@ -63,6 +63,21 @@ struct Answer {
 pub(crate) const CODE_UNAUTHORIZED: i64 = -32090;
 
 impl Answer {
+    /// A call's result.
+    pub(crate) fn success(id: Option<&serde_json::value::RawValue>, reply: Reply) -> Answer {
+        let id_len = id.map_or(4, |id| id.get().len());
+        let mut out = Writer::with_capacity(40 + id_len + reply.result.bytes().len());
+        response::write_result(&mut out, id, &reply.result);
+        Answer {
+            body: Some(out.finish()),
+            answered: true,
+            endpoint: Some(reply.endpoint),
+            strategy: Some(reply.strategy),
+            attempts: reply.attempts,
+            agreement: reply.agreement,
+        }
+    }
+
     /// An error the gateway answers itself, without calling upstream.
     fn request_error(id: Option<&serde_json::value::RawValue>, error: &RequestError) -> Answer {
         let mut out = Writer::default();
@@ -325,20 +340,8 @@ async fn run(state: &Snapshot, element: Element<'_>, o: Overrides) -> Answer {
     }
     let strategy = builder.resolved_strategy();
     let result = AssertUnwindSafe(builder.into_future()).catch_unwind().await;
-    let id_len = call.id.map_or(4, |id| id.get().len());
     let answer = match result {
-        Ok(Ok(reply)) => {
-            let mut out = Writer::with_capacity(40 + id_len + reply.result.bytes().len());
-            response::write_result(&mut out, call.id, &reply.result);
-            Answer {
-                body: Some(out.finish()),
-                answered: true,
-                endpoint: Some(reply.endpoint),
-                strategy: Some(reply.strategy),
-                attempts: reply.attempts,
-                agreement: reply.agreement,
-            }
-        }
+        Ok(Ok(reply)) => Answer::success(call.id, reply),
         Ok(Err(err)) => {
             let mut out = Writer::default();
             response::write_error(&mut out, call.id, &err.to_jsonrpc());
@@ -378,7 +381,7 @@ async fn run(state: &Snapshot, element: Element<'_>, o: Overrides) -> Answer {
 }
 
 /// A JSON response with the answers' headers (none for whole-request errors).
-fn json_response(
+pub(crate) fn json_response(
     state: &Snapshot,
     status: StatusCode,
     body: Chunks,
