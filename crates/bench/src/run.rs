@@ -58,6 +58,9 @@ pub struct BenchArgs {
     /// Calls in flight for the overhead measurement's memory figures (comma separated).
     #[arg(long, value_delimiter = ',', default_values_t = [1_000usize, 10_000])]
     pub memory: Vec<usize>,
+    /// Rounds of the overhead measurement (its figures are medians over them).
+    #[arg(long, default_value_t = 3)]
+    pub overhead_rounds: usize,
     /// Run the upstream-budget benchmark instead (rate-limited providers, sustained rate).
     #[arg(long)]
     pub budget: bool,
@@ -239,6 +242,7 @@ async fn overhead(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
         gateway_bin: std::env::current_exe()?,
         dir: dir.join("work"),
         memory: args.memory.clone(),
+        rounds: args.overhead_rounds,
     };
     let run = crate::overhead::run(&config).await?;
     let md = crate::overhead::render(&run, &command, &machine());

@@ -269,6 +269,8 @@ fn bench_overhead_short_run_writes_a_report_with_every_target() {
             "--overhead",
             "--overhead-secs",
             "1",
+            "--overhead-rounds",
+            "1",
             "--memory",
             "200",
             "--out",
@@ -281,9 +283,11 @@ fn bench_overhead_short_run_writes_a_report_with_every_target() {
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
     for target in [
         "| direct |",
+        "| hyper forwarder |",
         "| nginx |",
         "| dualrpc failover |",
         "| dualrpc race |",
+        "| dualrpc failover, all cores |",
     ] {
         let row = report
             .lines()

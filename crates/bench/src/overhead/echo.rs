@@ -2,9 +2,9 @@
 //! once with a correct `getBalance`-shaped result under the request's own id, so what is
 //! measured is the proxy in front of it, and a proxy that mixed up answers would be caught.
 //!
-//! It runs on its own OS thread with a single-threaded runtime (one core's worth, like the
-//! proxies it serves), on as many ports as asked, optionally holding each answer for a
-//! delay (the memory measurement keeps calls in flight that way).
+//! It runs on its own OS thread with a single-threaded runtime ([`ThreadServer`]), on as
+//! many ports as asked, optionally holding each answer for a delay (the memory measurement
+//! keeps calls in flight that way).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -21,83 +21,36 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::value::RawValue;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+
+use super::thread::ThreadServer;
 
 /// A running echo upstream; stops when dropped.
 #[derive(Debug)]
 pub struct Echo {
-    addrs: Vec<SocketAddr>,
+    server: ThreadServer,
     /// Requests received so far.
     received: Arc<AtomicU64>,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Echo {
     /// Starts `ports` listeners answering after `delay`.
     pub fn start(ports: usize, delay: Duration) -> std::io::Result<Echo> {
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (stop, stopped) = oneshot::channel::<()>();
         let received = Arc::new(AtomicU64::new(0));
         let counter = received.clone();
-        let thread = std::thread::Builder::new()
-            .name("echo-upstream".into())
-            .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = addr_tx.send(Err(e));
-                        return;
-                    }
-                };
-                rt.block_on(async move {
-                    let mut addrs = Vec::new();
-                    for _ in 0..ports {
-                        let listener = match TcpListener::bind("127.0.0.1:0").await {
-                            Ok(l) => l,
-                            Err(e) => {
-                                let _ = addr_tx.send(Err(e));
-                                return;
-                            }
-                        };
-                        addrs.push(listener.local_addr().expect("bound"));
-                        tokio::spawn(accept(listener, delay, counter.clone()));
-                    }
-                    let _ = addr_tx.send(Ok(addrs));
-                    let _ = stopped.await;
-                });
-            })?;
-        let addrs = addr_rx.recv().map_err(std::io::Error::other)??;
-        Ok(Echo {
-            addrs,
-            received,
-            stop: Some(stop),
-            thread: Some(thread),
-        })
+        let server = ThreadServer::start("echo-upstream", ports, move |listener| {
+            accept(listener, delay, counter.clone())
+        })?;
+        Ok(Echo { server, received })
     }
 
     /// The listening addresses.
     pub fn addrs(&self) -> &[SocketAddr] {
-        &self.addrs
+        self.server.addrs()
     }
 
     /// Requests received so far.
     pub fn received(&self) -> u64 {
         self.received.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for Echo {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

@@ -8,6 +8,8 @@
 //! (throughput):
 //!
 //! - `direct` — wrk straight to the upstream (the baseline);
+//! - `hyper forwarder` — a bare hyper forwarder on one single-threaded runtime, no JSON and
+//!   no policy ([`forwarder`]): what hyper and tokio themselves cost here (a reference);
 //! - `nginx` — nginx 1.x `proxy_pass` with upstream keep-alive, one worker;
 //! - `dualrpc failover` — `dualrpc serve` (the real binary, its own process) with one
 //!   endpoint and `failover`;
@@ -19,15 +21,19 @@
 //! has reached the upstream.
 
 mod echo;
+mod forwarder;
 mod process;
+mod report;
+mod thread;
 mod wrk;
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub use echo::Echo;
+pub use forwarder::Forwarder;
 pub use process::GatewayProcess;
+pub use report::render;
 pub use wrk::{Load, find_wrk};
 
 use crate::nginx::{NginxOptions, NginxPeer};
@@ -43,12 +49,14 @@ pub struct OverheadConfig {
     pub dir: PathBuf,
     /// Calls in flight for the memory measurement (none: skip it).
     pub memory: Vec<usize>,
+    /// Rounds of the latency and throughput runs (figures are medians over them).
+    pub rounds: usize,
 }
 
 /// One wrk run.
 #[derive(Debug, Clone)]
 pub struct Row {
-    /// `direct`, `nginx`, `dualrpc failover`, `dualrpc race`.
+    /// One of [`TARGETS`].
     pub target: String,
     /// Connections wrk kept open.
     pub connections: usize,
@@ -74,14 +82,23 @@ pub struct MemoryRow {
 /// The whole measurement.
 #[derive(Debug, Clone)]
 pub struct OverheadRun {
-    /// Every wrk run.
+    /// Every wrk run, of every round.
     pub rows: Vec<Row>,
+    /// Rounds run.
+    pub rounds: usize,
     /// Memory with calls in flight.
     pub memory: Vec<MemoryRow>,
 }
 
 /// Targets, in the order they are measured and shown.
-const TARGETS: [&str; 4] = ["direct", "nginx", "dualrpc failover", "dualrpc race"];
+pub const TARGETS: [&str; 6] = [
+    "direct",
+    "hyper forwarder",
+    "nginx",
+    "dualrpc failover",
+    "dualrpc race",
+    "dualrpc failover, all cores",
+];
 
 /// Runs the measurement (module doc).
 pub async fn run(config: &OverheadConfig) -> std::io::Result<OverheadRun> {
@@ -103,13 +120,15 @@ pub async fn run(config: &OverheadConfig) -> std::io::Result<OverheadRun> {
     )
     .await?;
     let common = "[health]\ninterval_ms = 0\n";
+    let one = format!(
+        "[[endpoint]]\nname = \"echo\"\nurl = \"http://{a}/\"\n[default]\nstrategy = \"failover\"\n{common}"
+    );
     let failover = GatewayProcess::start(
         &config.gateway_bin,
         &config.dir,
         "failover",
-        &format!(
-            "[[endpoint]]\nname = \"echo\"\nurl = \"http://{a}/\"\n[default]\nstrategy = \"failover\"\n{common}"
-        ),
+        &one,
+        &["--workers", "1"],
     )?;
     let race = GatewayProcess::start(
         &config.gateway_bin,
@@ -118,32 +137,41 @@ pub async fn run(config: &OverheadConfig) -> std::io::Result<OverheadRun> {
         &format!(
             "[[endpoint]]\nname = \"echo-a\"\nurl = \"http://{a}/\"\n[[endpoint]]\nname = \"echo-b\"\nurl = \"http://{b}/\"\n[default]\nstrategy = \"race\"\n{common}"
         ),
+        &["--workers", "1"],
     )?;
+    let all_cores =
+        GatewayProcess::start(&config.gateway_bin, &config.dir, "all-cores", &one, &[])?;
+    let forwarder = Forwarder::start(a)?;
     let urls = [
         format!("http://{a}/"),
+        forwarder.url(),
         nginx.url(),
         failover.url(),
         race.url(),
+        all_cores.url(),
     ];
     let duration = Duration::from_secs(config.secs.max(1));
+    let rounds = config.rounds.max(1);
     let mut rows = Vec::new();
-    for connections in [2, 64] {
-        for (target, url) in TARGETS.iter().zip(&urls) {
-            // Warm connections and code paths; not measured.
-            let _ = load(&wrk_bin, &script, url, connections, Duration::from_secs(1)).await;
-            let measured = load(&wrk_bin, &script, url, connections, duration).await?;
-            eprintln!(
-                "  {target:<17} {connections:>2} connections: p50 {:>5.0} µs  p99 {:>6.0} µs  {:>7.0} req/s  {} errors",
-                measured.p50_us, measured.p99_us, measured.rps, measured.errors
-            );
-            rows.push(Row {
-                target: (*target).to_string(),
-                connections,
-                load: measured,
-            });
+    for round in 1..=rounds {
+        for connections in [2, 64] {
+            for (target, url) in TARGETS.iter().zip(&urls) {
+                // Warm connections and code paths; not measured.
+                let _ = load(&wrk_bin, &script, url, connections, Duration::from_secs(1)).await;
+                let measured = load(&wrk_bin, &script, url, connections, duration).await?;
+                eprintln!(
+                    "  round {round}/{rounds}  {target:<28} {connections:>2} connections: p50 {:>5.0} µs  p99 {:>6.0} µs  {:>7.0} req/s  {} errors",
+                    measured.p50_us, measured.p99_us, measured.rps, measured.errors
+                );
+                rows.push(Row {
+                    target: (*target).to_string(),
+                    connections,
+                    load: measured,
+                });
+            }
         }
     }
-    drop((failover, race));
+    drop((failover, race, all_cores, forwarder));
     nginx.stop().await;
     drop(echo);
     let mut memory = Vec::new();
@@ -155,7 +183,11 @@ pub async fn run(config: &OverheadConfig) -> std::io::Result<OverheadRun> {
         );
         memory.push(m);
     }
-    Ok(OverheadRun { rows, memory })
+    Ok(OverheadRun {
+        rows,
+        rounds,
+        memory,
+    })
 }
 
 async fn load(
@@ -173,7 +205,7 @@ async fn load(
 
 /// Batch size of the memory measurement's requests (one connection carries this many
 /// calls, so 10,000 calls need 40 client connections, not 10,000).
-const BATCH: usize = 250;
+pub(super) const BATCH: usize = 250;
 
 async fn in_flight_memory(bin: &Path, dir: &Path, calls: usize) -> std::io::Result<MemoryRow> {
     let echo = Echo::start(1, Duration::from_secs(3))?;
@@ -185,6 +217,7 @@ async fn in_flight_memory(bin: &Path, dir: &Path, calls: usize) -> std::io::Resu
             "[[endpoint]]\nname = \"echo\"\nurl = \"http://{}/\"\n[default]\nstrategy = \"failover\"\ntimeout_ms = 10000\ndeadline_ms = 20000\n[health]\ninterval_ms = 0\n[limits]\nmax_batch = {BATCH}\n",
             echo.addrs()[0]
         ),
+        &[],
     )?;
     let (idle_kib, _) = gateway.memory_kib()?;
     let client = reqwest::Client::new();
@@ -234,121 +267,4 @@ async fn in_flight_memory(bin: &Path, dir: &Path, calls: usize) -> std::io::Resu
         peak_kib,
         errors: (calls - ok) as u64,
     })
-}
-
-/// The target's row at `connections`.
-fn find<'r>(run: &'r OverheadRun, target: &str, connections: usize) -> Option<&'r Load> {
-    run.rows
-        .iter()
-        .find(|r| r.target == target && r.connections == connections)
-        .map(|r| &r.load)
-}
-
-/// The Markdown report: the table, the issue's targets met or not, memory.
-pub fn render(run: &OverheadRun, command: &str, machine: &str) -> String {
-    let mut md = String::new();
-    let _ = writeln!(md, "# Gateway overhead\n");
-    let _ = writeln!(md, "- command: `{command}`\n- machine: {machine}\n");
-    let _ = writeln!(
-        md,
-        "A zero-latency upstream that answers each request with a result under its id; wrk, one \
-         thread, a different `getBalance` in every request; failed requests counted (any \
-         answer that is not a JSON-RPC result). Added p50 = the target's p50 minus direct's, \
-         at 2 connections.\n"
-    );
-    let _ = writeln!(
-        md,
-        "| target | p50 (2 conn.) | added p50 | p99 (2 conn.) | req/s (2 conn.) | req/s (64 conn.) | p99 (64 conn.) | failed |"
-    );
-    let _ = writeln!(md, "|---|--:|--:|--:|--:|--:|--:|--:|");
-    let direct = find(run, "direct", 2).map_or(0.0, |d| d.p50_us);
-    for target in TARGETS {
-        let (Some(two), Some(many)) = (find(run, target, 2), find(run, target, 64)) else {
-            continue;
-        };
-        let added = if target == "direct" {
-            "—".to_string()
-        } else {
-            format!("{:.0} µs", two.p50_us - direct)
-        };
-        let _ = writeln!(
-            md,
-            "| {target} | {:.0} µs | {added} | {:.0} µs | {:.0} | {:.0} | {:.0} µs | {} |",
-            two.p50_us,
-            two.p99_us,
-            two.rps,
-            many.rps,
-            many.p99_us,
-            two.errors + many.errors
-        );
-    }
-    md.push('\n');
-    if let (Some(nginx2), Some(fo2), Some(race2), Some(nginx64), Some(fo64), Some(race64)) = (
-        find(run, "nginx", 2),
-        find(run, "dualrpc failover", 2),
-        find(run, "dualrpc race", 2),
-        find(run, "nginx", 64),
-        find(run, "dualrpc failover", 64),
-        find(run, "dualrpc race", 64),
-    ) {
-        let added = |l: &Load| (l.p50_us - direct).max(1.0);
-        let met = |ok: bool| if ok { "**met**" } else { "**not met**" };
-        let _ = writeln!(md, "| target | measured | |\n|---|---|---|");
-        let ratio = added(fo2) / added(nginx2);
-        let _ = writeln!(
-            md,
-            "| failover's added p50 ≤ 1.25 × nginx's | {:.0} µs vs {:.0} µs ({ratio:.2}×) | {} |",
-            added(fo2),
-            added(nginx2),
-            met(ratio <= 1.25)
-        );
-        let _ = writeln!(
-            md,
-            "| failover's req/s at 64 connections ≥ nginx's | {:.0} vs {:.0} | {} |",
-            fo64.rps,
-            nginx64.rps,
-            met(fo64.rps >= nginx64.rps)
-        );
-        let lat = added(race2) / added(fo2);
-        let thr = fo64.rps / race64.rps.max(1.0);
-        let _ = writeln!(
-            md,
-            "| race over two within 1.5× of failover's cost | added p50 {lat:.2}×, req/s {thr:.2}× | {} |",
-            met(lat <= 1.5 && thr <= 1.5)
-        );
-        md.push('\n');
-    }
-    if !run.memory.is_empty() {
-        let _ = writeln!(md, "## Memory with calls in flight\n");
-        let _ = writeln!(
-            md,
-            "`dualrpc serve`, failover over one endpoint that holds every answer 3 s; calls sent \
-             as batches of {BATCH}; resident set from `/proc` once every call reached the upstream.\n"
-        );
-        let _ = writeln!(
-            md,
-            "| calls in flight | RSS idle | RSS in flight | peak RSS | failed | target |"
-        );
-        let _ = writeln!(md, "|--:|--:|--:|--:|--:|---|");
-        for m in &run.memory {
-            let mib = |k: u64| k as f64 / 1024.0;
-            let target = if m.in_flight <= 1_000 { 64.0 } else { 256.0 };
-            let _ = writeln!(
-                md,
-                "| {} | {:.1} MiB | {:.1} MiB | {:.1} MiB | {} | ≤ {target:.0} MiB: {} |",
-                m.in_flight,
-                mib(m.idle_kib),
-                mib(m.rss_kib),
-                mib(m.peak_kib),
-                m.errors,
-                if mib(m.peak_kib) <= target {
-                    "met"
-                } else {
-                    "not met"
-                }
-            );
-        }
-        md.push('\n');
-    }
-    md
 }

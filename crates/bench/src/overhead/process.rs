@@ -16,8 +16,14 @@ pub struct GatewayProcess {
 
 impl GatewayProcess {
     /// Runs `bin serve --config` with `config` (everything but `listen`, which is chosen
-    /// here) and waits until it accepts connections.
-    pub fn start(bin: &Path, dir: &Path, name: &str, config: &str) -> std::io::Result<Self> {
+    /// here) and `args`, and waits until it accepts connections.
+    pub fn start(
+        bin: &Path,
+        dir: &Path,
+        name: &str,
+        config: &str,
+        args: &[&str],
+    ) -> std::io::Result<Self> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let path = dir.join(format!("{name}.toml"));
@@ -27,6 +33,7 @@ impl GatewayProcess {
             .arg("serve")
             .arg("--config")
             .arg(&path)
+            .args(args)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
