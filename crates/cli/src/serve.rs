@@ -56,10 +56,12 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error
     }
     // The recorder first, so the pool's first metrics are recorded.
     dualrpc_gateway::install_metrics_recorder();
-    let pool = Pool::new(settings)?;
     let workers = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // One upstream client slot per worker, sized before the pool allocates them.
+    dualrpc::worker::reserve(workers);
+    let pool = Pool::new(settings)?;
     let server = Workers::start(pool, gateway, workers)?;
     tracing::info!(
         listen = %server.addr(),

@@ -5,13 +5,16 @@
 //! ([`Finality`]), whether two identical calls may share one upstream execution (methods
 //! with side effects may not), whether the answer depends on how far a node has caught up
 //! (selection then penalises lagging nodes), how consensus compares two answers
-//! ([`Compare`]), and which metric label the method gets. Keeping all of it in one
+//! ([`Compare`]), where an answer says how new it is ([`SlotSource`]), and which metric
+//! label the method gets. Keeping all of it in one
 //! [`MethodInfo`] per method means a new method is described once, and no two modules can
 //! disagree about it.
 //!
 //! Unknown methods get [`UNKNOWN`]: never empty, never cached, never coalesced (a
 //! provider-specific method may have side effects), not freshness-sensitive, labelled
 //! `other` so client-chosen names cannot blow up metric cardinality.
+
+pub use crate::fresh::SlotSource;
 
 /// How a method's answer can be "empty": a node that has not seen the thing yet answers
 /// `null` where another node already knows it.
@@ -71,6 +74,8 @@ pub struct MethodInfo {
     pub fresh: bool,
     /// How consensus compares answers.
     pub compare: Compare,
+    /// Where an answer says how new it is (freshness window, never-backwards floor).
+    pub slot: SlotSource,
 }
 
 impl MethodInfo {
@@ -82,7 +87,20 @@ impl MethodInfo {
             coalescable: true,
             fresh: false,
             compare: Compare::Value,
+            slot: SlotSource::None,
         }
+    }
+
+    /// Answers are `{context, value}`: fresh, and `context.slot` says how fresh.
+    const fn context(mut self) -> Self {
+        self.fresh = true;
+        self.slot = SlotSource::Context;
+        self
+    }
+
+    const fn slot(mut self, slot: SlotSource) -> Self {
+        self.slot = slot;
+        self
     }
 
     const fn empty(mut self, rule: EmptyRule) -> Self {
@@ -117,12 +135,16 @@ pub static UNKNOWN: MethodInfo = MethodInfo::read("other").side_effects();
 
 /// The catalogue, sorted by name (looked up by binary search).
 static METHODS: &[MethodInfo] = &[
-    MethodInfo::read("getAccountInfo").empty(EmptyRule::NullValue),
-    MethodInfo::read("getBalance").fresh(),
+    MethodInfo::read("getAccountInfo")
+        .empty(EmptyRule::NullValue)
+        .context(),
+    MethodInfo::read("getBalance").context(),
     MethodInfo::read("getBlock")
         .empty(EmptyRule::NullResult)
         .finality(Finality::AtFinalized),
-    MethodInfo::read("getBlockHeight").fresh(),
+    MethodInfo::read("getBlockHeight")
+        .fresh()
+        .slot(SlotSource::Value),
     MethodInfo::read("getBlockTime")
         .empty(EmptyRule::NullResult)
         .finality(Finality::Always),
@@ -131,27 +153,31 @@ static METHODS: &[MethodInfo] = &[
     MethodInfo::read("getEpochInfo").fresh(),
     MethodInfo::read("getGenesisHash").finality(Finality::Always),
     MethodInfo::read("getHealth"),
-    MethodInfo::read("getLatestBlockhash").fresh(),
-    MethodInfo::read("getMultipleAccounts").empty(EmptyRule::NullEntries),
-    MethodInfo::read("getProgramAccounts").fresh(),
+    MethodInfo::read("getLatestBlockhash").context(),
+    MethodInfo::read("getMultipleAccounts")
+        .empty(EmptyRule::NullEntries)
+        .context(),
+    MethodInfo::read("getProgramAccounts").context(),
     MethodInfo::read("getSignatureStatuses")
         .empty(EmptyRule::NullEntries)
-        .compare(Compare::Statuses),
+        .compare(Compare::Statuses)
+        .context(),
     MethodInfo::read("getSignaturesForAddress")
         .fresh()
-        .compare(Compare::SignatureList),
-    MethodInfo::read("getSlot").fresh(),
-    MethodInfo::read("getTokenAccountBalance").fresh(),
-    MethodInfo::read("getTokenAccountsByOwner").fresh(),
+        .compare(Compare::SignatureList)
+        .slot(SlotSource::FirstEntry),
+    MethodInfo::read("getSlot").fresh().slot(SlotSource::Value),
+    MethodInfo::read("getTokenAccountBalance").context(),
+    MethodInfo::read("getTokenAccountsByOwner").context(),
     MethodInfo::read("getTransaction")
         .empty(EmptyRule::NullResult)
         .finality(Finality::AtFinalized),
     MethodInfo::read("getVersion"),
-    MethodInfo::read("isBlockhashValid").fresh(),
+    MethodInfo::read("isBlockhashValid").context(),
     MethodInfo::read("requestAirdrop").side_effects(),
     MethodInfo::read("sendBundle").side_effects(),
     MethodInfo::read("sendTransaction").side_effects(),
-    MethodInfo::read("simulateTransaction").fresh(),
+    MethodInfo::read("simulateTransaction").context(),
 ];
 
 /// What the pool knows about `method` ([`UNKNOWN`] if it is not in the catalogue).

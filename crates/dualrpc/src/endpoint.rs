@@ -108,6 +108,7 @@ impl Endpoint {
         expect_id: u64,
         rule: EmptyRule,
         max_bytes: usize,
+        replayable: bool,
     ) -> Outcome {
         #[cfg(test)]
         if let Some(script) = &self.script {
@@ -117,7 +118,7 @@ impl Endpoint {
             };
         }
         let (status, bytes) = match self.clients[crate::worker::current()]
-            .post(body, max_bytes)
+            .post(body, max_bytes, replayable)
             .await
         {
             Ok(Answer::Body(status, bytes)) => (status, bytes),
@@ -184,6 +185,11 @@ pub(crate) fn classify(body: &Bytes, expect_id: u64, rule: EmptyRule) -> Outcome
                 ErrorClass::NodeUnhealthy => Outcome::failed(FailureKind::NodeUnhealthy),
                 ErrorClass::NodeBehind => Outcome::failed(FailureKind::NodeBehind),
                 ErrorClass::RateLimited => Outcome::failed(FailureKind::RateLimited),
+                ErrorClass::NotYet => Outcome::NodeError {
+                    error: error_json(),
+                    code: obj.code,
+                    kind: FailureKind::NodeBehind,
+                },
                 ErrorClass::DataUnavailable => Outcome::NodeError {
                     error: error_json(),
                     code: obj.code,
@@ -252,6 +258,10 @@ mod tests {
                 "node_behind",
             ),
             (
+                r#"{"jsonrpc":"2.0","id":5,"error":{"code":-32004,"message":"Block not available for slot 9"}}"#,
+                "node_behind",
+            ),
+            (
                 r#"{"jsonrpc":"2.0","id":5,"error":"oops"}"#,
                 "invalid_response",
             ),
@@ -273,6 +283,19 @@ mod tests {
         for (body, want) in cases {
             assert_eq!(label(body), want, "{body}");
         }
+    }
+
+    #[test]
+    fn a_node_short_of_the_min_context_slot_is_not_yet_there_not_failing() {
+        let body = |code: i64| {
+            Bytes::from(format!(
+                r#"{{"jsonrpc":"2.0","id":5,"error":{{"code":{code},"message":"m"}}}}"#
+            ))
+        };
+        let not_yet = classify(&body(-32016), 5, EmptyRule::Never);
+        assert!(not_yet.endpoint_ok(), "no breaker charge");
+        assert!(matches!(not_yet, Outcome::NodeError { code: -32016, .. }));
+        assert!(!classify(&body(-32004), 5, EmptyRule::Never).endpoint_ok());
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub(crate) async fn check_all(
     let probes = upstreams.endpoints.iter().map(|ep| async move {
         let outcome = tokio::time::timeout(
             timeout,
-            ep.send(Bytes::from_static(PROBE), 0, EmptyRule::Never, 1024),
+            ep.send(Bytes::from_static(PROBE), 0, EmptyRule::Never, 1024, true),
         )
         .await;
         let slot = match outcome {

@@ -155,6 +155,10 @@ pub(crate) enum ErrorClass {
     /// The node has not caught up with what was asked (min context slot, block not yet
     /// available, a blockhash it has not seen): charged to its breaker.
     NodeBehind,
+    /// The node has not reached the client's `minContextSlot` (-32016): "not yet", not a
+    /// failure — asked elsewhere, not charged to the breaker; when every node says so,
+    /// that is the answer.
+    NotYet,
     /// The provider refuses for rate limiting, inside a JSON-RPC body.
     RateLimited,
     /// The node lacks data another may have (cleaned-up ledger, skipped slot, no
@@ -187,8 +191,11 @@ pub(crate) fn classify_error(err: &ErrorObject<'_>) -> ErrorClass {
         // Parse error, invalid request, invalid params: the request is wrong everywhere.
         -32700 | -32600 | -32602 => ErrorClass::Deterministic,
         -32005 => ErrorClass::NodeUnhealthy,
-        // Block not available, block status not available yet, min context slot not reached.
-        -32004 | -32014 | -32016 => ErrorClass::NodeBehind,
+        // Block not available, block status not available yet.
+        -32004 | -32014 => ErrorClass::NodeBehind,
+        // Minimum context slot not reached: the client asked for a slot this node has not
+        // reached *yet*; nothing is wrong with the node.
+        -32016 => ErrorClass::NotYet,
         // Block cleaned up, slot skipped or missing, no snapshot, long-term storage slot
         // skipped, key excluded from secondary index, history not available, long-term
         // storage unreachable.
@@ -385,7 +392,7 @@ mod tests {
                 -32016,
                 "Minimum context slot has not been reached",
                 None,
-                ErrorClass::NodeBehind,
+                ErrorClass::NotYet,
             ),
             (
                 -32004,

@@ -26,8 +26,9 @@
 //! no cycle and each can be read and tested on its own:
 //!
 //! 1. [`clock`] (the one clock), [`worker`] (which worker thread, for per-thread upstream
-//!    connections), [`catalog`] (what the pool knows about each method), [`outcome`] (what
-//!    an attempt came to), [`jsonrpc`] (wire format, error codes);
+//!    connections), [`catalog`] (what the pool knows about each method), [`fresh`] (how new
+//!    an answer is; the slots already served), [`outcome`] (what an attempt came to),
+//!    [`jsonrpc`] (wire format, error codes);
 //! 2. [`config`] (the file as written), [`policy`] (a call's policy and the one function
 //!    that resolves it), [`settings`] (the file validated into what the pool runs on);
 //! 3. [`stats`] (peak EWMA, windowed histograms, breaker, token bucket — pure over `now`),
@@ -61,6 +62,7 @@ mod coalesce;
 pub mod config;
 mod endpoint;
 pub mod error;
+pub mod fresh;
 mod health;
 pub mod jsonrpc;
 pub mod outcome;

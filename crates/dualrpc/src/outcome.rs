@@ -33,7 +33,9 @@ pub enum FailureKind {
     TooLarge,
     /// JSON-RPC "node is unhealthy".
     NodeUnhealthy,
-    /// The node is behind (min context slot, block not available yet, unknown blockhash).
+    /// The node is behind (block not available yet, unknown blockhash: charged to the
+    /// breaker), or has not reached the client's `minContextSlot` yet (-32016, or an
+    /// answer below it: "not yet", not charged).
     NodeBehind,
     /// The node lacks data others may have (cleaned-up ledger, skipped slot, no history,
     /// …). Not charged to the breaker.

@@ -33,6 +33,13 @@ pub const DEFAULT_QUORUM: usize = 2;
 pub const DEFAULT_MAX_ATTEMPTS: usize = 3;
 /// Retry rounds after a strategy ends with only failures or only empty answers.
 pub const DEFAULT_RETRIES: usize = 1;
+/// How long, after the first usable answer, a call waits for a fresher one from attempts
+/// already out, when neither the method nor `[default]` sets `freshness_window_ms` (see
+/// BENCHMARKS.md for the measurement behind it).
+pub const DEFAULT_FRESHNESS_WINDOW: Duration = Duration::from_millis(5);
+/// How long a served answer's slot is a floor for the same method and params, when
+/// neither the method nor `[default]` sets `monotonic_window_ms`.
+pub const DEFAULT_MONOTONIC_WINDOW: Duration = Duration::from_secs(10);
 
 /// How a call is spread over endpoints. See `DESIGN.md` and each strategy's module doc.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -129,6 +136,8 @@ pub(crate) struct MethodPolicy {
     pub(crate) retries: Option<usize>,
     pub(crate) cache_ttl: Option<Duration>,
     pub(crate) fallback: Option<ConsensusFallback>,
+    pub(crate) freshness_window: Option<Duration>,
+    pub(crate) monotonic_window: Option<Duration>,
 }
 
 /// `[default]` and every `[method.X]`.
@@ -157,6 +166,7 @@ pub(crate) struct Overrides {
     pub(crate) quorum: Option<usize>,
     pub(crate) max_attempts: Option<usize>,
     pub(crate) retries: Option<usize>,
+    pub(crate) freshness_window: Option<Duration>,
 }
 
 /// How a call runs, apart from its deadline. Two calls with equal policies (and equal
@@ -175,6 +185,11 @@ pub(crate) struct Policy {
     pub(crate) retries: usize,
     pub(crate) cache_ttl: Option<Duration>,
     pub(crate) fallback: ConsensusFallback,
+    /// After the first usable answer, how long to wait for a fresher one (zero: first
+    /// usable answer wins).
+    pub(crate) freshness_window: Duration,
+    /// How long a served slot is a floor for the same method and params (zero: off).
+    pub(crate) monotonic_window: Duration,
 }
 
 impl Policy {
@@ -200,6 +215,8 @@ pub(crate) fn resolve(
     default: &MethodPolicy,
 ) -> Resolved {
     let pick = |f: fn(&MethodPolicy) -> Option<usize>| method.and_then(f).or_else(|| f(default));
+    let pick_time =
+        |f: fn(&MethodPolicy) -> Option<Duration>| method.and_then(f).or_else(|| f(default));
     let attempt_timeout = o
         .attempt_timeout
         .or_else(|| method.and_then(|m| m.attempt_timeout));
@@ -233,7 +250,12 @@ pub(crate) fn resolve(
             .retries
             .or_else(|| pick(|p| p.retries))
             .unwrap_or(DEFAULT_RETRIES),
-        cache_ttl: method.and_then(|m| m.cache_ttl).or(default.cache_ttl),
+        cache_ttl: pick_time(|p| p.cache_ttl),
+        freshness_window: o
+            .freshness_window
+            .or_else(|| pick_time(|p| p.freshness_window))
+            .unwrap_or(DEFAULT_FRESHNESS_WINDOW),
+        monotonic_window: pick_time(|p| p.monotonic_window).unwrap_or(DEFAULT_MONOTONIC_WINDOW),
         fallback: method
             .and_then(|m| m.fallback)
             .or(default.fallback)

@@ -36,6 +36,7 @@ use crate::clock;
 use crate::coalesce::Flights;
 use crate::config::{Config, ConfigError};
 use crate::error::{CallError, ErrorReason};
+use crate::fresh::{self, LocalServedSlots, ServedSlots, SlotSource};
 use crate::health;
 use crate::jsonrpc::Request;
 use crate::policy::{Overrides, Policies, Strategy};
@@ -43,6 +44,9 @@ use crate::reply::{Agreement, Reply};
 use crate::settings::Settings;
 use crate::stats::{Admission, EndpointSnapshot};
 use crate::upstreams::Upstreams;
+
+/// Method-and-params keys whose served slot a pool remembers (about 40 bytes each).
+const SERVED_KEYS: usize = 100_000;
 
 /// The deadline of a call whose budget does not fit the clock.
 const FAR_FUTURE: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -69,6 +73,8 @@ struct Core {
     hasher: foldhash::fast::RandomState,
     /// Source of upstream request ids, unique per call so a mixed-up answer is caught.
     next_id: AtomicU64,
+    /// The slots served per method and params, so no answer goes backwards.
+    served: Arc<dyn ServedSlots>,
 }
 
 /// A snapshot of the pool for `/status`.
@@ -86,6 +92,8 @@ pub struct PoolStatus {
     pub cache_entries: Option<u64>,
     /// Distinct calls in flight that others may join (`None` when coalescing is off).
     pub coalescing: Option<usize>,
+    /// Method-and-params keys whose last served slot is remembered (never backwards).
+    pub served_keys: usize,
 }
 
 impl Pool {
@@ -140,6 +148,7 @@ impl Pool {
             flights: settings.coalesce.then(Flights::default),
             hasher: foldhash::fast::RandomState::default(),
             next_id: AtomicU64::new(1),
+            served: Arc::new(LocalServedSlots::new(SERVED_KEYS)),
         };
         Pool {
             core: Arc::new(core),
@@ -220,6 +229,7 @@ impl Pool {
             hedge: self.core.cx.hedge_budget.snapshot(),
             cache_entries: self.core.cache.as_ref().map(ResponseCache::len),
             coalescing: self.core.flights.as_ref().map(Flights::len),
+            served_keys: self.core.served.len(),
         }
     }
 }
@@ -344,6 +354,14 @@ impl<'a> IntoFuture for CallBuilder<'a> {
             None => CachePolicy::Never,
         };
         let share = core.flights.is_some() && info.coalescable;
+        // Lists are left out: a list's newest entry may leave it (a fork at `processed`)
+        // without the node being behind.
+        let monotonic = !resolved.policy.monotonic_window.is_zero()
+            && matches!(info.slot, SlotSource::Context | SlotSource::Value);
+        let min_slot = match info.slot {
+            SlotSource::None => None,
+            _ => fresh::min_context_slot(params),
+        };
         let call = Call {
             method: MethodName::new(self.method, info),
             info,
@@ -358,24 +376,32 @@ impl<'a> IntoFuture for CallBuilder<'a> {
             deadline: started
                 .checked_add(resolved.deadline)
                 .unwrap_or_else(|| started + FAR_FUTURE),
+            min_slot,
+            floor: None,
         };
         let core = self.pool.core.clone();
-        if cache_policy == CachePolicy::Never && !share {
+        if cache_policy == CachePolicy::Never && !share && !monotonic {
             return Box::pin(async move { crate::rounds::execute(&core.cx, &call).await });
         }
-        Box::pin(async move { core.run_shared(call, cache_policy, share).await })
+        Box::pin(async move { core.run_shared(call, cache_policy, share, monotonic).await })
     }
 }
 
 impl Core {
-    /// A call that may be answered from the cache or by an identical call in flight.
+    /// A call that may be answered from the cache or by an identical call in flight, or
+    /// must not serve an answer older than one served before (`monotonic`).
     async fn run_shared(
         &self,
-        call: Call,
+        mut call: Call,
         cache_policy: CachePolicy,
         share: bool,
+        monotonic: bool,
     ) -> Result<Reply, CallError> {
         let bytes = call.request.key();
+        let window = call.policy.monotonic_window;
+        if monotonic {
+            call.floor = self.served.floor(&bytes, clock::now(), window);
+        }
         let key = Key {
             hash: self.hasher.hash_one(&bytes[..]),
             bytes,
@@ -388,6 +414,9 @@ impl Core {
         if let Some(cache) = &self.cache
             && cache_policy != CachePolicy::Never
             && let Some((hit, agreed)) = cache.get(&key, needs)
+            && call.floor.is_none_or(|floor| {
+                fresh::answer_slot(call.info.slot, hit.get()).is_none_or(|s| s >= floor)
+            })
         {
             let latency = clock::now().saturating_duration_since(call.started);
             self.cx
@@ -403,9 +432,11 @@ impl Core {
                 cached: true,
                 coalesced: false,
                 agreement: consensus.then_some(Agreement { agreed, quorum }),
+                slot: None,
+                stale: None,
             });
         }
-        let result = match &self.flights {
+        let mut result = match &self.flights {
             Some(flights) if share => {
                 let (mut result, joined) = flights.run(&self.cx, &call, key.clone()).await;
                 if joined {
@@ -427,6 +458,9 @@ impl Core {
             }
             _ => crate::rounds::execute(&self.cx, &call).await,
         };
+        if monotonic && let Ok(reply) = &mut result {
+            self.never_backwards(&key.bytes, window, call.info.slot, reply);
+        }
         if let (Ok(reply), Some(cache)) = (&result, &self.cache)
             && !reply.empty
             && !reply.coalesced
@@ -436,5 +470,24 @@ impl Core {
             cache.insert(key, &reply.result, agreed, cache_policy, age);
         }
         result
+    }
+
+    /// Records the slot `reply` serves for `key`, or — if another call served a higher one
+    /// meanwhile — says how far behind it is.
+    fn never_backwards(&self, key: &[u8], window: Duration, source: SlotSource, reply: &mut Reply) {
+        let Some(slot) = reply
+            .slot
+            .or_else(|| fresh::answer_slot(source, reply.result.get()))
+        else {
+            return;
+        };
+        let now = clock::now();
+        if let Some(floor) = self.served.floor(key, now, window)
+            && slot < floor
+        {
+            reply.stale = Some(floor - slot);
+        }
+        reply.slot = Some(slot);
+        self.served.served(key, slot, now, window);
     }
 }

@@ -31,6 +31,12 @@ pub struct Reply {
     pub coalesced: bool,
     /// For `consensus`: how many distinct endpoints agreed on the answer, of the quorum.
     pub agreement: Option<Agreement>,
+    /// How new the answer is (`context.slot`, the slot or height itself, a list's newest
+    /// entry), when the call had a reason to read it (a freshness window, a floor).
+    pub slot: Option<u64>,
+    /// Slots this answer is behind one already served for the same method and params
+    /// (header `x-dualrpc-stale`): nothing fresher came before the deadline.
+    pub stale: Option<u64>,
 }
 
 /// How many distinct endpoints agreed on a consensus answer, of the quorum asked for.

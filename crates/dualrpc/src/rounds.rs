@@ -105,14 +105,19 @@ pub(crate) async fn execute(cx: &Context, call: &Call) -> Result<Reply, CallErro
     if !consensus && unsatisfied(&result) {
         result = a.await_late(result).await;
     }
+    // A usable answer: a fresher one from an attempt still out may be worth a few
+    // milliseconds (`freshness_window`). Consensus returns what its quorum agreed on.
+    if !consensus && let Ok(win) = result {
+        result = Ok(a.freshen(win).await);
+    }
     report(cx, call, result, a.launched())
 }
 
-/// Whether a round's result leaves room for a better one: only failures, or only empty
-/// answers.
+/// Whether a round's result leaves room for a better one: only failures, only empty
+/// answers, or only answers older than the call's floor.
 fn unsatisfied(result: &Result<Win, ErrorReason>) -> bool {
     match result {
-        Ok(win) => win.missing > 0,
+        Ok(win) => win.wanting(),
         Err(reason) => matches!(reason, ErrorReason::AllFailed { .. }),
     }
 }
@@ -245,6 +250,8 @@ fn report(
                 agreement: win
                     .agreement
                     .map(|(agreed, quorum)| Agreement { agreed, quorum }),
+                slot: win.slot,
+                stale: (win.behind > 0).then_some(win.behind),
             })
         }
         Err(reason) => {

@@ -112,6 +112,8 @@ fn method_policy(p: &PolicyConfig) -> MethodPolicy {
         retries: p.retries,
         cache_ttl: p.cache_ttl_ms.map(ms),
         fallback: p.consensus_fallback,
+        freshness_window: p.freshness_window_ms.map(ms),
+        monotonic_window: p.monotonic_window_ms.map(ms),
     }
 }
 

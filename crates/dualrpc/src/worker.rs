@@ -25,8 +25,17 @@ pub(crate) fn current() -> usize {
     SLOT.with(Cell::get) % slots()
 }
 
-/// How many client slots an endpoint keeps: one per core plus slot 0.
+static SLOTS: OnceLock<usize> = OnceLock::new();
+
+/// How many client slots an endpoint keeps: slot 0 plus one per worker — one per core
+/// unless [`reserve`] said otherwise before the first pool was built.
 pub fn slots() -> usize {
-    static SLOTS: OnceLock<usize> = OnceLock::new();
     *SLOTS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()) + 1)
+}
+
+/// Sizes the slots for `workers` worker threads (plus slot 0). Call it before building
+/// any pool; returns false if the slots were already sized (then workers beyond them
+/// share slots: correct, but their upstream connections cross threads).
+pub fn reserve(workers: usize) -> bool {
+    SLOTS.set(workers.max(1) + 1).is_ok()
 }

@@ -59,6 +59,8 @@ fn reply(result: &str) -> Reply {
         cached: false,
         coalesced: false,
         agreement: None,
+        slot: None,
+        stale: None,
     }
 }
 

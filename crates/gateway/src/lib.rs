@@ -59,6 +59,9 @@ pub const HEADER_ENDPOINT: &str = "x-dualrpc-endpoint";
 pub const HEADER_ATTEMPTS: &str = "x-dualrpc-attempts";
 /// Response header of a consensus answer: distinct endpoints that agreed / the quorum.
 pub const HEADER_AGREEMENT: &str = "x-dualrpc-agreement";
+/// Response header of an answer older than one already served for the same method and
+/// params (nothing fresher came before the deadline): how many slots behind it is.
+pub const HEADER_STALE: &str = "x-dualrpc-stale";
 /// Request header carrying a client API key.
 pub const HEADER_API_KEY: &str = "x-api-key";
 

@@ -16,7 +16,7 @@ use crate::request::RequestError;
 
 /// Results at least this long are handed over as their own buffer; shorter pieces are
 /// copied together (one small copy is cheaper than one more buffer to write and free).
-const SHARE_AT: usize = 512;
+pub(crate) const SHARE_AT: usize = 512;
 
 /// A response body: a few buffers, sent in order, with an exact length.
 #[derive(Debug, Default)]

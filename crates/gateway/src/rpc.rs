@@ -25,7 +25,7 @@ use http_body_util::{BodyExt, Limited};
 use crate::request::{self, Element, RequestError};
 use crate::response::{self, Chunks, Writer};
 use crate::{
-    AppState, HEADER_AGREEMENT, HEADER_ATTEMPTS, HEADER_ENDPOINT, HEADER_STRATEGY,
+    AppState, HEADER_AGREEMENT, HEADER_ATTEMPTS, HEADER_ENDPOINT, HEADER_STALE, HEADER_STRATEGY,
     HEADER_TIMEOUT_MS, Snapshot,
 };
 
@@ -34,6 +34,7 @@ const TIMEOUT_MS: HeaderName = HeaderName::from_static(HEADER_TIMEOUT_MS);
 const ENDPOINT: HeaderName = HeaderName::from_static(HEADER_ENDPOINT);
 const ATTEMPTS: HeaderName = HeaderName::from_static(HEADER_ATTEMPTS);
 const AGREEMENT: HeaderName = HeaderName::from_static(HEADER_AGREEMENT);
+const STALE: HeaderName = HeaderName::from_static(HEADER_STALE);
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 /// The value of a header with nothing to say.
 const NONE: HeaderValue = HeaderValue::from_static("-");
@@ -57,6 +58,8 @@ pub(crate) struct Answer {
     attempts: u32,
     /// Consensus agreement (`k/quorum`).
     agreement: Option<Agreement>,
+    /// Slots behind an answer already served.
+    stale: Option<u64>,
 }
 
 /// JSON-RPC error code for a missing or wrong client API key.
@@ -66,7 +69,14 @@ impl Answer {
     /// A call's result.
     pub(crate) fn success(id: Option<&serde_json::value::RawValue>, reply: Reply) -> Answer {
         let id_len = id.map_or(4, |id| id.get().len());
-        let mut out = Writer::with_capacity(40 + id_len + reply.result.bytes().len());
+        // A large result is shared, not copied: the buffer holds only the envelope.
+        let result_len = reply.result.bytes().len();
+        let copied = if result_len < response::SHARE_AT {
+            result_len
+        } else {
+            0
+        };
+        let mut out = Writer::with_capacity(40 + id_len + copied);
         response::write_result(&mut out, id, &reply.result);
         Answer {
             body: Some(out.finish()),
@@ -75,6 +85,7 @@ impl Answer {
             strategy: Some(reply.strategy),
             attempts: reply.attempts,
             agreement: reply.agreement,
+            stale: reply.stale,
         }
     }
 
@@ -89,6 +100,7 @@ impl Answer {
             strategy: None,
             attempts: 0,
             agreement: None,
+            stale: None,
         }
     }
 }
@@ -352,6 +364,7 @@ async fn run(state: &Snapshot, element: Element<'_>, o: Overrides) -> Answer {
                 strategy: Some(err.strategy),
                 attempts: err.attempts,
                 agreement: None,
+                stale: None,
             }
         }
         Err(_) => {
@@ -369,6 +382,7 @@ async fn run(state: &Snapshot, element: Element<'_>, o: Overrides) -> Answer {
                 strategy: Some(strategy),
                 attempts: 0,
                 agreement: None,
+                stale: None,
             }
         }
     };
@@ -410,6 +424,9 @@ pub(crate) fn json_response(
             {
                 h.insert(AGREEMENT, v);
             }
+            if let Some(behind) = one.stale {
+                h.insert(STALE, HeaderValue::from(behind));
+            }
         }
         _ => batch_headers(h, answers),
     }
@@ -440,6 +457,12 @@ fn batch_headers(h: &mut HeaderMap, answers: &[Answer]) {
         let agreement = join(&|a| a.agreement.map(|g| g.to_string()));
         if let Ok(v) = HeaderValue::from_str(&agreement) {
             h.insert(AGREEMENT, v);
+        }
+    }
+    if answers.iter().any(|a| a.stale.is_some()) {
+        let stale = join(&|a| a.stale.map(|n| n.to_string()));
+        if let Ok(v) = HeaderValue::from_str(&stale) {
+            h.insert(STALE, v);
         }
     }
 }

@@ -86,16 +86,23 @@ impl Workers {
         self.gateway.pool()
     }
 
-    /// Stops accepting, waits until every worker answered its requests in flight, returns.
+    /// Stops accepting, waits until every worker answered its requests in flight, returns
+    /// (the first worker error, if any, once all have stopped).
     pub async fn stop(mut self) -> std::io::Result<()> {
         let _ = self.stop.send(true);
         let threads = std::mem::take(&mut self.threads);
         tokio::task::spawn_blocking(move || {
+            let mut first = Ok(());
             for t in threads {
-                t.join()
-                    .map_err(|_| std::io::Error::other("a worker panicked"))??;
+                let ended = t
+                    .join()
+                    .map_err(|_| std::io::Error::other("a worker panicked"))
+                    .and_then(|r| r);
+                if first.is_ok() {
+                    first = ended;
+                }
             }
-            Ok(())
+            first
         })
         .await
         .map_err(std::io::Error::other)?
@@ -115,7 +122,17 @@ impl Drop for Workers {
 }
 
 /// `n` listening sockets on `addr` (port 0: the first one's port), with `SO_REUSEPORT`.
+/// A port someone already listens on is refused, as a plain bind would: `SO_REUSEPORT`
+/// alone would let a second gateway (same user) share it and split the traffic.
 fn bind_shared(addr: SocketAddr, n: usize) -> std::io::Result<Vec<std::net::TcpListener>> {
+    if addr.port() != 0 {
+        // Released at once; only whether it could be taken matters.
+        drop(
+            std::net::TcpListener::bind(addr).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))
+            })?,
+        );
+    }
     let mut addr = addr;
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {

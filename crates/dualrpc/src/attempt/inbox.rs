@@ -34,10 +34,15 @@ impl Inbox {
 
     /// Delivers `message` unless the call is over.
     pub(super) fn send(&self, message: Message) {
-        if self.closed.load(Ordering::Acquire) {
-            return;
+        {
+            let mut queue = self.queue.lock();
+            // Checked under the lock `close` clears the queue under: a message is never
+            // left behind in an inbox nobody reads (it may hold a whole answer).
+            if self.closed.load(Ordering::Acquire) {
+                return;
+            }
+            queue.push_back(message);
         }
-        self.queue.lock().push_back(message);
         self.waker.wake();
     }
 
@@ -56,8 +61,11 @@ impl Inbox {
 
     /// The call is over: later messages are dropped, and [`Inbox::closed`] completes.
     pub(super) fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        self.queue.lock().clear();
+        {
+            let mut queue = self.queue.lock();
+            self.closed.store(true, Ordering::Release);
+            queue.clear();
+        }
         self.closed_notify.notify_waiters();
     }
 

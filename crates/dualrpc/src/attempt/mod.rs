@@ -79,6 +79,11 @@ pub(crate) struct Call {
     pub(crate) started: Instant,
     /// When it must be over.
     pub(crate) deadline: Instant,
+    /// The client's `minContextSlot`: no answer below it is served.
+    pub(crate) min_slot: Option<u64>,
+    /// The highest slot already served for this method and params within the monotonic
+    /// window: an answer below it is served only if nothing fresher comes in time.
+    pub(crate) floor: Option<u64>,
 }
 
 /// The answer a strategy settled on.
@@ -92,6 +97,30 @@ pub(crate) struct Win {
     pub(crate) missing: u32,
     /// For consensus: how many distinct endpoints agreed, and the quorum asked for.
     pub(crate) agreement: Option<(u32, u32)>,
+    /// How new the answer is (when the call needed to know; see `fresh`).
+    pub(crate) slot: Option<u64>,
+    /// Slots below the call's floor (0: fresh enough).
+    pub(crate) behind: u64,
+}
+
+impl Win {
+    /// A win of `result` from `endpoint`, nothing else known yet.
+    pub(crate) fn new(endpoint: Arc<Endpoint>, result: RawJson, missing: u32) -> Win {
+        Win {
+            endpoint,
+            result,
+            missing,
+            agreement: None,
+            slot: None,
+            behind: 0,
+        }
+    }
+
+    /// Whether a better answer may still be worth waiting for: empty, or older than
+    /// what was served before.
+    pub(crate) fn wanting(&self) -> bool {
+        self.missing > 0 || self.behind > 0
+    }
 }
 
 /// One settled attempt.
@@ -171,6 +200,10 @@ pub(crate) struct Attempts<'c> {
     failures: Vec<AttemptFailure>,
     node_errors: Option<NodeErrors>,
     best_empty: Option<Win>,
+    /// The freshest usable answer below the call's floor.
+    best_stale: Option<Win>,
+    /// Whether answers' slots are read (a freshness window or a floor applies).
+    read_slots: bool,
     /// Set when the deadline passed while attempts were still out.
     deadline_hit: bool,
     /// Set when an endpoint was skipped because its rate-limit budget was spent.
@@ -193,6 +226,11 @@ impl<'c> Attempts<'c> {
             failures: Vec::new(),
             node_errors: None,
             best_empty: None,
+            best_stale: None,
+            read_slots: call.info.slot != crate::fresh::SlotSource::None
+                && (!call.policy.freshness_window.is_zero()
+                    || call.min_slot.is_some()
+                    || call.floor.is_some()),
             deadline_hit: false,
             budget_blocked: false,
         }
@@ -339,7 +377,12 @@ impl<'c> Attempts<'c> {
         ep.stats.begin_attempt();
         let guard = SettleGuard::new(self.inbox.clone(), ep.clone(), number);
         if number == 0 {
-            self.local = Local(Some(Box::pin(attempt.run(guard))));
+            // A panic in the attempt stays the attempt's (its guard reports `internal`),
+            // as it would in a task of its own: the call goes on with other endpoints.
+            let run = std::panic::AssertUnwindSafe(attempt.run(guard));
+            self.local = Local(Some(Box::pin(async move {
+                let _ = futures_util::FutureExt::catch_unwind(run).await;
+            })));
         } else {
             tokio::spawn(attempt.run(guard));
         }
@@ -417,20 +460,10 @@ impl<'c> Attempts<'c> {
         let Settled { endpoint, outcome } = settled;
         self.marks[endpoint.index].failed_last = matches!(outcome, Outcome::Failed { .. });
         match outcome {
-            Outcome::Success { result, missing: 0 } => Verdict::Win(Win {
-                endpoint,
-                result,
-                missing: 0,
-                agreement: None,
-            }),
+            Outcome::Success { result, missing: 0 } => self.judge_fresh(endpoint, result),
             Outcome::Success { result, missing } => {
                 if self.best_empty.as_ref().is_none_or(|b| missing < b.missing) {
-                    self.best_empty = Some(Win {
-                        endpoint,
-                        result,
-                        missing,
-                        agreement: None,
-                    });
+                    self.best_empty = Some(Win::new(endpoint, result, missing));
                 }
                 Verdict::Continue
             }
@@ -466,6 +499,66 @@ impl<'c> Attempts<'c> {
         }
     }
 
+    /// A usable answer, measured against the call's floors: below the client's
+    /// `minContextSlot` it is "not yet" (never served); below what was already served it
+    /// is kept as a fallback while something fresher may come.
+    fn judge_fresh(&mut self, endpoint: Arc<Endpoint>, result: RawJson) -> Verdict {
+        let mut win = Win::new(endpoint, result, 0);
+        if !self.read_slots {
+            return Verdict::Win(win);
+        }
+        win.slot = crate::fresh::answer_slot(self.call.info.slot, win.result.get());
+        let Some(slot) = win.slot else {
+            return Verdict::Win(win);
+        };
+        if self.call.min_slot.is_some_and(|min| slot < min) {
+            self.failures.push(AttemptFailure {
+                endpoint: win.endpoint.name.clone(),
+                kind: FailureKind::NodeBehind,
+            });
+            return Verdict::Continue;
+        }
+        if let Some(floor) = self.call.floor
+            && slot < floor
+        {
+            win.behind = floor - slot;
+            if self
+                .best_stale
+                .as_ref()
+                .is_none_or(|b| b.behind > win.behind)
+            {
+                self.best_stale = Some(win);
+            }
+            return Verdict::Continue;
+        }
+        Verdict::Win(win)
+    }
+
+    /// After the first usable answer `best`: waits up to the freshness window (and the
+    /// deadline) for attempts still out, and returns the answer with the highest slot
+    /// (the first of equals). A zero window, or an answer that says nothing about its
+    /// slot, returns `best` at once.
+    pub(crate) async fn freshen(&mut self, mut best: Win) -> Win {
+        let window = self.call.policy.freshness_window;
+        if window.is_zero() || best.slot.is_none() || best.wanting() {
+            return best;
+        }
+        let until = clock::now() + window;
+        while self.pending() > 0 {
+            match self.next_until(Some(until)).await {
+                Event::Settled(s) => {
+                    if let Verdict::Win(w) = self.note(s)
+                        && w.slot > best.slot
+                    {
+                        best = w;
+                    }
+                }
+                Event::Timer | Event::Deadline | Event::Idle => break,
+            }
+        }
+        best
+    }
+
     /// Readmits every endpoint whose last attempt failed (or is past its timeout — a
     /// stalled request says little about the next one) and has no attempt within its
     /// timeout out, for one more attempt, keeping the failures and the best empty answer
@@ -494,6 +587,10 @@ impl<'c> Attempts<'c> {
     /// becomes the fallback again, failures rejoin the list.
     pub(crate) fn restore(&mut self, result: Result<Win, ErrorReason>) -> Result<(), ErrorReason> {
         match result {
+            Ok(win) if win.behind > 0 => {
+                self.best_stale = Some(win);
+                Ok(())
+            }
             Ok(win) => {
                 self.best_empty = Some(win);
                 Ok(())
@@ -516,8 +613,8 @@ impl<'c> Attempts<'c> {
         std::mem::take(&mut self.failures)
     }
 
-    /// The verdict when no usable success came: the best empty answer if any ("that is all
-    /// there is"); else the node-specific error every answering endpoint agreed on; else
+    /// The verdict when no usable success came: the freshest answer below the floor, else
+    /// the best empty answer, if any ("that is all there is"); else the node-specific error every answering endpoint agreed on; else
     /// the list of failures.
     pub(crate) fn finish(&mut self) -> Result<Win, ErrorReason> {
         self.conclude()
@@ -544,7 +641,8 @@ impl<'c> Attempts<'c> {
     }
 
     fn conclude(&mut self) -> Result<Win, ErrorReason> {
-        if let Some(win) = self.best_empty.take() {
+        // An answer older than one served before beats an empty one: it has the data.
+        if let Some(win) = self.best_stale.take().or_else(|| self.best_empty.take()) {
             return Ok(win);
         }
         if let Some(errors) = self.node_errors.take() {

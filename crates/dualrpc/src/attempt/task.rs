@@ -41,7 +41,15 @@ impl Attempt {
     pub(super) async fn run(self, guard: SettleGuard) {
         let ep = &self.endpoint;
         let started = clock::now();
-        let send = ep.send(self.body, self.id, self.info.empty, self.max_bytes);
+        // Only a method without side effects may be sent twice (see `UpstreamClient::post`).
+        let replayable = self.info.coalescable;
+        let send = ep.send(
+            self.body,
+            self.id,
+            self.info.empty,
+            self.max_bytes,
+            replayable,
+        );
         tokio::pin!(send);
         let outcome = match tokio::time::timeout(self.timeout, &mut send).await {
             Ok(outcome) => outcome,

@@ -178,6 +178,16 @@ pub struct PolicyConfig {
     /// endpoints confirmed when no more votes can come in time: `accept` it (with a
     /// response header saying how many agreed; the default) or answer an `error`.
     pub consensus_fallback: Option<ConsensusFallback>,
+    /// After the first usable answer, wait at most this long for one with a higher
+    /// `context.slot` (or a higher `getSlot`/`getBlockHeight`, or a newer first entry of a
+    /// signature list) from attempts already out, and return the freshest. 0: the first
+    /// usable answer wins. Default 5 ms.
+    pub freshness_window_ms: Option<u64>,
+    /// Never serve an answer older (by `context.slot`, or value for `getSlot` and
+    /// `getBlockHeight`) than one already served for the same method and params within
+    /// this window; one that must be older says so in `x-dualrpc-stale`. 0: off. Default
+    /// 10 s.
+    pub monotonic_window_ms: Option<u64>,
 }
 
 impl PolicyConfig {
@@ -193,6 +203,8 @@ impl PolicyConfig {
             retries: self.retries.or(base.retries),
             cache_ttl_ms: self.cache_ttl_ms.or(base.cache_ttl_ms),
             consensus_fallback: self.consensus_fallback.or(base.consensus_fallback),
+            freshness_window_ms: self.freshness_window_ms.or(base.freshness_window_ms),
+            monotonic_window_ms: self.monotonic_window_ms.or(base.monotonic_window_ms),
         }
     }
 }

@@ -8,5 +8,6 @@ pub(crate) mod script;
 mod alloc;
 mod coalescing;
 mod consensus;
+mod freshness;
 mod strategies;
 mod unhappy;

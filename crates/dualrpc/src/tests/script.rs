@@ -25,6 +25,8 @@ pub(crate) enum Reply {
     /// Never answers.
     #[allow(dead_code)]
     Hang,
+    /// Panics (a bug inside an attempt).
+    Panic,
 }
 
 /// One scripted answer after a delay.
@@ -63,6 +65,14 @@ pub(crate) fn fail(kind: FailureKind) -> Step {
     Step {
         after: Duration::ZERO,
         reply: Reply::Fail(kind),
+    }
+}
+
+/// A panic inside the attempt, after the delay.
+pub(crate) fn panics() -> Step {
+    Step {
+        after: Duration::ZERO,
+        reply: Reply::Panic,
     }
 }
 
@@ -143,6 +153,7 @@ impl Script {
             ),
             Reply::Fail(kind) => return Err(kind),
             Reply::Hang => std::future::pending().await,
+            Reply::Panic => panic!("scripted panic inside an attempt"),
         };
         Ok(Bytes::from(text))
     }

@@ -30,12 +30,16 @@ async fn hedge_fires_after_the_initial_delay_and_the_faster_answer_wins() {
     let s = scripts(2);
     s[0].set("getBalance", ok(&account(1, "5")).after(100));
     s[1].set("getBalance", ok(&account(1, "5")).after(10));
-    // `a` first (config order breaks the tie), the hedge to `b` at 50 ms, b's answer at 60.
-    let reply = pool(&s, "[hedge]\ninitial_delay_ms = 50\n")
-        .call("getBalance", &json!(["k"]))
-        .strategy(Strategy::Hedge)
-        .await
-        .unwrap();
+    // `a` first (config order breaks the tie), the hedge to `b` at 50 ms, b's answer at 60
+    // (no freshness window: a's answer, still out, is not waited for).
+    let reply = pool(
+        &s,
+        "[default]\nfreshness_window_ms = 0\n[hedge]\ninitial_delay_ms = 50\n",
+    )
+    .call("getBalance", &json!(["k"]))
+    .strategy(Strategy::Hedge)
+    .await
+    .unwrap();
     assert_eq!(&*reply.endpoint, "b");
     assert_eq!(reply.latency, 60 * MS);
     assert_eq!(reply.attempts, 2);

@@ -703,3 +703,25 @@ async fn a_late_success_is_not_held_back_by_a_cool_down_wait() {
     assert_eq!(&*reply.endpoint, "b");
     assert_eq!(reply.latency, 300 * MS, "b's late success came at 300 ms");
 }
+
+/// A panic inside the call's first attempt (which runs in the call's own task) stays that
+/// attempt's: it is an `internal` failure and the call goes on to the next endpoint.
+#[tokio::test(start_paused = true)]
+async fn a_panic_in_the_first_attempt_is_that_attempts_failure() {
+    let s = scripts(2);
+    s[0].set("getBalance", panics().after(5));
+    s[1].set("getBalance", ok(&account(1, "5")));
+    let pool = pool(&s, "");
+    let reply = pool
+        .call("getBalance", &json!(["k"]))
+        .strategy(Strategy::Failover)
+        .await
+        .unwrap();
+    assert_eq!(&*reply.endpoint, "b");
+    assert_eq!(reply.attempts, 2);
+    assert_eq!(
+        pool.status().endpoints[0].in_flight,
+        0,
+        "its guard ended it"
+    );
+}

@@ -27,8 +27,15 @@ use crate::outcome::FailureKind;
 /// Idle keep-alive connections kept: enough for a burst of concurrent attempts to find a
 /// warm connection instead of paying a TCP/TLS handshake.
 const MAX_IDLE: usize = 256;
-/// How long an idle upstream connection is kept.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long an idle upstream connection is kept: below the 60 s idle timeout common in
+/// providers' load balancers, so the provider rarely closes a connection just as it is
+/// taken.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(50);
+/// HTTP/2 pings on the shared connection: a connection that died silently (a NAT, a
+/// partition) is noticed within interval + timeout and replaced, instead of every request
+/// on it timing out until TCP gives up.
+const H2_PING_INTERVAL: Duration = Duration::from_secs(15);
+const H2_PING_TIMEOUT: Duration = Duration::from_secs(5);
 /// Read buffer of an HTTP/1.1 connection. hyper's default starts at 8 KiB and grows; a
 /// connection waiting for its answer holds it the whole time, and with thousands of calls
 /// in flight that is most of the gateway's memory. A typical answer fits in 4 KiB; a large
@@ -97,6 +104,12 @@ pub(super) struct Conns {
     connector: Connector,
     idle: Mutex<VecDeque<Idle>>,
     shared: Mutex<Option<http2::SendRequest<Full<Bytes>>>>,
+    /// Held while a TLS connection is opened that may turn out to be HTTP/2, so that a
+    /// burst of first requests opens one connection and shares it, not one each.
+    opening: tokio::sync::Mutex<()>,
+    /// Whether the provider answered TLS with HTTP/1.1 (then connections open in
+    /// parallel, as each request needs its own).
+    http1_only: std::sync::atomic::AtomicBool,
 }
 
 impl Conns {
@@ -106,6 +119,8 @@ impl Conns {
             connector,
             idle: Mutex::new(VecDeque::new()),
             shared: Mutex::new(None),
+            opening: tokio::sync::Mutex::new(()),
+            http1_only: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -135,7 +150,21 @@ impl Conns {
         }
         // Boxed: connecting (TCP, TLS, HTTP/2 handshake) is a large future, and every
         // request's future would otherwise carry its size.
-        Ok((Box::pin(self.connect(uri)).await?, false))
+        Ok((Box::pin(self.open(uri, fresh)).await?, false))
+    }
+
+    /// A new connection — or, over TLS while HTTP/2 is possible, the shared one another
+    /// request opened while this one waited its turn.
+    async fn open(&self, uri: &Uri, fresh: bool) -> Result<Sender, FailureKind> {
+        use std::sync::atomic::Ordering;
+        if matches!(self.connector, Connector::Http(_)) || self.http1_only.load(Ordering::Relaxed) {
+            return self.connect(uri).await;
+        }
+        let _turn = self.opening.lock().await;
+        if !fresh && let Some(h2) = self.shared_h2() {
+            return Ok(Sender::Http2(h2));
+        }
+        self.connect(uri).await
     }
 
     fn shared_h2(&self) -> Option<http2::SendRequest<Full<Bytes>>> {
@@ -162,10 +191,15 @@ impl Conns {
             Connector::Https(https) => {
                 let io = call(https.clone(), uri).await?;
                 if !io.connected().is_negotiated_h2() {
+                    self.http1_only
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
                     return http1(io).await;
                 }
                 let (sender, conn) = http2::Builder::new(TokioExecutor::new())
                     .timer(TokioTimer::new())
+                    .keep_alive_interval(H2_PING_INTERVAL)
+                    .keep_alive_timeout(H2_PING_TIMEOUT)
+                    .keep_alive_while_idle(true)
                     .handshake(io)
                     .await
                     .map_err(|_| FailureKind::Connect)?;

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, RETRY_AFTER};
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, RETRY_AFTER};
 use http::{HeaderValue, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -52,6 +52,8 @@ pub(crate) struct UpstreamClient {
     origin: Uri,
     /// `Host`.
     host: HeaderValue,
+    /// `Authorization: Basic …` from a URL's `user:password@` (never sent in `Host`).
+    basic_auth: Option<HeaderValue>,
 }
 
 impl std::fmt::Debug for UpstreamClient {
@@ -61,8 +63,10 @@ impl std::fmt::Debug for UpstreamClient {
 }
 
 impl UpstreamClient {
-    /// A client for `uri` (http or https).
+    /// A client for `uri` (http or https). A `user:password@` in it becomes a Basic
+    /// `Authorization` header, as browsers and curl do, and leaves the URI.
     pub(crate) fn new(uri: Uri, tls: &Arc<rustls::ClientConfig>) -> UpstreamClient {
+        let (uri, basic_auth) = split_userinfo(uri);
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
@@ -91,13 +95,14 @@ impl UpstreamClient {
             uri,
             origin,
             host,
+            basic_auth,
         }
     }
 
     fn request(&self, body: Bytes, http2: bool) -> Request<Full<Bytes>> {
         let mut request = Request::new(Full::new(body));
-        // Room for the two headers only (the default is room for a dozen).
-        *request.headers_mut() = http::HeaderMap::with_capacity(2);
+        // Room for the few headers only (the default is room for a dozen).
+        *request.headers_mut() = http::HeaderMap::with_capacity(3);
         *request.method_mut() = Method::POST;
         *request.uri_mut() = if http2 {
             self.uri.clone()
@@ -109,16 +114,27 @@ impl UpstreamClient {
         if !http2 {
             headers.insert(HOST, self.host.clone());
         }
+        if let Some(auth) = &self.basic_auth {
+            headers.insert(AUTHORIZATION, auth.clone());
+        }
         request
     }
 
     /// POSTs `body` and reads the answer, refusing bodies above `max_bytes` while they
-    /// stream in.
-    pub(crate) async fn post(&self, body: Bytes, max_bytes: usize) -> Result<Answer, FailureKind> {
+    /// stream in. `replayable`: the request has no side effects (see below).
+    pub(crate) async fn post(
+        &self,
+        body: Bytes,
+        max_bytes: usize,
+        replayable: bool,
+    ) -> Result<Answer, FailureKind> {
         // A keep-alive connection the provider closed just as it was taken is not the
-        // provider failing: the request goes out once more, on a new connection. Either it
-        // was not sent at all, or the connection ended before a single byte of an answer
-        // (a provider closing an idle connection does not read what arrives on it).
+        // provider failing: the request goes out once more, on a new connection, when it
+        // certainly was not processed — hyper gave it back unsent, or HTTP/2 refused the
+        // stream (`REFUSED_STREAM`, or above a graceful `GOAWAY`'s last stream). When the
+        // connection ended after the request was written and before a byte of an answer
+        // (usually a provider closing an idle connection without reading), it goes out
+        // again only if it is `replayable`: a `sendTransaction` is never sent twice.
         let mut fresh = false;
         let (sender, response) = loop {
             let (mut sender, reused) = self.conns.checkout(&self.uri, fresh).await?;
@@ -131,7 +147,8 @@ impl UpstreamClient {
                 Err(e)
                     if !fresh
                         && (e.message().is_some()
-                            || (reused && e.error().is_incomplete_message())) =>
+                            || refused_unprocessed(e.error())
+                            || (replayable && reused && e.error().is_incomplete_message())) =>
                 {
                     fresh = true;
                 }
@@ -160,6 +177,50 @@ impl UpstreamClient {
         let bytes = read_body(response.into_body(), declared, max_bytes).await?;
         self.conns.put(sender);
         Ok(Answer::Body(status, bytes))
+    }
+}
+
+/// Whether an HTTP/2 stream failed in a way that guarantees the server did not process it:
+/// refused, or cut by a graceful `GOAWAY` (RFC 9113 §8.7).
+fn refused_unprocessed(error: &hyper::Error) -> bool {
+    use std::error::Error as _;
+    let Some(h2) = error.source().and_then(|s| s.downcast_ref::<h2::Error>()) else {
+        return false;
+    };
+    match h2.reason() {
+        Some(h2::Reason::REFUSED_STREAM) => true,
+        Some(h2::Reason::NO_ERROR) => h2.is_go_away(),
+        _ => false,
+    }
+}
+
+/// Moves a URI's `user:password@` into a Basic `Authorization` header value (percent-
+/// decoded, as RFC 3986 userinfo is written).
+fn split_userinfo(uri: Uri) -> (Uri, Option<HeaderValue>) {
+    use base64::Engine as _;
+    let Some((userinfo, host)) = uri.authority().and_then(|a| a.as_str().rsplit_once('@')) else {
+        return (uri, None);
+    };
+    let decode = |s: &str| percent_encoding::percent_decode_str(s).collect::<Vec<u8>>();
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let mut credentials = decode(user);
+    credentials.push(b':');
+    credentials.extend(decode(password));
+    let token = base64::engine::general_purpose::STANDARD.encode(credentials);
+    let header = HeaderValue::from_str(&format!("Basic {token}"))
+        .ok()
+        .map(|mut h| {
+            h.set_sensitive(true);
+            h
+        });
+    let mut parts = uri.clone().into_parts();
+    let Ok(authority) = host.parse() else {
+        return (uri, None);
+    };
+    parts.authority = Some(authority);
+    match Uri::from_parts(parts) {
+        Ok(stripped) => (stripped, header),
+        Err(_) => (uri, None),
     }
 }
 

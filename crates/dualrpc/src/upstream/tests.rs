@@ -1,6 +1,7 @@
 //! The upstream client against real local servers: connection reuse, a keep-alive
-//! connection the provider closed, size limits, 429, an abandoned request, and HTTP/2
-//! over TLS (one multiplexed connection).
+//! connection the provider closed, a request with side effects never sent twice, URL
+//! credentials, size limits, 429, an abandoned request, and HTTP/2 over TLS (one
+//! multiplexed connection, opened once by a burst of first calls).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -88,7 +89,7 @@ async fn one_connection_serves_requests_one_after_another() {
     let client = server.client();
     for i in 0..20 {
         let body = Bytes::from(format!("{{\"n\":{i}}}"));
-        match client.post(body.clone(), 1 << 20).await {
+        match client.post(body.clone(), 1 << 20, true).await {
             Ok(Answer::Body(status, got)) => {
                 assert!(status.is_success());
                 assert_eq!(got, body);
@@ -146,7 +147,7 @@ async fn a_connection_the_provider_closed_is_not_a_failure() {
         &tls_config().unwrap(),
     );
     for _ in 0..20 {
-        let answer = client.post(Bytes::from_static(b"{}"), 1 << 20).await;
+        let answer = client.post(Bytes::from_static(b"{}"), 1 << 20, true).await;
         assert!(matches!(answer, Ok(Answer::Body(..))), "{answer:?}");
     }
     assert_eq!(
@@ -159,7 +160,7 @@ async fn a_connection_the_provider_closed_is_not_a_failure() {
 #[tokio::test]
 async fn bodies_over_the_limit_are_refused_declared_or_streamed() {
     let declared = Server::start(Arc::new(|_| full(200, "0123456789"))).await;
-    let got = declared.client().post(Bytes::new(), 5).await;
+    let got = declared.client().post(Bytes::new(), 5, true).await;
     assert!(matches!(got, Err(FailureKind::TooLarge)), "{got:?}");
     // Chunked, in pieces: refused as the pieces add up past the limit.
     let streamed = Server::start(Arc::new(|_| {
@@ -168,10 +169,10 @@ async fn bodies_over_the_limit_are_refused_declared_or_streamed() {
     }))
     .await;
     let client = streamed.client();
-    let got = client.post(Bytes::new(), 10).await;
+    let got = client.post(Bytes::new(), 10, true).await;
     assert!(matches!(got, Err(FailureKind::TooLarge)), "{got:?}");
     // Within the limit, the pieces arrive as one buffer.
-    match client.post(Bytes::new(), 16).await {
+    match client.post(Bytes::new(), 16, true).await {
         Ok(Answer::Body(_, body)) => assert_eq!(&body[..], b"abcdabcdabcdabcd"),
         other => panic!("{other:?}"),
     }
@@ -185,7 +186,7 @@ async fn too_many_requests_says_how_long_to_stay_away() {
         r
     }))
     .await;
-    let got = server.client().post(Bytes::new(), 1 << 20).await;
+    let got = server.client().post(Bytes::new(), 1 << 20, true).await;
     assert!(
         matches!(got, Ok(Answer::RateLimited(Some(d))) if d == Duration::from_secs(2)),
         "{got:?}"
@@ -212,8 +213,11 @@ async fn an_abandoned_request_does_not_return_its_connection() {
         format!("http://{silent}/").parse().unwrap(),
         &tls_config().unwrap(),
     );
-    let abandoned =
-        tokio::time::timeout(Duration::from_millis(50), client.post(Bytes::new(), 1024)).await;
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(50),
+        client.post(Bytes::new(), 1024, true),
+    )
+    .await;
     assert!(abandoned.is_err(), "the silent server never answers");
     assert_eq!(
         client.conns.idle(),
@@ -223,7 +227,7 @@ async fn an_abandoned_request_does_not_return_its_connection() {
     let _ = release.send(true);
     // The echo server's client is unaffected by any of it.
     assert!(matches!(
-        server.client().post(Bytes::new(), 1024).await,
+        server.client().post(Bytes::new(), 1024, true).await,
         Ok(Answer::Body(..))
     ));
 }
@@ -270,16 +274,12 @@ async fn http2_over_tls_multiplexes_calls_on_one_connection() {
         format!("https://localhost:{port}/").parse().unwrap(),
         &Arc::new(client_tls),
     ));
-    // A first call opens the connection; then many at once share it.
-    assert!(matches!(
-        client.post(Bytes::from_static(b"{}"), 1024).await,
-        Ok(Answer::Body(..))
-    ));
+    // Many first calls at once: one opens the connection, the others wait and share it.
     let calls = (0..32).map(|i| {
         let client = client.clone();
         async move {
             let body = Bytes::from(format!("{{\"n\":{i}}}"));
-            match client.post(body.clone(), 1024).await {
+            match client.post(body.clone(), 1024, true).await {
                 Ok(Answer::Body(_, got)) => got == body,
                 _ => false,
             }
@@ -292,4 +292,117 @@ async fn http2_over_tls_multiplexes_calls_on_one_connection() {
         1,
         "every call on one HTTP/2 connection"
     );
+}
+
+/// A server whose every connection answers its first request and then, on the second,
+/// reads it whole and closes without a word (an upstream that processed it and died).
+async fn answers_once_then_closes() -> (SocketAddr, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = requests.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 1024];
+                for n in 0.. {
+                    // Read one request: headers, then the declared body.
+                    let end = loop {
+                        let text = String::from_utf8_lossy(&seen).to_lowercase();
+                        if let Some(end) = text.find("\r\n\r\n") {
+                            let len: usize = text
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .map_or(0, |v| v.trim().parse().unwrap());
+                            if seen.len() >= end + 4 + len {
+                                break end + 4 + len;
+                            }
+                        }
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(k) => seen.extend_from_slice(&buf[..k]),
+                        }
+                    };
+                    seen.drain(..end);
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    if n == 1 {
+                        return; // processed, then gone
+                    }
+                    let body = r#"{"ok":true}"#;
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    stream.write_all(answer.as_bytes()).await.unwrap();
+                }
+            });
+        }
+    });
+    (addr, requests)
+}
+
+#[tokio::test]
+async fn a_request_with_side_effects_is_never_sent_twice() {
+    for replayable in [false, true] {
+        let (addr, requests) = answers_once_then_closes().await;
+        let client = UpstreamClient::new(
+            format!("http://{addr}/").parse().unwrap(),
+            &tls_config().unwrap(),
+        );
+        let first = client
+            .post(Bytes::from_static(b"{}"), 1024, replayable)
+            .await;
+        assert!(matches!(first, Ok(Answer::Body(..))), "{first:?}");
+        // On the reused connection the server reads the request and closes.
+        let second = client
+            .post(Bytes::from_static(b"{}"), 1024, replayable)
+            .await;
+        if replayable {
+            assert!(matches!(second, Ok(Answer::Body(..))), "{second:?}");
+            assert_eq!(requests.load(Ordering::SeqCst), 3, "sent again, once");
+        } else {
+            assert!(matches!(second, Err(FailureKind::Transport)), "{second:?}");
+            assert_eq!(requests.load(Ordering::SeqCst), 2, "never sent twice");
+        }
+    }
+}
+
+#[tokio::test]
+async fn credentials_in_the_url_become_basic_auth_and_leave_the_host() {
+    // A server that answers with the two headers it got.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let service = service_fn(|req: Request<Incoming>| async move {
+            let h = |n: &str| {
+                req.headers()
+                    .get(n)
+                    .map_or("-".to_string(), |v| v.to_str().unwrap().to_string())
+            };
+            let text = format!("{}|{}", h("host"), h("authorization"));
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(text))))
+        });
+        let _ = hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(stream), service)
+            .await;
+    });
+    let client = UpstreamClient::new(
+        format!("http://us%20er:p%40ss@{addr}/rpc").parse().unwrap(),
+        &tls_config().unwrap(),
+    );
+    match client.post(Bytes::new(), 1024, true).await {
+        Ok(Answer::Body(_, got)) => {
+            use base64::Engine as _;
+            let token = base64::engine::general_purpose::STANDARD.encode("us er:p@ss");
+            assert_eq!(
+                std::str::from_utf8(&got).unwrap(),
+                format!("{addr}|Basic {token}")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -367,3 +367,38 @@ async fn oversized_deep_or_non_utf8_requests_get_clear_errors() {
     assert_eq!((status, code), (400, -32700));
     assert_eq!(ups[0].total(), 0, "nothing reached the upstream");
 }
+
+/// `dualrpc serve`'s shape: several single-threaded workers on one port. An ephemeral port
+/// is shared by all of them; a port already taken is refused (not silently shared through
+/// `SO_REUSEPORT`); stopping waits for every worker.
+#[tokio::test]
+async fn workers_share_one_port_refuse_a_taken_one_and_stop_together() {
+    use dualrpc_gateway::{GatewayConfig, Workers};
+    let ups = upstreams(1).await;
+    ups[0].set("getSlot", Step::result("7"));
+    let config = GatewayConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..GatewayConfig::default()
+    };
+    let workers = Workers::start(pool(&ups, ""), config.clone(), 2).expect("workers");
+    let url = format!("http://{}", workers.addr());
+    // Separate connections, so the kernel may hand them to either worker.
+    for _ in 0..8 {
+        let r = reqwest::Client::new()
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(r#"{"jsonrpc":"2.0","id":1,"method":"getSlot"}"#)
+            .send()
+            .await
+            .unwrap();
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["result"], 7, "{v}");
+    }
+    let taken = GatewayConfig {
+        listen: workers.addr(),
+        ..config
+    };
+    let err = Workers::start(pool(&ups, ""), taken, 2).expect_err("the port is taken");
+    assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse, "{err}");
+    within("stop", workers.stop()).await.expect("clean stop");
+}

@@ -5,6 +5,7 @@
 mod bad_upstreams;
 mod budgets;
 mod faults;
+mod freshness;
 mod front;
 mod gateway;
 mod health;

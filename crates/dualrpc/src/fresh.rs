@@ -1,0 +1,252 @@
+//! Freshness: how new an answer is, and the slots a pool already served.
+//!
+//! An answer's *slot* is what "fresher" compares: the `context.slot` of a
+//! `{context, value}` result, the value itself for `getSlot`/`getBlockHeight`, the newest
+//! entry's slot for a signature list ([`SlotSource`], from the method's catalogue entry).
+//! It is read only when a call needs it (a freshness window, a floor), by scanning the
+//! front of the result: agave writes `context` first, so the (possibly large) `value` is
+//! not parsed.
+//!
+//! Two floors keep a call from serving old data:
+//!
+//! - the client's own `minContextSlot` ([`min_context_slot`]): an answer below it is never
+//!   served — a node that honours it answers -32016 instead, which is "not yet", not a
+//!   failure;
+//! - the slot this gateway already served for the same method and params within
+//!   `monotonic_window_ms` ([`ServedSlots`]): an older answer is served only when nothing
+//!   fresher came before the deadline, and then says how many slots it is behind.
+//!
+//! [`ServedSlots`] is a trait so that a store shared by a fleet (Redis) can back it later;
+//! [`LocalServedSlots`] is the in-process one, bounded in entries.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::clock::Instant;
+
+/// Where a method's answer says how new it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SlotSource {
+    /// It does not (`getVersion`, `getTransaction`, unknown methods).
+    None,
+    /// `context.slot` of a `{context, value}` result.
+    Context,
+    /// The result is itself a slot or height (`getSlot`, `getBlockHeight`).
+    Value,
+    /// The `slot` of the first (newest) entry of a list (`getSignaturesForAddress`).
+    FirstEntry,
+}
+
+#[derive(Deserialize)]
+struct ContextOnly {
+    slot: u64,
+}
+
+#[derive(Deserialize)]
+struct WithContext {
+    context: Option<ContextOnly>,
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    slot: u64,
+}
+
+/// The slot of `result` under `source`; `None` when the answer does not say.
+pub(crate) fn answer_slot(source: SlotSource, result: &str) -> Option<u64> {
+    match source {
+        SlotSource::None => None,
+        SlotSource::Value => result.trim().parse().ok(),
+        SlotSource::Context => context_slot(result),
+        SlotSource::FirstEntry => {
+            let rest = result.trim_start().strip_prefix('[')?;
+            let mut entries = serde_json::Deserializer::from_str(rest).into_iter::<Entry>();
+            entries.next()?.ok().map(|e| e.slot)
+        }
+    }
+}
+
+/// `context.slot`: parsed alone when `context` is the first key (as agave writes it), else
+/// from a parse of the whole result that skips everything else.
+fn context_slot(result: &str) -> Option<u64> {
+    let rest = result.trim_start().strip_prefix('{')?.trim_start();
+    if let Some(rest) = rest.strip_prefix("\"context\"") {
+        let rest = rest.trim_start().strip_prefix(':')?;
+        let mut values = serde_json::Deserializer::from_str(rest).into_iter::<ContextOnly>();
+        return values.next()?.ok().map(|c| c.slot);
+    }
+    serde_json::from_str::<WithContext>(result)
+        .ok()?
+        .context
+        .map(|c| c.slot)
+}
+
+/// The `minContextSlot` of a call's config object (the last element of `params`), if any.
+/// A cheap byte search first: most params have none.
+pub(crate) fn min_context_slot(params: Option<&RawValue>) -> Option<u64> {
+    let text = params?.get();
+    if !text.contains("\"minContextSlot\"") {
+        return None;
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Config {
+        min_context_slot: Option<u64>,
+    }
+    let list: Vec<&RawValue> = serde_json::from_str(text).ok()?;
+    list.iter().rev().find_map(|p| {
+        serde_json::from_str::<Config>(p.get())
+            .ok()
+            .and_then(|c| c.min_context_slot)
+    })
+}
+
+/// The slots a pool served, per method and params, for [`ServedSlots::floor`].
+pub trait ServedSlots: Send + Sync + std::fmt::Debug {
+    /// The highest slot served for `key` within the last `window`, if any.
+    fn floor(&self, key: &[u8], now: Instant, window: Duration) -> Option<u64>;
+    /// Records that an answer at `slot` was served for `key` at `now`; a lower slot than
+    /// one served within `window` does not lower (or prolong) the floor.
+    fn served(&self, key: &[u8], slot: u64, now: Instant, window: Duration);
+    /// Keys held (for `/status` and tests).
+    fn len(&self) -> usize;
+    /// Whether no key is held.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// In-process [`ServedSlots`]: a map from the key's hash to the highest slot served and
+/// when, bounded to `capacity` keys (the oldest half is dropped when full; an entry older
+/// than any window in use says nothing anyway).
+#[derive(Debug)]
+pub struct LocalServedSlots {
+    map: Mutex<HashMap<u64, (u64, Instant)>>,
+    hasher: foldhash::fast::RandomState,
+    capacity: usize,
+}
+
+impl LocalServedSlots {
+    /// A store holding at most `capacity` keys.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            map: Mutex::new(HashMap::new()),
+            hasher: foldhash::fast::RandomState::default(),
+            capacity: capacity.max(2),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (u64, Instant)>> {
+        // A panic while holding the lock cannot leave the map inconsistent.
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl ServedSlots for LocalServedSlots {
+    fn floor(&self, key: &[u8], now: Instant, window: Duration) -> Option<u64> {
+        let hash = self.hasher.hash_one(key);
+        let map = self.lock();
+        let &(slot, at) = map.get(&hash)?;
+        (now.saturating_duration_since(at) <= window).then_some(slot)
+    }
+
+    fn served(&self, key: &[u8], slot: u64, now: Instant, window: Duration) {
+        let hash = self.hasher.hash_one(key);
+        let mut map = self.lock();
+        if map.len() >= self.capacity && !map.contains_key(&hash) {
+            // Keep the newer half: a sort of the timestamps, once per `capacity / 2` keys.
+            let mut times: Vec<Instant> = map.values().map(|&(_, at)| at).collect();
+            let mid = times.len() / 2;
+            let (_, cut, _) = times.select_nth_unstable(mid);
+            let cut = *cut;
+            map.retain(|_, &mut (_, at)| at > cut);
+        }
+        let entry = map.entry(hash).or_insert((slot, now));
+        // A slot served after a higher one (a stale fallback) leaves that one standing,
+        // until its window ends.
+        if slot >= entry.0 || now.saturating_duration_since(entry.1) > window {
+            *entry = (slot, now);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(s: &str) -> Box<RawValue> {
+        RawValue::from_string(s.to_string()).unwrap()
+    }
+
+    #[test]
+    fn the_slot_of_each_kind_of_answer() {
+        let ctx = r#"{"context":{"apiVersion":"4.2.2","slot":82},"value":1000000000}"#;
+        assert_eq!(answer_slot(SlotSource::Context, ctx), Some(82));
+        let later = r#"{ "value":{"data":["x","base64"]}, "context" : {"slot":90} }"#;
+        assert_eq!(answer_slot(SlotSource::Context, later), Some(90));
+        assert_eq!(answer_slot(SlotSource::Context, "null"), None);
+        assert_eq!(answer_slot(SlotSource::Context, "5"), None);
+        assert_eq!(answer_slot(SlotSource::Context, r#"{"value":1}"#), None);
+        assert_eq!(answer_slot(SlotSource::Value, " 412 "), Some(412));
+        assert_eq!(answer_slot(SlotSource::Value, "null"), None);
+        let list = r#"[{"blockTime":1,"err":null,"signature":"a","slot":47},{"slot":46}]"#;
+        assert_eq!(answer_slot(SlotSource::FirstEntry, list), Some(47));
+        assert_eq!(answer_slot(SlotSource::FirstEntry, "[]"), None);
+        assert_eq!(answer_slot(SlotSource::None, ctx), None);
+    }
+
+    #[test]
+    fn min_context_slot_comes_from_the_config_object() {
+        let p = raw(r#"["k",{"commitment":"processed","minContextSlot":77}]"#);
+        assert_eq!(min_context_slot(Some(&p)), Some(77));
+        assert_eq!(min_context_slot(Some(&raw(r#"["k"]"#))), None);
+        assert_eq!(
+            min_context_slot(Some(&raw(r#"[{"minContextSlot":5}]"#))),
+            Some(5)
+        );
+        // Inside a string it is not a config key.
+        let p = raw(r#"["\"minContextSlot\"",{"encoding":"base64"}]"#);
+        assert_eq!(min_context_slot(Some(&p)), None);
+        assert_eq!(min_context_slot(None), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_floor_is_the_highest_slot_served_within_the_window() {
+        let s = LocalServedSlots::new(100);
+        let w = Duration::from_millis(500);
+        let t0 = crate::clock::now();
+        assert_eq!(s.floor(b"k", t0, w), None);
+        s.served(b"k", 10, t0, w);
+        let t1 = t0 + Duration::from_millis(300);
+        s.served(b"k", 8, t1, w);
+        assert_eq!(s.floor(b"k", t1, w), Some(10), "never lowered");
+        assert_eq!(s.floor(b"other", t0, w), None);
+        let t2 = t0 + Duration::from_millis(501);
+        assert_eq!(s.floor(b"k", t2, w), None, "nor prolonged by a lower one");
+        s.served(b"k", 7, t2, w);
+        assert_eq!(s.floor(b"k", t2, w), Some(7), "a new window starts");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_store_stays_bounded_and_keeps_the_newest() {
+        let s = LocalServedSlots::new(1000);
+        let t0 = crate::clock::now();
+        let w = Duration::from_secs(1);
+        for i in 0..10_000u64 {
+            s.served(&i.to_le_bytes(), i, t0 + Duration::from_micros(i), w);
+        }
+        assert!(s.len() <= 1000, "{}", s.len());
+        let last = t0 + Duration::from_micros(9_999);
+        assert_eq!(s.floor(&9_999u64.to_le_bytes(), last, w), Some(9_999));
+        assert_eq!(s.floor(&0u64.to_le_bytes(), last, w), None);
+    }
+}

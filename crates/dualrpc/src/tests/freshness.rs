@@ -1,0 +1,171 @@
+//! Freshness under paused time: the freshest usable answer within the window, the client's
+//! `minContextSlot`, and never serving an answer older than one already served.
+
+use serde_json::json;
+
+use super::script::*;
+use crate::error::ErrorReason;
+use crate::policy::Strategy;
+
+const MS: std::time::Duration = std::time::Duration::from_millis(1);
+
+#[tokio::test(start_paused = true)]
+async fn race_waits_the_window_for_a_fresher_answer() {
+    let s = scripts(2);
+    s[0].set("getBalance", ok(&account(100, "5")).after(10));
+    s[1].set("getBalance", ok(&account(102, "6")).after(13));
+    let pool = pool(&s, "[default]\nfreshness_window_ms = 5\n");
+    let r = pool
+        .call("getBalance", &json!(["k"]))
+        .strategy(Strategy::Race)
+        .await
+        .unwrap();
+    assert_eq!(&*r.endpoint, "b", "two slots fresher, 3 ms later");
+    assert_eq!(r.slot, Some(102));
+    assert_eq!(r.latency, 13 * MS);
+    // Beyond the window: the first usable answer, after waiting the window out.
+    s[1].set("getBalance", ok(&account(102, "6")).after(30));
+    let r = pool
+        .call("getBalance", &json!(["k2"]))
+        .strategy(Strategy::Race)
+        .await
+        .unwrap();
+    assert_eq!(&*r.endpoint, "a");
+    assert_eq!(r.latency, 15 * MS);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_zero_window_restores_first_wins_and_equal_slots_do_not_switch() {
+    let s = scripts(2);
+    s[0].set("getSlot", ok("100").after(10));
+    s[1].set("getSlot", ok("101").after(12));
+    let zero = pool(&s, "[default]\nfreshness_window_ms = 0\n");
+    let r = zero
+        .call("getSlot", &())
+        .strategy(Strategy::Race)
+        .await
+        .unwrap();
+    assert_eq!((&*r.endpoint, r.latency), ("a", 10 * MS));
+    // getSlot's value is its freshness.
+    let windowed = pool(
+        &s,
+        "[default]\nfreshness_window_ms = 5\nmonotonic_window_ms = 0\n",
+    );
+    let r = windowed
+        .call("getSlot", &())
+        .strategy(Strategy::Race)
+        .await
+        .unwrap();
+    assert_eq!((&*r.endpoint, r.result.get()), ("b", "101"));
+    s[1].set("getSlot", ok("100").after(12));
+    let r = windowed
+        .call("getSlot", &())
+        .strategy(Strategy::Race)
+        .await
+        .unwrap();
+    assert_eq!(
+        &*r.endpoint, "a",
+        "an equal slot does not replace the first"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_answer_below_min_context_slot_is_never_served_and_32016_is_not_a_failure() {
+    let s = scripts(3);
+    // `a` ignores minContextSlot and answers old data fast; `b` says "not yet"; `c` has it.
+    s[0].set("getBalance", ok(&account(100, "1")).after(2));
+    s[1].set(
+        "getBalance",
+        err(-32016, "Minimum context slot has not been reached").after(3),
+    );
+    s[2].set("getBalance", ok(&account(106, "7")).after(20));
+    let pool = pool(&s, "[breaker]\nfailures = 1\n");
+    let params = json!(["k", {"minContextSlot": 105}]);
+    let r = pool
+        .call("getBalance", &params)
+        .strategy(Strategy::Race)
+        .await
+        .unwrap();
+    assert_eq!((&*r.endpoint, r.slot), ("c", Some(106)));
+    let st = pool.status();
+    assert!(
+        st.endpoints.iter().all(|e| e.circuit == "closed"),
+        "'not yet' opens no circuit: {:?}",
+        st.endpoints.iter().map(|e| &e.circuit).collect::<Vec<_>>()
+    );
+    // Nobody has reached it: the client hears what a node would say, not a gateway error.
+    s[2].set(
+        "getBalance",
+        err(-32016, "Minimum context slot has not been reached").after(4),
+    );
+    let e = pool
+        .call("getBalance", &json!(["k2", {"minContextSlot": 105}]))
+        .strategy(Strategy::Race)
+        .retries(0)
+        .await
+        .unwrap_err();
+    match e.reason {
+        ErrorReason::Rpc { error, .. } => assert!(error.get().contains("-32016"), "{error}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn never_backwards_a_later_call_waits_for_an_answer_as_fresh_as_the_last() {
+    let s = scripts(2);
+    let pool = pool(&s, "[default]\nfreshness_window_ms = 0\n");
+    let call = |strategy| {
+        pool.call("getAccountInfo", &json!(["mint"]))
+            .strategy(strategy)
+    };
+    // The client sees slot 110 from `b`.
+    s[0].push("getAccountInfo", ok(&account(108, "1")).after(30));
+    s[1].push("getAccountInfo", ok(&account(110, "2")).after(10));
+    let r = call(Strategy::Race).await.unwrap();
+    assert_eq!((r.slot, r.stale), (Some(110), None));
+    // `a` is fastest now but two slots behind what the client saw: `b` is waited for.
+    s[0].push("getAccountInfo", ok(&account(108, "1")).after(2));
+    s[1].push("getAccountInfo", ok(&account(111, "3")).after(15));
+    let r = call(Strategy::Race).await.unwrap();
+    assert_eq!((&*r.endpoint, r.slot, r.stale), ("b", Some(111), None));
+    assert_eq!(r.latency, 15 * MS);
+    // Failover: the best endpoint is behind, so the next one is asked.
+    s[0].push("getAccountInfo", ok(&account(109, "1")).after(1));
+    s[1].push("getAccountInfo", ok(&account(112, "4")).after(5));
+    let r = call(Strategy::Failover).await.unwrap();
+    assert_eq!((&*r.endpoint, r.slot), ("b", Some(112)));
+    // Nobody fresh enough before the deadline: the freshest, saying how far behind it is.
+    s[0].push("getAccountInfo", ok(&account(109, "1")).after(1));
+    s[1].push("getAccountInfo", ok(&account(110, "2")).after(2));
+    let r = call(Strategy::Race).retries(0).await.unwrap();
+    assert_eq!((&*r.endpoint, r.slot, r.stale), ("b", Some(110), Some(2)));
+    // The floor is not lowered by that answer: 112 still stands.
+    s[0].push("getAccountInfo", ok(&account(112, "4")).after(1));
+    let r = call(Strategy::Failover).await.unwrap();
+    assert_eq!((r.slot, r.stale), (Some(112), None));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_floor_is_per_method_and_params_and_ends_with_its_window() {
+    let s = scripts(1);
+    let pool = pool(&s, "[default]\nmonotonic_window_ms = 100\n");
+    s[0].push("getBalance", ok(&account(50, "1")));
+    pool.call("getBalance", &json!(["x"])).await.unwrap();
+    // Other params: no floor.
+    s[0].push("getBalance", ok(&account(40, "1")));
+    let r = pool.call("getBalance", &json!(["y"])).await.unwrap();
+    assert_eq!(r.stale, None);
+    // Same params after the window: no floor either.
+    tokio::time::advance(101 * MS).await;
+    s[0].push("getBalance", ok(&account(45, "1")));
+    let r = pool.call("getBalance", &json!(["x"])).await.unwrap();
+    assert_eq!((r.slot, r.stale), (Some(45), None));
+    // Within it: 45 is the floor now.
+    s[0].push("getBalance", ok(&account(44, "1")));
+    let r = pool
+        .call("getBalance", &json!(["x"]))
+        .retries(0)
+        .await
+        .unwrap();
+    assert_eq!(r.stale, Some(1));
+}

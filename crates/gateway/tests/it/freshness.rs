@@ -1,0 +1,98 @@
+//! Freshness through the gateway over real HTTP: a fresher but slower provider wins within
+//! the window, a client never sees a slot go backwards (or is told), and `minContextSlot`
+//! is honoured with -32016 as "not yet".
+
+use std::time::Duration;
+
+use dualrpc_testkit::Step;
+use serde_json::Value;
+
+use crate::support::*;
+
+async fn post(url: &str, body: &str) -> (Value, reqwest::header::HeaderMap) {
+    let r = within(
+        "rpc",
+        client()
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send(),
+    )
+    .await
+    .unwrap();
+    let headers = r.headers().clone();
+    (r.json().await.unwrap(), headers)
+}
+
+fn at(slot: u64, value: u64) -> String {
+    format!(r#"{{"context":{{"apiVersion":"4.2.2","slot":{slot}}},"value":{value}}}"#)
+}
+
+const BALANCE: &str = r#"{"jsonrpc":"2.0","id":3,"method":"getBalance","params":["mint"]}"#;
+
+#[tokio::test]
+async fn a_fresher_but_slower_provider_wins_within_the_window() {
+    let ups = upstreams(2).await;
+    ups[0].set(
+        "getBalance",
+        Step::result(at(100, 1)).after(Duration::from_millis(2)),
+    );
+    ups[1].set(
+        "getBalance",
+        Step::result(at(102, 2)).after(Duration::from_millis(40)),
+    );
+    let windowed = gateway(pool(&ups, "[default]\nfreshness_window_ms = 400\n")).await;
+    let (v, h) = post(&format!("{}/race", windowed.url), BALANCE).await;
+    assert_eq!(v["result"]["context"]["slot"], 102, "{v}");
+    assert_eq!(h["x-dualrpc-endpoint"], "b");
+    let first_wins = gateway(pool(&ups, "[default]\nfreshness_window_ms = 0\n")).await;
+    let (v, h) = post(&format!("{}/race", first_wins.url), BALANCE).await;
+    assert_eq!(v["result"]["context"]["slot"], 100, "{v}");
+    assert_eq!(h["x-dualrpc-endpoint"], "a");
+}
+
+#[tokio::test]
+async fn a_client_never_sees_a_slot_go_backwards_or_is_told() {
+    let ups = upstreams(2).await;
+    let gw = gateway(pool(&ups, "[default]\nfreshness_window_ms = 0\n")).await;
+    let race = format!("{}/race", gw.url);
+    let slow = Duration::from_millis(40);
+    // Slot 110 is served (b is faster this time).
+    ups[0].push("getBalance", Step::result(at(108, 1)).after(slow));
+    ups[1].push("getBalance", Step::result(at(110, 2)));
+    let (v, h) = post(&race, BALANCE).await;
+    assert_eq!(v["result"]["context"]["slot"], 110, "{v}");
+    assert!(h.get("x-dualrpc-stale").is_none());
+    // Now a is faster but behind what the client saw: b's newer answer is waited for.
+    ups[0].push("getBalance", Step::result(at(108, 1)));
+    ups[1].push("getBalance", Step::result(at(111, 3)).after(slow));
+    let (v, h) = post(&race, BALANCE).await;
+    assert_eq!(v["result"]["context"]["slot"], 111, "{v}");
+    assert!(h.get("x-dualrpc-stale").is_none());
+    // Nothing as fresh before the deadline: the freshest there is, marked.
+    ups[0].push("getBalance", Step::result(at(108, 1)));
+    ups[1].push("getBalance", Step::result(at(109, 1)));
+    let (v, h) = post(&race, BALANCE).await;
+    assert_eq!(v["result"]["context"]["slot"], 109, "{v}");
+    assert_eq!(h["x-dualrpc-stale"], "2", "two slots behind 111");
+}
+
+#[tokio::test]
+async fn min_context_slot_is_honoured_and_not_yet_is_not_a_failure() {
+    let ups = upstreams(2).await;
+    let not_yet = r#"{"code":-32016,"message":"Minimum context slot has not been reached","data":{"contextSlot":100}}"#;
+    // a ignores minContextSlot; b says "not yet".
+    ups[0].set("getBalance", Step::result(at(100, 1)));
+    ups[1].set("getBalance", Step::error_json(not_yet));
+    let pool = pool(&ups, "[breaker]\nfailures = 1\n");
+    let gw = gateway(pool.clone()).await;
+    let body = r#"{"jsonrpc":"2.0","id":9,"method":"getBalance","params":["mint",{"minContextSlot":105}]}"#;
+    let (v, _) = post(&format!("{}/race", gw.url), body).await;
+    let want: Value = serde_json::from_str(not_yet).unwrap();
+    assert_eq!(v["error"], want, "what a node says, never slot 100: {v}");
+    let st = pool.status();
+    assert!(
+        st.endpoints.iter().all(|e| e.circuit == "closed"),
+        "'not yet' opens no circuit"
+    );
+}
