@@ -43,6 +43,14 @@ impl RawJson {
         }
     }
 
+    /// JSON the pool wrote itself (a merged list), taken as is.
+    pub(crate) fn from_string(json: String) -> RawJson {
+        debug_assert!(serde_json::from_str::<&RawValue>(&json).is_ok(), "{json}");
+        RawJson {
+            buf: Bytes::from(json),
+        }
+    }
+
     /// Parses `text` as one JSON value; `None` if it is not valid JSON.
     pub fn parse(text: &str) -> Option<RawJson> {
         let raw: &RawValue = serde_json::from_str(text).ok()?;

@@ -11,7 +11,7 @@ const LAYERS: &[&[&str]] = &[
     &["config", "policy", "settings"],
     &["stats", "budget", "telemetry"],
     &["upstream", "endpoint", "upstreams"],
-    &["select", "health"],
+    &["select", "health", "sight"],
     &["error", "reply", "attempt"],
     &["strategy"],
     &["rounds"],

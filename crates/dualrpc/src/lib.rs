@@ -36,7 +36,8 @@
 //! 4. `upstream` (the HTTP client of one endpoint: hyper-util over rustls), `endpoint`
 //!    (one upstream: its clients, stats, answer classification), `upstreams` (the set of
 //!    endpoints and `dual` pairs);
-//! 5. `select` (ordered plan, pair rotation), `health` (the `getSlot` loop);
+//! 5. `select` (ordered plan, pair rotation), `health` (the `getSlot` loop), `sight` (which
+//!    provider shows a new signature first);
 //! 6. [`error`], [`reply`] (what a call ends with), `attempt` (the engine every strategy
 //!    runs on: launching, settling, the shared rules);
 //! 7. `strategy/` (one module per strategy);
@@ -72,6 +73,7 @@ pub mod reply;
 mod rounds;
 mod select;
 pub mod settings;
+mod sight;
 pub mod stats;
 mod strategy;
 pub mod telemetry;
@@ -93,3 +95,4 @@ pub use policy::{ConsensusFallback, Strategy, UnknownStrategy};
 pub use pool::{CallBuilder, Pool, PoolStatus};
 pub use reply::{Agreement, Reply};
 pub use settings::Settings;
+pub use sight::FirstSight;

@@ -57,17 +57,20 @@ pub enum Strategy {
     Dual,
     /// Every endpoint; first success returned, the rest still complete.
     Broadcast,
+    /// Lists (`getSignaturesForAddress`) from several endpoints, merged; else `race`.
+    Merge,
 }
 
 impl Strategy {
     /// Every strategy, in the order the docs list them.
-    pub const ALL: [Strategy; 6] = [
+    pub const ALL: [Strategy; 7] = [
         Strategy::Failover,
         Strategy::Race,
         Strategy::Hedge,
         Strategy::Consensus,
         Strategy::Dual,
         Strategy::Broadcast,
+        Strategy::Merge,
     ];
 
     /// Position in [`Strategy::ALL`].
@@ -84,6 +87,7 @@ impl Strategy {
             Strategy::Consensus => "consensus",
             Strategy::Dual => "dual",
             Strategy::Broadcast => "broadcast",
+            Strategy::Merge => "merge",
         }
     }
 }
@@ -97,7 +101,7 @@ impl fmt::Display for Strategy {
 /// An unknown strategy name.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error(
-    "unknown strategy `{0}`: expected one of failover, race, hedge, consensus, dual, broadcast"
+    "unknown strategy `{0}`: expected one of failover, race, hedge, consensus, dual, broadcast, merge"
 )]
 pub struct UnknownStrategy(pub String);
 

@@ -42,8 +42,12 @@ use crate::jsonrpc::Request;
 use crate::policy::{Overrides, Policies, Strategy};
 use crate::reply::{Agreement, Reply};
 use crate::settings::Settings;
+use crate::sight::{FirstSight, Sightings};
 use crate::stats::{Admission, EndpointSnapshot};
 use crate::upstreams::Upstreams;
+
+/// Recent signatures watched for which endpoint shows them first (about 50 bytes each).
+const SIGHTINGS: usize = 20_000;
 
 /// Method-and-params keys whose served slot a pool remembers (about 40 bytes each).
 const SERVED_KEYS: usize = 100_000;
@@ -94,6 +98,11 @@ pub struct PoolStatus {
     pub coalescing: Option<usize>,
     /// Method-and-params keys whose last served slot is remembered (never backwards).
     pub served_keys: usize,
+    /// Per endpoint: how often it showed a new signature first, and how far behind the
+    /// first it was otherwise.
+    pub first_sight: Vec<FirstSight>,
+    /// Recent signatures in the first-sight window.
+    pub sightings: usize,
 }
 
 impl Pool {
@@ -125,6 +134,7 @@ impl Pool {
 
     fn assemble(settings: Settings, upstreams: Upstreams) -> Pool {
         let upstreams = Arc::new(upstreams);
+        let endpoints = upstreams.endpoints.len();
         if let Some(interval) = settings.health.interval
             && tokio::runtime::Handle::try_current().is_ok()
         {
@@ -141,6 +151,7 @@ impl Pool {
                 hedge_budget: HedgeBudget::new(settings.hedge.budget),
                 hedge: settings.hedge,
                 metrics: Default::default(),
+                sightings: Arc::new(Sightings::new(endpoints, SIGHTINGS)),
             },
             policies: settings.policies,
             cache: (settings.cache_max_bytes > 0)
@@ -230,6 +241,12 @@ impl Pool {
             cache_entries: self.core.cache.as_ref().map(ResponseCache::len),
             coalescing: self.core.flights.as_ref().map(Flights::len),
             served_keys: self.core.served.len(),
+            first_sight: self
+                .core
+                .cx
+                .sightings
+                .snapshot(self.endpoints().map(|e| &*e.name)),
+            sightings: self.core.cx.sightings.len(),
         }
     }
 }
@@ -358,9 +375,11 @@ impl<'a> IntoFuture for CallBuilder<'a> {
         // without the node being behind.
         let monotonic = !resolved.policy.monotonic_window.is_zero()
             && matches!(info.slot, SlotSource::Context | SlotSource::Value);
+        // A list's newest entry says when the address was last active, not how far the
+        // node has come: `minContextSlot` is the node's to check there.
         let min_slot = match info.slot {
-            SlotSource::None => None,
-            _ => fresh::min_context_slot(params),
+            SlotSource::Context | SlotSource::Value => fresh::min_context_slot(params),
+            SlotSource::None | SlotSource::FirstEntry => None,
         };
         let call = Call {
             method: MethodName::new(self.method, info),

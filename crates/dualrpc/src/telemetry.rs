@@ -45,6 +45,8 @@ pub(crate) struct EndpointMetrics {
     slot: Gauge,
     slot_lag: Gauge,
     lagging: Gauge,
+    first_sight: Counter,
+    first_sight_delay: Histogram,
 }
 
 impl EndpointMetrics {
@@ -69,6 +71,11 @@ impl EndpointMetrics {
             slot: gauge!("dualrpc_upstream_slot", "endpoint" => ep()),
             slot_lag: gauge!("dualrpc_upstream_slot_lag", "endpoint" => ep()),
             lagging: gauge!("dualrpc_upstream_lagging", "endpoint" => ep()),
+            first_sight: counter!("dualrpc_upstream_first_sight_total", "endpoint" => ep()),
+            first_sight_delay: histogram!(
+                "dualrpc_upstream_first_sight_delay_seconds",
+                "endpoint" => ep()
+            ),
         }
     }
 
@@ -96,6 +103,16 @@ impl EndpointMetrics {
     /// The circuit opened (`true`) or closed.
     pub(crate) fn circuit(&self, open: bool) {
         self.circuit_open.set(if open { 1.0 } else { 0.0 });
+    }
+
+    /// The endpoint showed a new signature first.
+    pub(crate) fn first_sight(&self) {
+        self.first_sight.increment(1);
+    }
+
+    /// The endpoint showed a new signature `delay` after the first endpoint that did.
+    pub(crate) fn seen_later(&self, delay: Duration) {
+        self.first_sight_delay.record(delay.as_secs_f64());
     }
 
     /// The health loop read the endpoint's slot.

@@ -62,6 +62,8 @@ pub(crate) struct Context {
     pub(crate) hedge_budget: HedgeBudget,
     /// Per-call metric handles.
     pub(crate) metrics: crate::telemetry::CallMetrics,
+    /// Which endpoint shows new signatures first.
+    pub(crate) sightings: Arc<crate::sight::Sightings>,
 }
 
 /// One call, fixed at its start.
@@ -373,6 +375,9 @@ impl<'c> Attempts<'c> {
             max_bytes: self.cx.max_response_bytes,
             timeout: self.call.policy.attempt_timeout(ep.timeout),
             deadline: self.call.deadline,
+            // Signature lists are watched for new signatures (who shows them first).
+            sightings: (self.call.info.slot == crate::fresh::SlotSource::FirstEntry)
+                .then(|| (self.cx.sightings.clone(), self.call.request.key())),
         };
         ep.stats.begin_attempt();
         let guard = SettleGuard::new(self.inbox.clone(), ep.clone(), number);

@@ -35,6 +35,8 @@ pub(super) struct Attempt {
     pub(super) timeout: Duration,
     /// The call's deadline: until then a slow attempt may still bring a late success.
     pub(super) deadline: Instant,
+    /// For signature lists: where to report what the list shows, and the query's key.
+    pub(super) sightings: Option<(Arc<crate::sight::Sightings>, bytes::Bytes)>,
 }
 
 impl Attempt {
@@ -61,6 +63,11 @@ impl Attempt {
             ep.circuit_changed();
         }
         ep.metrics().attempt(&outcome, latency);
+        if let (Some((sightings, key)), Outcome::Success { result, .. }) =
+            (&self.sightings, &outcome)
+        {
+            sightings.observe(ep, key, result.get(), now);
+        }
         let timed_out = matches!(
             outcome,
             Outcome::Failed {

@@ -18,6 +18,7 @@ mod consensus;
 mod dual;
 mod failover;
 mod hedge;
+mod merge;
 mod race;
 
 use crate::attempt::{Attempts, Win};
@@ -38,5 +39,6 @@ pub(crate) async fn run(
         Strategy::Consensus => consensus::run(a, plan).await,
         Strategy::Dual => dual::run(a, plan).await,
         Strategy::Broadcast => broadcast::run(a, plan).await,
+        Strategy::Merge => merge::run(a, plan).await,
     }
 }

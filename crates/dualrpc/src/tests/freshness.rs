@@ -169,3 +169,68 @@ async fn the_floor_is_per_method_and_params_and_ends_with_its_window() {
         .unwrap();
     assert_eq!(r.stale, Some(1));
 }
+
+fn sig_list(entries: &[(&str, u64)]) -> String {
+    let v: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|(s, slot)| json!({"signature": s, "slot": slot, "err": null}))
+        .collect();
+    serde_json::to_string(&v).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn who_shows_a_new_signature_first_and_how_far_behind_the_others_are() {
+    let s = scripts(2);
+    let pool = pool(&s, "");
+    let poll = || {
+        pool.call("getSignaturesForAddress", &json!(["Prog", {"limit": 5}]))
+            .strategy(Strategy::Merge)
+    };
+    // The first poll only primes: "old" was not new, the gateway had not looked yet.
+    s[0].push(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("old", 5)])).after(1),
+    );
+    s[1].push(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("old", 5)])).after(2),
+    );
+    poll().await.unwrap();
+    // b indexes the launch 20 ms before a does.
+    s[0].push(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("launch", 6), ("old", 5)])).after(30),
+    );
+    s[1].push(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("launch", 6), ("old", 5)])).after(10),
+    );
+    let r = poll().await.unwrap();
+    assert_eq!(r.slot, Some(6));
+    let st = pool.status();
+    let (a, b) = (&st.first_sight[0], &st.first_sight[1]);
+    assert_eq!((a.first, a.later, b.first, b.later), (0, 1, 1, 0), "{st:?}");
+    let delay = a.delay_p50_ms.unwrap();
+    assert!(
+        (19.0..=21.0).contains(&delay),
+        "a was 20 ms behind: {delay}"
+    );
+    assert_eq!(st.sightings, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_first_sight_window_is_bounded() {
+    let s = scripts(1);
+    let pool = pool(&s, "");
+    let sightings = crate::sight::Sightings::new(1, 100);
+    let ep = pool.endpoint(0);
+    for round in 0..50u64 {
+        let names: Vec<String> = (0..40).map(|i| format!("s{round}-{i}")).collect();
+        let entries: Vec<(&str, u64)> = names.iter().map(|n| (n.as_str(), round)).collect();
+        sightings.observe(ep, b"key", &sig_list(&entries), crate::clock::now());
+    }
+    assert!(sightings.len() <= 100, "{}", sightings.len());
+    let st = sightings.snapshot(["a"].into_iter());
+    // 49 polls after the priming one, 40 new signatures each.
+    assert_eq!(st[0].first, 49 * 40);
+}

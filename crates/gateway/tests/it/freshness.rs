@@ -96,3 +96,83 @@ async fn min_context_slot_is_honoured_and_not_yet_is_not_a_failure() {
         "'not yet' opens no circuit"
     );
 }
+
+fn sig_list(entries: &[(&str, u64)]) -> String {
+    let v: Vec<Value> = entries
+        .iter()
+        .map(|(s, slot)| {
+            serde_json::json!({"blockTime": null, "confirmationStatus": "confirmed",
+                "err": null, "memo": null, "signature": s, "slot": slot})
+        })
+        .collect();
+    serde_json::to_string(&v).unwrap()
+}
+
+#[tokio::test]
+async fn merge_unites_partially_overlapping_lists_as_one_node_would() {
+    let ups = upstreams(3).await;
+    // a is a slot behind; b indexed `late` late; c failed.
+    ups[0].set(
+        "getSignaturesForAddress",
+        Step::result(sig_list(&[("p", 9), ("late", 9), ("q", 8), ("r", 7)])),
+    );
+    ups[1].set(
+        "getSignaturesForAddress",
+        Step::result(sig_list(&[("new", 10), ("p", 9), ("q", 8), ("r", 7)]))
+            .after(Duration::from_millis(20)),
+    );
+    ups[2].set("getSignaturesForAddress", Step::status(502, "bad gateway"));
+    let gw = gateway(pool(&ups, "")).await;
+    let ask = |limit: u32| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":"m","method":"getSignaturesForAddress","params":["Prog",{{"limit":{limit},"commitment":"confirmed"}}]}}"#
+        )
+    };
+    let (v, h) = post(&format!("{}/merge", gw.url), &ask(10)).await;
+    let sigs: Vec<&str> = v["result"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .iter()
+        .map(|e| e["signature"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sigs,
+        ["new", "p", "late", "q", "r"],
+        "union, newest first, no duplicates"
+    );
+    assert_eq!(v["id"], "m");
+    assert_eq!(h["x-dualrpc-strategy"], "merge");
+    assert_eq!(
+        h["x-dualrpc-endpoint"], "b",
+        "whose list has the newest entry"
+    );
+    // Entries are passed through as the provider wrote them.
+    assert_eq!(v["result"][0]["confirmationStatus"], "confirmed");
+    let (v, _) = post(&format!("{}/merge", gw.url), &ask(2)).await;
+    assert_eq!(
+        v["result"].as_array().unwrap().len(),
+        2,
+        "limit honoured: {v}"
+    );
+    // A launch only b shows yet: b saw it first, in /status and /metrics.
+    ups[1].set(
+        "getSignaturesForAddress",
+        Step::result(sig_list(&[("launch", 11), ("new", 10), ("p", 9)])),
+    );
+    let (v, _) = post(&format!("{}/merge", gw.url), &ask(10)).await;
+    assert_eq!(v["result"][0]["signature"], "launch", "{v}");
+    let status: Value =
+        serde_json::from_str(&get_text(&format!("{}/status", gw.url)).await).unwrap();
+    let b = status["first_sight"]
+        .as_array()
+        .and_then(|l| l.iter().find(|e| e["endpoint"] == "b"))
+        .cloned()
+        .unwrap_or_else(|| panic!("{status}"));
+    // `new` (only b had it, in the first poll, which a's list primed) and `launch`.
+    assert_eq!(b["first"], 2, "{b}");
+    let metrics = get_text(&format!("{}/metrics", gw.url)).await;
+    assert!(
+        metrics.contains("dualrpc_upstream_first_sight_total{endpoint=\"b\"} 2"),
+        "{metrics}"
+    );
+}

@@ -1,0 +1,277 @@
+//! `merge`: for a list method (`getSignaturesForAddress`), the union of several providers'
+//! lists — so a launch one provider indexed late is not missed for that poll.
+//!
+//! When to use: polling a launchpad or a mint's signatures, where a missed signature is a
+//! missed launch. Upstream cost: `fanout` calls (default every preferred endpoint), like
+//! `race`. It waits for every endpoint it asked (each within its attempt timeout and the
+//! call's deadline: `timeout_ms` bounds how long a slow provider can hold the list up),
+//! then answers as one node with every provider's knowledge would:
+//!
+//! - union by signature, no duplicates (the first provider's copy of an entry is kept);
+//! - newest first: by slot, and within a slot in the order the providers list them (an
+//!   entry only one provider has goes after the entry that precedes it in that provider's
+//!   list);
+//! - `before` and `until` as a node applies them (exclusive; a list that ignored them is
+//!   cut at the signature), then `limit` (default 1000);
+//! - `minContextSlot` is each node's to honour (-32016 from one node is "not yet" there).
+//!
+//! For any other method it is `race`. How it fails: when no asked provider returned a
+//! list, as `race` does (the next endpoints are tried while time is left).
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashSet};
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::attempt::{Attempts, Event, Verdict, Win};
+use crate::catalog::Compare;
+use crate::error::ErrorReason;
+use crate::jsonrpc::RawJson;
+use crate::select::Plan;
+
+/// `limit` when the request gives none (agave's default and maximum).
+const DEFAULT_LIMIT: usize = 1000;
+
+pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorReason> {
+    if a.call.info.compare != Compare::SignatureList {
+        return super::race::run(a, plan).await;
+    }
+    let fanout = a.call.policy.fanout.unwrap_or(plan.preferred_len()).max(1);
+    let mut lists: Vec<Win> = Vec::new();
+    loop {
+        // As `race`: the wave's first attempt is needed, the rest only with budget to spare.
+        let mut launched = 0;
+        if lists.is_empty() && a.launch_next(plan, false).is_some() {
+            launched = 1;
+            while launched < fanout && a.launch_next(plan, true).is_some() {
+                launched += 1;
+            }
+        }
+        if launched == 0 && a.pending() == 0 {
+            break;
+        }
+        // Every list asked for, until the deadline.
+        while a.pending() > 0 {
+            match a.next().await {
+                Event::Settled(s) => match a.note(s) {
+                    Verdict::Win(w) => lists.push(w),
+                    Verdict::Final(e) => return Err(e),
+                    Verdict::Continue => {}
+                },
+                Event::Deadline | Event::Idle => break,
+                Event::Timer => {}
+            }
+        }
+        if !lists.is_empty() || a.expired() {
+            break;
+        }
+    }
+    if lists.is_empty() {
+        return a.finish();
+    }
+    let query = Query::of(&a.call.request.body);
+    Ok(merged(lists, &query))
+}
+
+/// One entry of a signature list: what the merge looks at, and the entry as sent.
+#[derive(Deserialize)]
+struct Entry<'a> {
+    #[serde(borrow)]
+    signature: Cow<'a, str>,
+    slot: u64,
+}
+
+/// What the request asked of the list.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct Query {
+    pub(super) limit: Option<usize>,
+    pub(super) before: Option<String>,
+    pub(super) until: Option<String>,
+}
+
+impl Query {
+    /// `limit`, `before` and `until` from a request body's params (`[address, config]`).
+    pub(super) fn of(body: &[u8]) -> Query {
+        #[derive(Deserialize)]
+        struct Body<'a> {
+            #[serde(borrow)]
+            params: Option<Vec<&'a RawValue>>,
+        }
+        #[derive(Deserialize)]
+        struct Config {
+            limit: Option<usize>,
+            before: Option<String>,
+            until: Option<String>,
+        }
+        let config = serde_json::from_slice::<Body<'_>>(body)
+            .ok()
+            .and_then(|b| b.params)
+            .and_then(|p| p.get(1).copied())
+            .and_then(|c| serde_json::from_str::<Config>(c.get()).ok());
+        match config {
+            Some(c) => Query {
+                limit: c.limit,
+                before: c.before,
+                until: c.until,
+            },
+            None => Query::default(),
+        }
+    }
+}
+
+/// The merged answer of `lists` (in arrival order), credited to the endpoint whose list
+/// holds the newest entry (the first list among equals).
+fn merged(lists: Vec<Win>, query: &Query) -> Win {
+    let texts: Vec<&str> = lists.iter().map(|w| w.result.get()).collect();
+    let (json, newest_from) = merge_lists(&texts, query);
+    let mut lists = lists;
+    let mut win = lists.swap_remove(newest_from.unwrap_or(0));
+    win.slot = crate::fresh::answer_slot(crate::fresh::SlotSource::FirstEntry, &json);
+    win.result = RawJson::from_string(json);
+    win
+}
+
+/// Merges signature lists (module doc). Returns the merged JSON array and which list the
+/// first entry came from. A list that is not a JSON array of entries is left out.
+pub(super) fn merge_lists(lists: &[&str], query: &Query) -> (String, Option<usize>) {
+    // Per slot, newest first: each list's entries of that slot, in its order.
+    type Seq<'a> = Vec<(&'a RawValue, Entry<'a>)>;
+    let mut by_slot: BTreeMap<std::cmp::Reverse<u64>, Vec<(usize, Seq<'_>)>> = BTreeMap::new();
+    for (i, text) in lists.iter().enumerate() {
+        let Ok(raw) = serde_json::from_str::<Vec<&RawValue>>(text) else {
+            continue;
+        };
+        for r in raw {
+            let Ok(entry) = serde_json::from_str::<Entry<'_>>(r.get()) else {
+                continue;
+            };
+            let seqs = by_slot.entry(std::cmp::Reverse(entry.slot)).or_default();
+            match seqs.last_mut() {
+                Some((list, seq)) if *list == i => seq.push((r, entry)),
+                _ => seqs.push((i, vec![(r, entry)])),
+            }
+        }
+    }
+    let mut out: Vec<(&RawValue, Cow<'_, str>, usize)> = Vec::new();
+    let mut seen: HashSet<Cow<'_, str>> = HashSet::new();
+    for seqs in by_slot.into_values() {
+        // Sequence union: each list's entries keep their relative order; an entry not yet
+        // placed goes right after the last entry of its list placed so far.
+        let mut slot: Vec<(&RawValue, Cow<'_, str>, usize)> = Vec::new();
+        for (list, seq) in seqs {
+            let mut at = 0;
+            for (raw, entry) in seq {
+                if seen.contains(&entry.signature) {
+                    if let Some(i) = slot.iter().position(|(_, s, _)| *s == entry.signature) {
+                        at = at.max(i + 1);
+                    }
+                    continue;
+                }
+                seen.insert(entry.signature.clone());
+                slot.insert(at, (raw, entry.signature, list));
+                at += 1;
+            }
+        }
+        out.extend(slot);
+    }
+    // `before`/`until` are exclusive bounds a node applies; cut at them if a list did not.
+    if let Some(before) = &query.before
+        && let Some(i) = out.iter().position(|(_, s, _)| s == before)
+    {
+        out.drain(..=i);
+    }
+    if let Some(until) = &query.until
+        && let Some(i) = out.iter().position(|(_, s, _)| s == until)
+    {
+        out.truncate(i);
+    }
+    out.truncate(query.limit.unwrap_or(DEFAULT_LIMIT));
+    let newest_from = out.first().map(|(_, _, list)| *list);
+    let mut json =
+        String::with_capacity(2 + out.iter().map(|(r, _, _)| r.get().len() + 1).sum::<usize>());
+    json.push('[');
+    for (i, (raw, _, _)) in out.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        json.push_str(raw.get());
+    }
+    json.push(']');
+    (json, newest_from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn list(entries: &[(&str, u64)]) -> String {
+        let v: Vec<Value> = entries
+            .iter()
+            .map(|(s, slot)| json!({"signature": s, "slot": slot, "err": null}))
+            .collect();
+        serde_json::to_string(&v).unwrap()
+    }
+
+    fn sigs(json: &str) -> Vec<String> {
+        let v: Vec<Value> = serde_json::from_str(json).unwrap();
+        v.iter()
+            .map(|e| e["signature"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn union_newest_first_without_duplicates_keeping_each_providers_order() {
+        // a is a slot behind; b lacks `x` (indexed late); both list slot 9's entries as
+        // the chain ordered them, each missing one.
+        let a = list(&[("p", 9), ("q", 9), ("x", 8), ("y", 7)]);
+        let b = list(&[("n", 10), ("p", 9), ("r", 9), ("q", 9), ("y", 7)]);
+        let (json, first) = merge_lists(&[&a, &b], &Query::default());
+        assert_eq!(sigs(&json), ["n", "p", "r", "q", "x", "y"]);
+        assert_eq!(first, Some(1), "the newest entry is b's");
+        // The same whichever list came first.
+        let (json, first) = merge_lists(&[&b, &a], &Query::default());
+        assert_eq!(sigs(&json), ["n", "p", "r", "q", "x", "y"]);
+        assert_eq!(first, Some(0));
+    }
+
+    #[test]
+    fn limit_before_and_until_as_a_node_applies_them() {
+        let a = list(&[("d", 4), ("c", 3), ("b", 2), ("a", 1)]);
+        let b = list(&[("e", 5), ("d", 4), ("b", 2)]);
+        let q = |limit, before: Option<&str>, until: Option<&str>| Query {
+            limit,
+            before: before.map(String::from),
+            until: until.map(String::from),
+        };
+        assert_eq!(
+            sigs(&merge_lists(&[&a, &b], &q(Some(2), None, None)).0),
+            ["e", "d"]
+        );
+        // A provider that ignored `before`/`until` is cut where a node would stop.
+        assert_eq!(
+            sigs(&merge_lists(&[&a, &b], &q(None, Some("d"), Some("a"))).0),
+            ["c", "b"]
+        );
+        assert_eq!(
+            Query::of(br#"{"jsonrpc":"2.0","method":"m","params":["addr",{"limit":5,"before":"x","until":"y"}],"id":1}"#),
+            q(Some(5), Some("x"), Some("y"))
+        );
+        assert_eq!(Query::of(br#"{"params":["addr"]}"#), Query::default());
+    }
+
+    #[test]
+    fn entries_are_kept_verbatim_and_broken_lists_left_out() {
+        let a = r#"[{"signature":"s","slot":3,"memo":"hi","blockTime":null}]"#;
+        let (json, _) = merge_lists(&[a, "null", r#"{"oops":1}"#, "[1,2]"], &Query::default());
+        assert_eq!(
+            json,
+            r#"[{"signature":"s","slot":3,"memo":"hi","blockTime":null}]"#
+        );
+        assert_eq!(
+            merge_lists(&[], &Query::default()),
+            ("[]".to_string(), None)
+        );
+    }
+}
