@@ -2,15 +2,21 @@
 //! launchpad program (pump.fun) that receives new token-creation transactions.
 //!
 //! ## Model
-//! * **Slots.** The tip (the *processed* slot) is `genesis_slot + elapsed / slot_time`
-//!   (+ any [`Chain::advance`]); with [`ClockMode::Manual`] only `advance` moves it, so tests can
-//!   step the chain deterministically. `confirmed` trails the tip by [`CONFIRMED_DEPTH`] slot and
-//!   `finalized` by [`FINALIZED_DEPTH`], as on mainnet (finalized ≈ 32 slots, ~13 s, behind).
+//! * **Clock.** The chain has its own clock ([`ChainTime`], [`Chain::now`]): zero when the chain
+//!   is created, at the start of the genesis slot. With [`ClockMode::RealTime`] it follows wall
+//!   time; with [`ClockMode::Manual`] it moves only through [`Chain::advance`] (whole slots) and
+//!   [`Chain::advance_time`] (any duration), so tests can step it deterministically. Both also
+//!   work in real time, on top of the wall clock.
+//! * **Slots.** The tip (the *processed* slot) is `genesis_slot + now / slot_time`; slot `s`
+//!   starts at [`Chain::slot_start`]` = (s − genesis_slot) × slot_time`. `confirmed` trails the
+//!   tip by [`CONFIRMED_DEPTH`] slot and `finalized` by [`FINALIZED_DEPTH`], as on mainnet
+//!   (finalized ≈ 32 slots, ~13 s, behind).
 //! * **Signatures.** Each slot holds a Poisson-distributed number of launchpad transactions with
 //!   mean `signatures_per_second × slot_time`. The count for a slot and every key of every
 //!   transaction (signature, mint, creator, bonding curve, …) are drawn from `(seed, slot)` and
 //!   `(seed, sequence number)`, so a seed always produces the same chain. Signatures are 64
 //!   random bytes in base58 (87–88 characters, like real ones); pubkeys 32 bytes (32–44 chars).
+//!   A transaction is created at the start of its slot.
 //! * **Time.** `blockTime` of a slot is the genesis time (`genesis_unix_ms`, default: when the
 //!   chain was created) plus `(slot − genesis_slot) × slot_time`.
 //! * **History.** At start the chain already holds about `history_signatures` older
@@ -18,21 +24,33 @@
 //!   The oldest are forgotten beyond `max_retained_signatures` (then `getTransaction` returns
 //!   `null` for them, as a node without long-term storage does).
 //! * **Mints.** Every transaction creates one SPL mint (decimals 6, supply 10⁹ tokens, mint
-//!   authority revoked — what pump.fun's `create` leaves behind). The mint exists from the
-//!   transaction's slot on.
+//!   authority revoked — what pump.fun's `create` leaves behind). The mint exists wherever and
+//!   whenever the transaction that created it is visible.
 //!
-//! Endpoints see the chain through a slot lag: an endpoint `L` slots behind answers as of tip − L.
-//! Generation is lazy: the ledger is extended to the current tip when someone reads it, so an
-//! idle cluster costs nothing.
+//! Endpoints see the chain through a whole-slot lag (an endpoint `L` slots behind answers as of
+//! tip − L) **and** a per-transaction indexing delay drawn from their own distribution: the
+//! rule, and the oracle that tells when an endpoint first shows a transaction
+//! ([`Chain::visibility`]), are in the `visibility` submodule. Generation is lazy: the ledger
+//! (`ledger` submodule) is extended to the current tip when someone reads it, so an idle
+//! cluster costs nothing.
 
-use std::collections::{HashMap, VecDeque};
+mod ledger;
+mod time;
+mod visibility;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::RwLock;
 
-use crate::codec::{SeedStream, base58_encode, decode_fixed};
+use self::ledger::slot_count;
+pub(crate) use self::ledger::{Ledger, Record, tx_keys};
+pub use self::time::ChainTime;
+use self::visibility::EndpointView;
+pub use self::visibility::Visibility;
+use crate::codec::{SeedStream, base58_encode};
+use crate::profile::EndpointSpec;
 
 /// pump.fun's program id: the launchpad whose transactions the chain produces. (This is the id
 /// in the real transaction the templates come from, `6EF8…F6P`.)
@@ -51,9 +69,7 @@ pub const FINALIZED_DEPTH: u64 = 32;
 /// constant offset rather than modelling skips).
 const BLOCK_HEIGHT_OFFSET: u64 = 22_000_000;
 
-// Domain tags keep the seeded streams for different purposes independent.
-const DOMAIN_SLOT_COUNT: u64 = 0x510_7C0;
-const DOMAIN_TX: u64 = 0x7_8000;
+/// Domain tag of the blockhash streams.
 const DOMAIN_BLOCKHASH: u64 = 0xB10C_4A54;
 
 /// A commitment level, as in the `commitment` config field.
@@ -156,116 +172,6 @@ pub struct SignatureInfo {
     pub sequence: u64,
 }
 
-/// The keys of one generated transaction, derived from `(seed, sequence)`.
-#[derive(Debug, Clone)]
-pub(crate) struct TxKeys {
-    /// The transaction's first signature (the creator's).
-    pub(crate) signature: [u8; 64],
-    /// Second signature (the new mint keypair signs `create`).
-    pub(crate) mint_signature: [u8; 64],
-    /// Per-transaction accounts, in [`crate::templates::KEY_ROLES`] order.
-    pub(crate) accounts: [[u8; 32]; 6],
-}
-
-/// Index of the mint in [`TxKeys::accounts`].
-pub(crate) const MINT_ROLE: usize = 1;
-
-pub(crate) fn tx_keys(seed: u64, sequence: u64) -> TxKeys {
-    let mut s = SeedStream::new(&[seed, DOMAIN_TX, sequence]);
-    let signature = s.bytes();
-    let mint_signature = s.bytes();
-    let mut accounts = [[0_u8; 32]; 6];
-    for a in &mut accounts {
-        s.fill(a);
-    }
-    TxKeys {
-        signature,
-        mint_signature,
-        accounts,
-    }
-}
-
-/// One transaction in the ledger (keys are re-derived from the sequence number on demand).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Record {
-    pub(crate) sequence: u64,
-    pub(crate) slot: u64,
-    pub(crate) transaction_index: u32,
-    pub(crate) signature: [u8; 64],
-    /// The signature in base58, kept inline so a 1000-entry page does no encoding.
-    signature_text: [u8; 88],
-    signature_len: u8,
-}
-
-impl Record {
-    fn new(sequence: u64, slot: u64, transaction_index: u32, signature: [u8; 64]) -> Record {
-        let text = base58_encode(&signature);
-        let mut signature_text = [0_u8; 88];
-        // 64 bytes never need more than 88 base58 characters.
-        signature_text[..text.len()].copy_from_slice(text.as_bytes());
-        Record {
-            sequence,
-            slot,
-            transaction_index,
-            signature,
-            signature_text,
-            signature_len: text.len() as u8,
-        }
-    }
-
-    /// The signature in base58.
-    pub(crate) fn signature_str(&self) -> &str {
-        // Only ever filled from a `String`, so always UTF-8; the fallback is unreachable.
-        std::str::from_utf8(&self.signature_text[..usize::from(self.signature_len)])
-            .unwrap_or_default()
-    }
-}
-
-/// The generated transactions, oldest first.
-#[derive(Debug)]
-pub(crate) struct Ledger {
-    /// Last slot generated (inclusive).
-    through_slot: u64,
-    next_sequence: u64,
-    records: VecDeque<Record>,
-    by_signature: HashMap<[u8; 64], u64>,
-    by_mint: HashMap<[u8; 32], u64>,
-}
-
-impl Ledger {
-    fn get(&self, sequence: u64) -> Option<&Record> {
-        let first = self.records.front()?.sequence;
-        self.records
-            .get(usize::try_from(sequence.checked_sub(first)?).ok()?)
-    }
-
-    /// The transaction with this signature, if still retained.
-    pub(crate) fn by_signature(&self, signature: &[u8; 64]) -> Option<&Record> {
-        self.get(*self.by_signature.get(signature)?)
-    }
-
-    /// The transaction that created this mint, if still retained.
-    pub(crate) fn by_mint(&self, mint: &[u8; 32]) -> Option<&Record> {
-        self.get(*self.by_mint.get(mint)?)
-    }
-
-    /// Transactions with `slot <= max_slot`, newest first, strictly older than `before` (a
-    /// sequence number) when given.
-    pub(crate) fn newest_first(
-        &self,
-        max_slot: u64,
-        before: Option<u64>,
-    ) -> impl Iterator<Item = &Record> {
-        let mut end = self.records.partition_point(|r| r.slot <= max_slot);
-        if let Some(before) = before {
-            let first = self.records.front().map_or(0, |r| r.sequence);
-            let idx = before.saturating_sub(first) as usize;
-            end = end.min(idx);
-        }
-        self.records.range(..end).rev()
-    }
-}
-
 #[derive(Debug)]
 struct ChainInner {
     seed: u64,
@@ -273,7 +179,10 @@ struct ChainInner {
     mode: ClockMode,
     started: Instant,
     start_unix_ms: i64,
-    advanced: AtomicU64,
+    /// Time added by `advance` and `advance_time`, in nanoseconds.
+    offset_ns: AtomicU64,
+    /// The endpoints whose views the chain answers for, in profile order.
+    endpoints: Vec<EndpointView>,
     ledger: RwLock<Ledger>,
 }
 
@@ -284,8 +193,22 @@ pub struct Chain {
 }
 
 impl Chain {
-    /// A chain starting now at `config.genesis_slot`, with its history already generated.
+    /// A chain starting now at `config.genesis_slot`, with its history already generated, that
+    /// knows no endpoints (every view has no indexing delay; see [`Chain::with_endpoints`]).
     pub fn new(seed: u64, config: ChainConfig, mode: ClockMode) -> Chain {
+        Chain::with_endpoints(seed, config, mode, &[])
+    }
+
+    /// A chain like [`Chain::new`] that also knows the endpoints serving it — their names,
+    /// lags and indexing delays — so it can answer each endpoint's view and the visibility
+    /// oracle ([`Chain::visibility`]). Endpoint `i` is `endpoints[i]`. A [`crate::Cluster`]
+    /// builds its chain this way.
+    pub fn with_endpoints(
+        seed: u64,
+        config: ChainConfig,
+        mode: ClockMode,
+        endpoints: &[EndpointSpec],
+    ) -> Chain {
         let start_unix_ms = config.genesis_unix_ms.unwrap_or_else(|| {
             SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -300,13 +223,21 @@ impl Chain {
             found += slot_count(seed, per_slot, first_slot) as usize;
             first_slot -= 1;
         }
-        let ledger = Ledger {
-            through_slot: first_slot,
-            next_sequence: 0,
-            records: VecDeque::new(),
-            by_signature: HashMap::new(),
-            by_mint: HashMap::new(),
-        };
+        let ledger = Ledger::new(
+            seed,
+            per_slot,
+            config.max_retained_signatures,
+            endpoints.iter().map(|e| e.indexing_delay).collect(),
+            first_slot,
+        );
+        let endpoints = endpoints
+            .iter()
+            .map(|e| EndpointView {
+                name: e.name.clone(),
+                indexing_delay: e.indexing_delay,
+                lag: AtomicU64::new(e.lag_slots),
+            })
+            .collect();
         let chain = Chain {
             inner: Arc::new(ChainInner {
                 seed,
@@ -314,7 +245,8 @@ impl Chain {
                 mode,
                 started: Instant::now(),
                 start_unix_ms,
-                advanced: AtomicU64::new(0),
+                offset_ns: AtomicU64::new(0),
+                endpoints,
                 ledger: RwLock::new(ledger),
             }),
         };
@@ -339,25 +271,12 @@ impl Chain {
 
     /// The processed tip, as an endpoint without lag sees it.
     pub fn slot(&self) -> u64 {
-        let inner = &self.inner;
-        let by_time = match inner.mode {
-            ClockMode::Manual => 0,
-            ClockMode::RealTime => {
-                let slot_ns = inner.config.slot_time.as_nanos().max(1);
-                (inner.started.elapsed().as_nanos() / slot_ns) as u64
-            }
-        };
-        inner.config.genesis_slot + by_time + inner.advanced.load(Ordering::Acquire)
+        self.tip_at(self.now())
     }
 
     /// The newest slot at `commitment` for an endpoint `lag` slots behind.
     pub fn slot_at(&self, commitment: Commitment, lag: u64) -> u64 {
         self.slot().saturating_sub(lag + commitment.depth())
-    }
-
-    /// Moves the chain forward by `slots` (works in both clock modes).
-    pub fn advance(&self, slots: u64) {
-        self.inner.advanced.fetch_add(slots, Ordering::AcqRel);
     }
 
     /// Unix time (seconds) at which `slot` was produced: `blockTime`.
@@ -379,48 +298,6 @@ impl Chain {
         base58_encode(&bytes)
     }
 
-    /// Everything known about a transaction, whatever its slot (no lag applied).
-    pub fn signature_info(&self, signature: &str) -> Option<SignatureInfo> {
-        let sig = decode_fixed::<64>(signature).ok()?;
-        let record = self.read(|l| l.by_signature(&sig).copied())?;
-        Some(self.info(&record))
-    }
-
-    /// The newest transactions with `slot <= max_slot`, newest first (what a fresh endpoint
-    /// returns for `getSignaturesForAddress(program)`).
-    pub fn signatures(&self, max_slot: u64, limit: usize) -> Vec<SignatureInfo> {
-        let records: Vec<Record> = self.read(|l| {
-            l.newest_first(max_slot, None)
-                .take(limit)
-                .copied()
-                .collect()
-        });
-        records.iter().map(|r| self.info(r)).collect()
-    }
-
-    /// The slot a mint was created in, if the chain created it.
-    pub fn mint_slot(&self, mint: &str) -> Option<u64> {
-        let mint = decode_fixed::<32>(mint).ok()?;
-        self.read(|l| l.by_mint(&mint).map(|r| r.slot))
-    }
-
-    /// How many transactions the chain currently retains.
-    pub fn retained_signatures(&self) -> usize {
-        self.read(|l| l.records.len())
-    }
-
-    pub(crate) fn info(&self, record: &Record) -> SignatureInfo {
-        let keys = tx_keys(self.inner.seed, record.sequence);
-        SignatureInfo {
-            signature: record.signature_str().to_owned(),
-            slot: record.slot,
-            transaction_index: record.transaction_index,
-            block_time: self.block_time(record.slot),
-            mint: base58_encode(&keys.accounts[MINT_ROLE]),
-            sequence: record.sequence,
-        }
-    }
-
     /// Runs `f` on the ledger, extended to the current tip first.
     pub(crate) fn read<R>(&self, f: impl FnOnce(&Ledger) -> R) -> R {
         let tip = self.slot();
@@ -435,70 +312,12 @@ impl Chain {
     }
 
     fn extend_to(&self, tip: u64) {
-        let inner = &self.inner;
-        let mut ledger = inner.ledger.write();
-        let per_slot = per_slot_mean(&inner.config);
-        while ledger.through_slot < tip {
-            let slot = ledger.through_slot + 1;
-            let count = slot_count(inner.seed, per_slot, slot);
-            for index in 0..count {
-                let sequence = ledger.next_sequence;
-                ledger.next_sequence += 1;
-                let keys = tx_keys(inner.seed, sequence);
-                // Launchpad transactions sit among others in a real block.
-                let transaction_index = 40 + index * 17;
-                ledger.records.push_back(Record::new(
-                    sequence,
-                    slot,
-                    transaction_index,
-                    keys.signature,
-                ));
-                ledger.by_signature.insert(keys.signature, sequence);
-                ledger.by_mint.insert(keys.accounts[MINT_ROLE], sequence);
-            }
-            ledger.through_slot = slot;
-        }
-        while ledger.records.len() > inner.config.max_retained_signatures {
-            if let Some(old) = ledger.records.pop_front() {
-                ledger.by_signature.remove(&old.signature);
-                let keys = tx_keys(inner.seed, old.sequence);
-                ledger.by_mint.remove(&keys.accounts[MINT_ROLE]);
-            }
-        }
+        self.inner.ledger.write().extend_to(tip);
     }
-}
-
-/// How many launchpad transactions land in `slot`.
-fn slot_count(seed: u64, per_slot: f64, slot: u64) -> u32 {
-    poisson(
-        per_slot,
-        &mut SeedStream::new(&[seed, DOMAIN_SLOT_COUNT, slot]),
-    )
 }
 
 fn per_slot_mean(config: &ChainConfig) -> f64 {
     (config.signatures_per_second * config.slot_time.as_secs_f64()).max(0.0)
-}
-
-/// Poisson sample: Knuth's product method for small means, a rounded normal for large ones.
-fn poisson(mean: f64, s: &mut SeedStream) -> u32 {
-    if mean <= 0.0 {
-        return 0;
-    }
-    if mean > 30.0 {
-        // Box–Muller.
-        let (u1, u2) = (s.next_f64().max(f64::MIN_POSITIVE), s.next_f64());
-        let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
-        return (mean + z * mean.sqrt()).round().max(0.0) as u32;
-    }
-    let limit = (-mean).exp();
-    let mut product = s.next_f64();
-    let mut count = 0;
-    while product > limit {
-        count += 1;
-        product *= s.next_f64();
-    }
-    count
 }
 
 #[cfg(test)]
@@ -540,9 +359,11 @@ mod tests {
         let chain = manual(1);
         let s0 = chain.slot();
         assert_eq!(s0, ChainConfig::default().genesis_slot);
+        assert_eq!(chain.now(), ChainTime::ZERO);
         let before = chain.retained_signatures();
         chain.advance(100);
         assert_eq!(chain.slot(), s0 + 100);
+        assert_eq!(chain.now(), ChainTime::ZERO + Duration::from_secs(40));
         // ~1.6 per slot.
         let added = chain.retained_signatures() - before;
         assert!((100..250).contains(&added), "{added}");
@@ -561,14 +382,5 @@ mod tests {
         assert_eq!(chain.retained_signatures(), 500);
         assert_eq!(chain.signature_info(&oldest.signature), None);
         assert_eq!(chain.mint_slot(&oldest.mint), None);
-    }
-
-    #[test]
-    fn poisson_mean() {
-        let mut s = SeedStream::new(&[1]);
-        let n = 100_000;
-        let total: u64 = (0..n).map(|_| u64::from(poisson(1.6, &mut s))).sum();
-        let mean = total as f64 / n as f64;
-        assert!((mean - 1.6).abs() < 0.02, "{mean}");
     }
 }

@@ -5,13 +5,24 @@
 //! Both are pure functions of their inputs (an RNG, or the elapsed time and seed), so the
 //! benchmark can draw from exactly the same distributions to compute an "oracle" — the best
 //! latency any routing policy could have achieved — without talking to the servers.
+//!
+//! A [`LatencyModel`] also describes an endpoint's **indexing delay** (how long after a slot
+//! reaches it a node shows a transaction of that slot; see `EndpointSpec::indexing_delay`),
+//! usually built with [`LatencyModel::lognormal_p99`]. Those draws use the crate's seeded
+//! stream instead of `rand`, so they are bit-for-bit stable for a seed.
+
+mod slowdown;
 
 use std::time::Duration;
 
 use rand::Rng;
 use rand_distr::{Distribution, LogNormal};
 
+pub use self::slowdown::CorrelatedSlowdown;
 use crate::codec::SeedStream;
+
+/// The standard normal's 99th percentile: `p99 = median · exp(σ · Z99)` for a lognormal.
+const Z99: f64 = 2.326_347_874_040_841;
 
 /// Latency distribution of one endpoint.
 ///
@@ -86,6 +97,34 @@ impl LatencyModel {
         }
     }
 
+    /// A pure lognormal given by its median and 99th percentile, in milliseconds:
+    /// `σ = ln(p99 / median) / 2.326`. A `p99_ms` at or below the median gives σ = 0 (always
+    /// the median); a median of 0 gives [`LatencyModel::ZERO`].
+    pub fn lognormal_p99(median_ms: f64, p99_ms: f64) -> LatencyModel {
+        if median_ms.is_nan() || median_ms <= 0.0 {
+            return LatencyModel::ZERO;
+        }
+        let sigma = if p99_ms > median_ms {
+            (p99_ms / median_ms).ln() / Z99
+        } else {
+            0.0
+        };
+        LatencyModel::lognormal(median_ms, sigma)
+    }
+
+    /// 99th percentile of the lognormal body alone: `median · exp(2.326 σ)`.
+    pub fn body_p99_ms(&self) -> f64 {
+        self.median_ms * (Z99 * self.sigma).exp()
+    }
+
+    /// Whether every draw is zero.
+    pub fn is_zero(&self) -> bool {
+        let never = |p: f64| p.is_nan() || p <= 0.0;
+        self.median_ms <= 0.0
+            && (never(self.p_tail) || self.tail_mult_max <= 0.0)
+            && (never(self.p_stall) || self.stall_ms_max <= 0.0)
+    }
+
     /// Adds a heavy tail: probability `p` of `min..max` × the median.
     pub fn with_tail(self, p: f64, min_mult: f64, max_mult: f64) -> LatencyModel {
         LatencyModel {
@@ -146,6 +185,33 @@ impl LatencyModel {
         }
     }
 
+    /// Draws one value from a seeded stream, with the same three branches as
+    /// [`LatencyModel::sample_detailed`] (body by Box–Muller). Used for indexing delays, which
+    /// must be a pure, dependency-independent function of their key.
+    pub(crate) fn sample_seeded(&self, s: &mut SeedStream) -> Duration {
+        let mut between = |lo: f64, hi: f64| {
+            let u = s.next_f64();
+            if hi > lo { lo + (hi - lo) * u } else { lo }
+        };
+        let u = between(0.0, 1.0);
+        if u < self.p_stall {
+            return from_ms(between(self.stall_ms_min, self.stall_ms_max));
+        }
+        if u < self.p_stall + self.p_tail {
+            return from_ms(self.median_ms * between(self.tail_mult_min, self.tail_mult_max));
+        }
+        if self.median_ms <= 0.0 {
+            return Duration::ZERO;
+        }
+        if self.sigma.is_nan() || self.sigma <= 0.0 {
+            return from_ms(self.median_ms);
+        }
+        let u1 = between(0.0, 1.0).max(f64::MIN_POSITIVE);
+        let u2 = between(0.0, 1.0);
+        let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+        from_ms(self.median_ms * (self.sigma * z).exp())
+    }
+
     /// Mean of the lognormal body alone: `median · exp(σ²/2)`.
     pub fn body_mean_ms(&self) -> f64 {
         self.median_ms * (self.sigma * self.sigma / 2.0).exp()
@@ -173,49 +239,6 @@ fn from_ms(ms: f64) -> Duration {
         Duration::from_secs_f64(ms / 1000.0)
     } else {
         Duration::ZERO
-    }
-}
-
-/// A cluster-wide slowdown that hits **all** endpoints at the same time — the thing a gateway
-/// cannot route around (network-wide congestion during a hyped launch, a leader that is slow to
-/// produce, a shared upstream like a cloud region having a bad minute).
-///
-/// Time is cut into periods of `every`; in each period one window of `duration` starts at an
-/// offset drawn from `(seed, period index)`, and while it lasts every sampled latency is
-/// multiplied by `factor`. Deterministic from the seed and the time since the cluster started.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CorrelatedSlowdown {
-    /// Average spacing between slowdowns.
-    pub every: Duration,
-    /// How long each slowdown lasts.
-    pub duration: Duration,
-    /// Latency multiplier while it lasts.
-    pub factor: f64,
-}
-
-impl CorrelatedSlowdown {
-    /// The latency multiplier in force `elapsed` after the cluster started (1.0 outside windows).
-    pub fn factor_at(&self, seed: u64, elapsed: Duration) -> f64 {
-        let every = self.every.as_nanos();
-        let duration = self.duration.as_nanos();
-        if every == 0 || duration == 0 {
-            return 1.0;
-        }
-        let t = elapsed.as_nanos();
-        let period = t / every;
-        let slack = every.saturating_sub(duration);
-        let offset = if slack == 0 {
-            0
-        } else {
-            let r = SeedStream::new(&[seed, 0x510D_0017, period as u64]).next_u64();
-            u128::from(r) % slack
-        };
-        let into = t - period * every;
-        if into >= offset && into < offset + duration {
-            self.factor
-        } else {
-            1.0
-        }
     }
 }
 
@@ -291,35 +314,47 @@ mod tests {
     }
 
     #[test]
+    fn seeded_draws_match_median_and_p99() {
+        let model = LatencyModel::lognormal_p99(60.0, 400.0);
+        assert!((model.body_p99_ms() - 400.0).abs() < 1e-9);
+        let mut s = SeedStream::new(&[11]);
+        let mut ms: Vec<f64> = (0..100_000)
+            .map(|_| model.sample_seeded(&mut s).as_secs_f64() * 1000.0)
+            .collect();
+        ms.sort_by(f64::total_cmp);
+        let (median, p99) = (quantile(&ms, 0.5), quantile(&ms, 0.99));
+        assert!((median - 60.0).abs() < 1.5, "median {median}");
+        assert!((p99 - 400.0).abs() < 25.0, "p99 {p99}");
+        // Tail and stall branches too.
+        let heavy = LatencyModel::lognormal(10.0, 0.0)
+            .with_tail(0.2, 3.0, 5.0)
+            .with_stalls(0.1, 500.0, 600.0);
+        let mut s = SeedStream::new(&[12]);
+        let n = 50_000;
+        let draws: Vec<f64> = (0..n)
+            .map(|_| heavy.sample_seeded(&mut s).as_secs_f64() * 1000.0)
+            .collect();
+        let share = |lo: f64, hi: f64| {
+            draws.iter().filter(|d| (lo..=hi).contains(*d)).count() as f64 / n as f64
+        };
+        assert!((share(10.0, 10.0) - 0.7).abs() < 0.01);
+        assert!((share(30.0, 50.0) - 0.2).abs() < 0.01);
+        assert!((share(500.0, 600.0) - 0.1).abs() < 0.01);
+        // Degenerate inputs.
+        assert!(LatencyModel::lognormal_p99(0.0, 100.0).is_zero());
+        assert_eq!(LatencyModel::lognormal_p99(50.0, 20.0).sigma, 0.0);
+        assert!(LatencyModel::ZERO.is_zero());
+        assert!(!model.is_zero());
+        let mut s = SeedStream::new(&[13]);
+        assert_eq!(LatencyModel::ZERO.sample_seeded(&mut s), Duration::ZERO);
+    }
+
+    #[test]
     fn zero_model_is_zero() {
         let mut rng = StdRng::seed_from_u64(1);
         for _ in 0..100 {
             assert_eq!(LatencyModel::ZERO.sample(&mut rng), Duration::ZERO);
         }
         assert_eq!(LatencyModel::ZERO.mean_ms(), 0.0);
-    }
-
-    #[test]
-    fn slowdown_covers_the_configured_share_of_time() {
-        let s = CorrelatedSlowdown {
-            every: Duration::from_secs(30),
-            duration: Duration::from_secs(3),
-            factor: 3.0,
-        };
-        let step = Duration::from_millis(10);
-        let steps = 300_000; // 50 minutes
-        let slowed = (0..steps)
-            .filter(|i| s.factor_at(9, step * *i) > 1.0)
-            .count();
-        let share = slowed as f64 / steps as f64;
-        assert!((share - 0.1).abs() < 0.002, "share {share}");
-        // Deterministic from the seed, different across seeds.
-        let pattern = |seed| {
-            (0..3000)
-                .map(|i| s.factor_at(seed, Duration::from_millis(100) * i))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(pattern(1), pattern(1));
-        assert_ne!(pattern(1), pattern(2));
     }
 }

@@ -5,7 +5,10 @@
 //! ([`Chain`]): slots advance every 400 ms, and the pump.fun launchpad program
 //! ([`PUMP_FUN_PROGRAM_ID`]) receives new token-creation transactions at a steady Poisson rate.
 //! Each endpoint adds its own latency ([`LatencyModel`]), failures ([`FaultModel`]), optional
-//! rate limit ([`RateLimit`]) and slot lag; a profile ([`Profile`]) bundles these, and
+//! rate limit ([`RateLimit`]), slot lag, and **indexing delay**: it shows each new
+//! transaction only after its own per-transaction delay (drawn from the seed, the endpoint and
+//! the transaction), so which endpoint shows a launch first varies from launch to launch, as
+//! on mainnet. A profile ([`Profile`]) bundles these, and
 //! [`Profile::named`] gives the built-in ones (`seed`, `mainnet-like`, `zero`, `lagging` —
 //! documented with their sources in the `profile` module).
 //!
@@ -28,19 +31,25 @@
 //!    "encoding":"jsonParsed"})` — a real pump.fun `create` transaction (~20 KB) with this
 //!    transaction's keys. **The new mint is at `result.meta.postTokenBalances[0].mint`.**
 //! 3. `getAccountInfo(mint, {"commitment":"confirmed","encoding":"jsonParsed"|"base64"})` — an
-//!    SPL mint account, or `"value": null` on an endpoint that has not reached its slot yet.
+//!    SPL mint account, or `"value": null` on an endpoint that has not reached its slot or not
+//!    indexed its transaction yet.
 //!
 //! As on agave, the default commitment is `finalized` (≈32 slots, ~13 s behind), so a client
 //! that omits `commitment` sees new activity late, and `getTransaction` without
 //! `maxSupportedTransactionVersion` fails with `-32015`. [`Cluster::chain`] exposes the ground
-//! truth (tip slot, every signature and mint) so a client can check answers for staleness.
+//! truth (tip slot, every signature and mint) so a client can check answers for staleness, and
+//! the visibility oracle: [`Chain::visibility`] says when a given endpoint first shows a given
+//! transaction (a [`Visibility`]: creation instant, indexing delay, first-visible instant, on
+//! the chain's clock [`ChainTime`]), [`Chain::first_visible`] which endpoint shows it first.
+//! With [`ClockMode::Manual`], [`Chain::advance`] and [`Chain::advance_time`] step that clock.
 //!
 //! ## Layout
 //! * `latency` — [`LatencyModel`] (lognormal body, tail, stalls) and [`CorrelatedSlowdown`].
 //! * `faults` — [`FaultModel`] (5xx, 429, node unhealthy, reset, hang) and [`RateLimit`].
-//! * `chain` — [`Chain`]: slots, launchpad transactions, mints, commitment levels.
+//! * `chain` — [`Chain`]: its clock, slots, launchpad transactions, mints, commitment levels,
+//!   and each endpoint's view (lag + indexing delay) with the visibility oracle.
 //! * `templates` — payloads prebuilt from real captures in `fixtures/`.
-//! * `methods` — the JSON-RPC methods, answered through an endpoint's lag.
+//! * `methods` — the JSON-RPC methods, answered through an endpoint's lag and indexing delay.
 //! * `server` — [`Cluster`] and [`SimEndpoint`]: HTTP, batching, fault injection, controls.
 //! * `profile` — [`Profile`] and the built-in profiles, with where their numbers come from.
 //! * `cli` — [`SimArgs`] and [`run_cli`] for `dualrpc sim`.
@@ -57,8 +66,8 @@ mod server;
 mod templates;
 
 pub use chain::{
-    API_VERSION, CONFIRMED_DEPTH, Chain, ChainConfig, ClockMode, Commitment, FINALIZED_DEPTH,
-    PUMP_FUN_PROGRAM_ID, SignatureInfo,
+    API_VERSION, CONFIRMED_DEPTH, Chain, ChainConfig, ChainTime, ClockMode, Commitment,
+    FINALIZED_DEPTH, PUMP_FUN_PROGRAM_ID, SignatureInfo, Visibility,
 };
 pub use cli::{SimArgs, run_cli};
 pub use codec::base58_encode;

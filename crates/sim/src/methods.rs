@@ -1,5 +1,7 @@
 //! The JSON-RPC methods a simulated endpoint answers, each reading the shared [`Chain`] through
-//! the endpoint's slot lag and writing its `result` straight into the response buffer.
+//! the endpoint's slot lag and indexing delay and writing its `result` straight into the
+//! response buffer. The methods that reveal transactions or their accounts, and the one
+//! visibility rule they share, are in the `reveal` submodule.
 //!
 //! Semantics follow agave where it matters to a client:
 //! * default commitment is `finalized` (≈32 slots behind); `getTransaction` and
@@ -7,8 +9,8 @@
 //!   below \`confirmed\``);
 //! * `minContextSlot` is enforced (`-32016 Minimum context slot has not been reached`);
 //! * `getTransaction` without `maxSupportedTransactionVersion` fails with `-32015` for the
-//!   (version 0) launchpad transactions, as on mainnet; unknown or not-yet-visible signatures
-//!   return `null`;
+//!   (version 0) launchpad transactions, as on mainnet; unknown or not-yet-visible (not yet
+//!   reached by the endpoint, or not yet indexed by it) signatures return `null`;
 //! * bad keys and signatures get agave's `Invalid param: WrongSize` / `Invalid param: Invalid`.
 //!
 //! Simplifications (documented, deliberate):
@@ -23,16 +25,22 @@
 //!   something with one, and otherwise a signature hashed from the payload; nothing is executed
 //!   and nothing appears on the chain.
 
+mod reveal;
+
 use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::chain::{API_VERSION, Chain, Commitment, PUMP_FUN_PROGRAM_ID, Record, tx_keys};
+use self::reveal::{
+    get_account_info, get_balance, get_multiple_accounts, get_signature_statuses,
+    get_signatures_for_address, get_transaction,
+};
+use crate::chain::{API_VERSION, Chain, ChainTime, Commitment};
 use crate::codec::{
     SeedStream, base58_decode, base58_encode, base64_decode, decode_fixed, hash_str,
 };
-use crate::templates::{AccountEncoding, MINT_ACCOUNT, TX_TEMPLATE, TxValues, fmt_int};
+use crate::templates::{AccountEncoding, fmt_int};
 
 /// Method names the sim implements (index = counter slot; unknown methods count as "other").
 pub(crate) const METHODS: [&str; 12] = [
@@ -123,16 +131,24 @@ impl RpcError {
     }
 }
 
-/// What a call sees: the chain, through this endpoint's lag.
+/// What a call sees: the chain at one instant, through one endpoint's lag and indexing delays.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CallContext<'a> {
     pub(crate) chain: &'a Chain,
+    /// The endpoint's index in the cluster (which indexing delays apply).
+    pub(crate) endpoint: usize,
+    /// The endpoint's slot lag.
     pub(crate) lag: u64,
+    /// The chain time the call is answered at (one instant for a whole batch).
+    pub(crate) now: ChainTime,
 }
 
 impl CallContext<'_> {
+    /// The newest slot this endpoint has at `commitment`: the context slot of an answer.
     fn view(&self, commitment: Commitment) -> u64 {
-        self.chain.slot_at(commitment, self.lag)
+        self.chain
+            .tip_at(self.now)
+            .saturating_sub(self.lag.saturating_add(commitment.depth()))
     }
 }
 
@@ -309,312 +325,6 @@ fn account_encoding(config: &Config) -> Result<AccountEncoding, RpcError> {
         )),
         None => unreachable!("no encoding parses"),
     })
-}
-
-/// Whether the chain has created this mint as of `slot`.
-fn mint_visible(ctx: &CallContext<'_>, key: &[u8; 32], slot: u64) -> bool {
-    ctx.chain
-        .read(|ledger| ledger.by_mint(key).map(|r| r.slot))
-        .is_some_and(|created| created <= slot)
-}
-
-fn write_account(out: &mut Vec<u8>, visible: bool, encoding: AccountEncoding) {
-    if visible {
-        out.extend_from_slice(MINT_ACCOUNT.value(encoding).as_bytes());
-    } else {
-        out.extend_from_slice(b"null");
-    }
-}
-
-fn get_account_info(
-    ctx: &CallContext<'_>,
-    params: &[&RawValue],
-    out: &mut Vec<u8>,
-) -> Result<(), RpcError> {
-    let address: Cow<'_, str> = required(params, 0)?;
-    let key = pubkey(&address)?;
-    let config = config_at(params, 1)?;
-    let encoding = account_encoding(&config)?;
-    let slot = ctx.view(config.commitment()?);
-    config.check_min_context_slot(slot)?;
-    open_context(out, slot);
-    write_account(out, mint_visible(ctx, &key, slot), encoding);
-    out.push(b'}');
-    Ok(())
-}
-
-fn get_balance(
-    ctx: &CallContext<'_>,
-    params: &[&RawValue],
-    out: &mut Vec<u8>,
-) -> Result<(), RpcError> {
-    let address: Cow<'_, str> = required(params, 0)?;
-    let key = pubkey(&address)?;
-    let config = config_at(params, 1)?;
-    let slot = ctx.view(config.commitment()?);
-    config.check_min_context_slot(slot)?;
-    open_context(out, slot);
-    let lamports = if mint_visible(ctx, &key, slot) {
-        MINT_LAMPORTS
-    } else {
-        0
-    };
-    push_int(out, i128::from(lamports));
-    out.push(b'}');
-    Ok(())
-}
-
-fn get_multiple_accounts(
-    ctx: &CallContext<'_>,
-    params: &[&RawValue],
-    out: &mut Vec<u8>,
-) -> Result<(), RpcError> {
-    let addresses: Vec<Cow<'_, str>> = required(params, 0)?;
-    if addresses.len() > MAX_MULTIPLE_ACCOUNTS {
-        return Err(RpcError::invalid_params(format!(
-            "Too many inputs provided; max {MAX_MULTIPLE_ACCOUNTS}"
-        )));
-    }
-    let keys = addresses
-        .iter()
-        .map(|a| pubkey(a))
-        .collect::<Result<Vec<_>, _>>()?;
-    let config = config_at(params, 1)?;
-    let encoding = account_encoding(&config)?;
-    let slot = ctx.view(config.commitment()?);
-    config.check_min_context_slot(slot)?;
-    let visible: Vec<bool> = ctx.chain.read(|ledger| {
-        keys.iter()
-            .map(|k| ledger.by_mint(k).is_some_and(|r| r.slot <= slot))
-            .collect()
-    });
-    open_context(out, slot);
-    out.push(b'[');
-    for (i, v) in visible.into_iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_account(out, v, encoding);
-    }
-    out.extend_from_slice(b"]}");
-    Ok(())
-}
-
-fn write_signature_entry(out: &mut Vec<u8>, chain: &Chain, r: &Record, finalized_slot: u64) {
-    out.extend_from_slice(b"{\"blockTime\":");
-    push_int(out, i128::from(chain.block_time(r.slot)));
-    out.extend_from_slice(b",\"confirmationStatus\":\"");
-    out.extend_from_slice(if r.slot <= finalized_slot {
-        b"finalized"
-    } else {
-        b"confirmed"
-    });
-    out.extend_from_slice(b"\",\"err\":null,\"memo\":null,\"signature\":\"");
-    out.extend_from_slice(r.signature_str().as_bytes());
-    out.extend_from_slice(b"\",\"slot\":");
-    push_int(out, i128::from(r.slot));
-    out.extend_from_slice(b",\"transactionIndex\":");
-    push_int(out, i128::from(r.transaction_index));
-    out.push(b'}');
-}
-
-fn get_signatures_for_address(
-    ctx: &CallContext<'_>,
-    params: &[&RawValue],
-    out: &mut Vec<u8>,
-) -> Result<(), RpcError> {
-    let address: Cow<'_, str> = required(params, 0)?;
-    let key = pubkey(&address)?;
-    let config = config_at(params, 1)?;
-    let commitment = config.commitment_at_least_confirmed()?;
-    let limit = config.limit.unwrap_or(MAX_SIGNATURES_FOR_ADDRESS_LIMIT);
-    if limit > MAX_SIGNATURES_FOR_ADDRESS_LIMIT {
-        return Err(RpcError::invalid_params(format!(
-            "Invalid limit; max {MAX_SIGNATURES_FOR_ADDRESS_LIMIT}"
-        )));
-    }
-    let before = config.before.as_deref().map(signature).transpose()?;
-    let until = config.until.as_deref().map(signature).transpose()?;
-    let slot = ctx.view(commitment);
-    config.check_min_context_slot(slot)?;
-    let finalized = ctx.view(Commitment::Finalized);
-    let chain = ctx.chain;
-    out.push(b'[');
-    chain.read(|ledger| {
-        let before_seq = match &before {
-            None => None,
-            Some(sig) => match ledger.by_signature(sig) {
-                Some(r) if r.slot <= slot => Some(r.sequence),
-                // Unknown to this node: nothing is older than it.
-                _ => Some(0),
-            },
-        };
-        let until_seq = until
-            .as_ref()
-            .and_then(|sig| ledger.by_signature(sig))
-            .map(|r| r.sequence);
-        let mut first = true;
-        let mut emit = |r: &Record| {
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            write_signature_entry(out, chain, r, finalized);
-        };
-        if address == PUMP_FUN_PROGRAM_ID {
-            for r in ledger
-                .newest_first(slot, before_seq)
-                .take_while(|r| Some(r.sequence) != until_seq)
-                .take(limit)
-            {
-                emit(r);
-            }
-        } else if let Some(r) = ledger.by_mint(&key)
-            && r.slot <= slot
-            && limit > 0
-            && before_seq.is_none_or(|b| r.sequence < b)
-            && Some(r.sequence) != until_seq
-        {
-            emit(r);
-        }
-    });
-    out.push(b']');
-    Ok(())
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum TransactionConfig {
-    /// Legacy form: the encoding name alone.
-    Encoding(String),
-    Object(Config),
-}
-
-fn get_transaction(
-    ctx: &CallContext<'_>,
-    params: &[&RawValue],
-    out: &mut Vec<u8>,
-) -> Result<(), RpcError> {
-    let sig_str: Cow<'_, str> = required(params, 0)?;
-    let sig = signature(&sig_str)?;
-    let config = match params.get(1) {
-        None => Config::default(),
-        Some(raw) if raw.get() == "null" => Config::default(),
-        Some(raw) => match serde_json::from_str(raw.get()).map_err(RpcError::invalid_params)? {
-            TransactionConfig::Encoding(e) => Config {
-                encoding: Some(e),
-                ..Config::default()
-            },
-            TransactionConfig::Object(c) => c,
-        },
-    };
-    match config.encoding.as_deref() {
-        None | Some("json") | Some("jsonParsed") => {}
-        Some("base58") | Some("base64") => {
-            return Err(RpcError::invalid_params(
-                "dualrpc-sim serves transactions only as json/jsonParsed",
-            ));
-        }
-        Some(other) => {
-            return Err(RpcError::invalid_params(format!(
-                "unknown variant `{other}`, expected one of `binary`, `base64`, `base58`, `json`, `jsonParsed`"
-            )));
-        }
-    }
-    let slot = ctx.view(config.commitment_at_least_confirmed()?);
-    let Some(record) = ctx
-        .chain
-        .read(|l| l.by_signature(&sig).copied())
-        .filter(|r| r.slot <= slot)
-    else {
-        out.extend_from_slice(b"null");
-        return Ok(());
-    };
-    if config.max_supported_transaction_version.is_none() {
-        return Err(RpcError::new(
-            -32015,
-            "Transaction version (0) is not supported by the requesting client. Please try the request again with the following configuration parameter: \"maxSupportedTransactionVersion\": 0",
-        ));
-    }
-    let keys = tx_keys(ctx.chain.seed(), record.sequence);
-    let accounts = keys.accounts.map(|k| (base58_encode(&k), k));
-    let signature = base58_encode(&keys.signature);
-    let mint_signature = base58_encode(&keys.mint_signature);
-    // The transaction referenced a blockhash from a few slots earlier.
-    let blockhash = ctx
-        .chain
-        .blockhash(record.slot.saturating_sub(2 + record.sequence % 20));
-    TX_TEMPLATE.render(
-        &TxValues {
-            signature: &signature,
-            mint_signature: &mint_signature,
-            accounts: &accounts,
-            slot: record.slot,
-            block_time: ctx.chain.block_time(record.slot),
-            blockhash: &blockhash,
-        },
-        out,
-    );
-    Ok(())
-}
-
-fn get_signature_statuses(
-    ctx: &CallContext<'_>,
-    params: &[&RawValue],
-    out: &mut Vec<u8>,
-) -> Result<(), RpcError> {
-    let sigs: Vec<Cow<'_, str>> = required(params, 0)?;
-    if sigs.len() > MAX_SIGNATURE_STATUSES {
-        return Err(RpcError::invalid_params(format!(
-            "Too many inputs provided; max {MAX_SIGNATURE_STATUSES}"
-        )));
-    }
-    let sigs = sigs
-        .iter()
-        .map(|s| signature(s))
-        .collect::<Result<Vec<_>, _>>()?;
-    let config = config_at(params, 1)?;
-    let search_history = config.search_transaction_history.unwrap_or(false);
-    let tip = ctx.view(Commitment::Processed);
-    let confirmed = ctx.view(Commitment::Confirmed);
-    let finalized = ctx.view(Commitment::Finalized);
-    let slots: Vec<Option<u64>> = ctx.chain.read(|l| {
-        sigs.iter()
-            .map(|s| l.by_signature(s).map(|r| r.slot))
-            .collect()
-    });
-    open_context(out, tip);
-    out.push(b'[');
-    for (i, slot) in slots.into_iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        let slot = slot.filter(|&s| s <= tip && (search_history || tip - s <= STATUS_CACHE_SLOTS));
-        let Some(slot) = slot else {
-            out.extend_from_slice(b"null");
-            continue;
-        };
-        let status = if slot <= finalized {
-            Commitment::Finalized
-        } else if slot <= confirmed {
-            Commitment::Confirmed
-        } else {
-            Commitment::Processed
-        };
-        out.extend_from_slice(b"{\"confirmationStatus\":\"");
-        out.extend_from_slice(status.as_str().as_bytes());
-        out.extend_from_slice(b"\",\"confirmations\":");
-        if status == Commitment::Finalized {
-            out.extend_from_slice(b"null");
-        } else {
-            push_int(out, i128::from(tip - slot));
-        }
-        out.extend_from_slice(b",\"err\":null,\"slot\":");
-        push_int(out, i128::from(slot));
-        out.extend_from_slice(b",\"status\":{\"Ok\":null}}");
-    }
-    out.extend_from_slice(b"]}");
-    Ok(())
 }
 
 fn send_transaction(params: &[&RawValue], out: &mut Vec<u8>) -> Result<(), RpcError> {

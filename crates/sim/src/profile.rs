@@ -12,7 +12,8 @@
 //! `alpha` and `beta`: lognormal median 44 ms, σ 0.3, 2 % tail calls at 3–5× the median, 0.2 %
 //! stalls of 0.5–1.5 s — mean ≈ 50 ms ([`crate::LatencyModel::mean_ms`]). 2 % of requests
 //! fail: 0.9 % HTTP 502/503, 0.5 % hang (the client's timeout fires), 0.4 % node-unhealthy
-//! (`-32005`), 0.2 % connection reset. `beta` trails by 1 slot.
+//! (`-32005`), 0.2 % connection reset. Both are at the tip; `beta` indexes new transactions
+//! later on average and with a longer tail (below), so either may show a launch first.
 //!
 //! ## `mainnet-like`
 //! The ranges are the project's summary of published measurements of Solana RPC providers
@@ -27,8 +28,8 @@
 //! | endpoint  | median | σ    | tail (3–5×) | stalls (0.5–2 s) | failures | lag | notes |
 //! |-----------|--------|------|-------------|------------------|----------|-----|-------|
 //! | `fast`    | 35 ms  | 0.35 | 2 %         | 0.2 %            | 0.1 %    | 0   | premium paid |
-//! | `steady`  | 50 ms  | 0.40 | 3 %         | 0.4 %            | 0.3 %    | 1   | paid |
-//! | `jittery` | 45 ms  | 0.90 | 5 %         | 1 %              | 0.5 %    | 2   | paid, erratic |
+//! | `steady`  | 50 ms  | 0.40 | 3 %         | 0.4 %            | 0.3 %    | 0   | paid |
+//! | `jittery` | 45 ms  | 0.90 | 5 %         | 1 %              | 0.5 %    | 1   | paid, erratic |
 //! | `public`  | 70 ms  | 0.50 | 5 %         | 1 %              | 3 %      | 3   | public: + 100/10 s, 40/method/10 s → 429 |
 //!
 //! Plus a **correlated slowdown**: in every 45 s, one 2 s window (position drawn from the seed)
@@ -36,9 +37,42 @@
 //! avoid. That one is illustrative, not measured.
 //!
 //! All profiles use 400 ms slots; the launchpad gets 2 (`seed`) or 4 (others) transactions/s.
+//!
+//! ## Indexing delay
+//! Besides its whole-slot lag, every endpoint shows each new transaction after its own
+//! **indexing delay** ([`EndpointSpec::indexing_delay`]), drawn per transaction from
+//! `(seed, endpoint index, transaction sequence)` and counted from the moment the
+//! transaction's slot reaches the requested commitment on that endpoint (the rule is in
+//! `Chain::visibility`). Providers differ here in ways their request latency does not show:
+//! how their nodes receive shreds, whether they index from a Geyser plugin or from replay,
+//! how busy their indexer is. The sim uses lognormals given by median and p99; the values are
+//! this crate's choice, picked so the distributions differ between endpoints yet overlap
+//! widely (medians 30–150 ms, p99 5–25× the median), not measurements:
+//!
+//! | profile        | endpoint  | median | p99     | σ    |
+//! |----------------|-----------|--------|---------|------|
+//! | `seed`         | `alpha`   | 40 ms  | 250 ms  | 0.79 |
+//! | `seed`         | `beta`    | 60 ms  | 600 ms  | 0.99 |
+//! | `mainnet-like` | `fast`    | 30 ms  | 250 ms  | 0.91 |
+//! | `mainnet-like` | `steady`  | 60 ms  | 350 ms  | 0.76 |
+//! | `mainnet-like` | `jittery` | 45 ms  | 1000 ms | 1.33 |
+//! | `mainnet-like` | `public`  | 150 ms | 1200 ms | 0.89 |
+//! | `lagging`      | both      | 40 ms  | 250 ms  | 0.79 |
+//! | `zero`         | both      | 0      | 0       | —    |
+//!
+//! `zero` keeps no delay: it measures the gateway's own overhead, where a transaction must be
+//! visible everywhere the moment its slot is. Between two endpoints with the **same** lag the
+//! delay alone decides who shows a launch first, and that changes from launch to launch. An
+//! endpoint a whole slot behind another starts 400 ms later, so it comes first only when the
+//! other's delay exceeds its own by more than a slot (the tails make that rare, not
+//! impossible). The paid providers of `seed` and `mainnet-like` (except `jittery`) are
+//! therefore at the tip, as paid providers usually are on mainnet: who shows a launch first
+//! changes from launch to launch, decided by indexing; lag is left to `jittery`, the public
+//! endpoint and the `lagging` profile.
 
-use std::time::Duration;
+mod builtin;
 
+use self::builtin::{lagging, mainnet_like, seed, zero};
 use crate::chain::ChainConfig;
 use crate::faults::{FaultModel, RateLimit};
 use crate::latency::{CorrelatedSlowdown, LatencyModel};
@@ -56,6 +90,9 @@ pub struct EndpointSpec {
     pub rate_limit: Option<RateLimit>,
     /// How many slots behind the chain tip it is.
     pub lag_slots: u64,
+    /// How long after a slot reaches it the endpoint shows each transaction of that slot,
+    /// drawn per transaction (see the module docs). [`LatencyModel::ZERO`] by default.
+    pub indexing_delay: LatencyModel,
 }
 
 impl EndpointSpec {
@@ -67,6 +104,7 @@ impl EndpointSpec {
             faults: FaultModel::NONE,
             rate_limit: None,
             lag_slots: 0,
+            indexing_delay: LatencyModel::ZERO,
         }
     }
 
@@ -85,6 +123,12 @@ impl EndpointSpec {
     /// Sets the slot lag.
     pub fn with_lag(mut self, slots: u64) -> EndpointSpec {
         self.lag_slots = slots;
+        self
+    }
+
+    /// Sets the indexing-delay distribution (e.g. [`LatencyModel::lognormal_p99`]).
+    pub fn with_indexing_delay(mut self, delay: LatencyModel) -> EndpointSpec {
+        self.indexing_delay = delay;
         self
     }
 }
@@ -158,6 +202,13 @@ impl Profile {
                 if e.lag_slots > 0 {
                     s.push_str(&format!("/lag{}", e.lag_slots));
                 }
+                if !e.indexing_delay.is_zero() {
+                    s.push_str(&format!(
+                        "/index{:.0}ms(p99 {:.0})",
+                        e.indexing_delay.median_ms,
+                        e.indexing_delay.body_p99_ms()
+                    ));
+                }
                 if e.rate_limit.is_some() {
                     s.push_str("/ratelimited");
                 }
@@ -172,178 +223,5 @@ impl Profile {
             self.chain.slot_time.as_millis(),
             self.chain.signatures_per_second
         )
-    }
-}
-
-fn faults(http_5xx: f64, unhealthy: f64, reset: f64, hang: f64) -> FaultModel {
-    FaultModel {
-        http_5xx,
-        unhealthy,
-        reset,
-        hang,
-        ..FaultModel::NONE
-    }
-}
-
-fn seed() -> Profile {
-    let latency = LatencyModel::lognormal(44.0, 0.3)
-        .with_tail(0.02, 3.0, 5.0)
-        .with_stalls(0.002, 500.0, 1500.0);
-    let flaky = faults(0.009, 0.004, 0.002, 0.005);
-    Profile {
-        name: "seed".into(),
-        description: "two similar providers, ~50 ms mean, ~98% success".into(),
-        endpoints: vec![
-            EndpointSpec::new("alpha", latency).with_faults(flaky),
-            EndpointSpec::new("beta", latency)
-                .with_faults(flaky)
-                .with_lag(1),
-        ],
-        chain: ChainConfig {
-            signatures_per_second: 2.0,
-            ..ChainConfig::default()
-        },
-        slowdown: None,
-    }
-}
-
-fn mainnet_like() -> Profile {
-    Profile {
-        name: "mainnet-like".into(),
-        description: "three paid providers of different speeds and one rate-limited public endpoint, with correlated slowdowns".into(),
-        endpoints: vec![
-            EndpointSpec::new(
-                "fast",
-                LatencyModel::lognormal(35.0, 0.35)
-                    .with_tail(0.02, 3.0, 5.0)
-                    .with_stalls(0.002, 500.0, 2000.0),
-            )
-            .with_faults(faults(0.0006, 0.0, 0.0002, 0.0002)),
-            EndpointSpec::new(
-                "steady",
-                LatencyModel::lognormal(50.0, 0.4)
-                    .with_tail(0.03, 3.0, 5.0)
-                    .with_stalls(0.004, 500.0, 2000.0),
-            )
-            .with_faults(faults(0.0015, 0.0005, 0.0005, 0.0005))
-            .with_lag(1),
-            EndpointSpec::new(
-                "jittery",
-                LatencyModel::lognormal(45.0, 0.9)
-                    .with_tail(0.05, 3.0, 5.0)
-                    .with_stalls(0.01, 500.0, 2000.0),
-            )
-            .with_faults(faults(0.0025, 0.001, 0.0005, 0.001))
-            .with_lag(2),
-            EndpointSpec::new(
-                "public",
-                LatencyModel::lognormal(70.0, 0.5)
-                    .with_tail(0.05, 3.0, 5.0)
-                    .with_stalls(0.01, 500.0, 2000.0),
-            )
-            .with_faults(faults(0.015, 0.005, 0.005, 0.005))
-            .with_rate_limit(RateLimit::PUBLIC_MAINNET)
-            .with_lag(3),
-        ],
-        chain: ChainConfig::default(),
-        slowdown: Some(CorrelatedSlowdown {
-            every: Duration::from_secs(45),
-            duration: Duration::from_secs(2),
-            factor: 3.0,
-        }),
-    }
-}
-
-fn zero() -> Profile {
-    Profile {
-        name: "zero".into(),
-        description: "no latency, no faults: measures gateway overhead".into(),
-        endpoints: vec![
-            EndpointSpec::new("zero-a", LatencyModel::ZERO),
-            EndpointSpec::new("zero-b", LatencyModel::ZERO),
-        ],
-        chain: ChainConfig::default(),
-        slowdown: None,
-    }
-}
-
-fn lagging() -> Profile {
-    let latency = LatencyModel::lognormal(20.0, 0.3);
-    Profile {
-        name: "lagging".into(),
-        description: "one fresh endpoint and one 30 slots behind, no faults".into(),
-        endpoints: vec![
-            EndpointSpec::new("fresh", latency),
-            EndpointSpec::new("stale", latency).with_lag(30),
-        ],
-        chain: ChainConfig::default(),
-        slowdown: None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_name_resolves() {
-        for name in Profile::names() {
-            let p = Profile::named(name).unwrap();
-            assert_eq!(&p.name, name);
-            assert!(!p.endpoints.is_empty());
-            assert!(!p.summary().is_empty());
-        }
-        assert!(Profile::named("nope").is_none());
-    }
-
-    #[test]
-    fn seed_profile_meets_its_brief() {
-        let p = Profile::named("seed").unwrap();
-        assert_eq!(p.endpoints.len(), 2);
-        for e in &p.endpoints {
-            let mean = e.latency.mean_ms();
-            assert!((48.0..=52.0).contains(&mean), "mean {mean}");
-            assert!((e.faults.failure_rate() - 0.02).abs() < 1e-9);
-        }
-    }
-
-    #[test]
-    fn mainnet_like_stays_in_published_ranges() {
-        let p = Profile::named("mainnet-like").unwrap();
-        assert!((3..=4).contains(&p.endpoints.len()));
-        let public: Vec<_> = p
-            .endpoints
-            .iter()
-            .filter(|e| e.rate_limit.is_some())
-            .collect();
-        assert_eq!(public.len(), 1);
-        for e in &p.endpoints {
-            let l = &e.latency;
-            assert!((35.0..=70.0).contains(&l.median_ms));
-            assert!((0.35..=0.5).contains(&l.sigma) || (l.sigma - 0.9).abs() < 1e-9);
-            assert!((0.02..=0.05).contains(&l.p_tail));
-            assert!((0.002..=0.01).contains(&l.p_stall));
-            let f = e.faults.failure_rate();
-            if e.rate_limit.is_some() {
-                assert!((0.01..=0.05).contains(&f));
-            } else {
-                assert!((0.001 - 1e-9..=0.005 + 1e-9).contains(&f), "{f}");
-            }
-        }
-        assert!(p.slowdown.is_some());
-    }
-
-    #[test]
-    fn endpoint_count_cycles_or_truncates_with_unique_names() {
-        let p = Profile::named("seed").unwrap();
-        let five: Vec<String> = p
-            .clone()
-            .with_endpoint_count(5)
-            .endpoints
-            .into_iter()
-            .map(|e| e.name)
-            .collect();
-        assert_eq!(five, ["alpha", "beta", "alpha-2", "beta-2", "alpha-3"]);
-        assert_eq!(p.with_endpoint_count(1).endpoints.len(), 1);
     }
 }

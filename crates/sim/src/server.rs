@@ -10,41 +10,39 @@
 //! closes its listener and every connection, hanging ones included.
 //!
 //! Per request: count it → rate limit → draw fault and latency from the endpoint's seeded RNG
-//! → sleep the latency (tokio timer; never blocks the runtime) → answer. Faults apply to the
+//! → sleep the latency (tokio timer; never blocks the runtime) → answer, from the chain as it
+//! is at that instant through the endpoint's lag and indexing delays. Faults apply to the
 //! whole HTTP request, so a batch fails as one. All outcomes (errors and 429s too) take the
 //! drawn latency; a hang never answers, a reset happens after the latency.
+//!
+//! Layout: this file holds the cluster, the endpoints and their controls; `serve` the accept
+//! loop, connections, per-request pipeline and counters; `wire` the JSON-RPC parsing and the
+//! answers and error pages written back.
 
-use std::borrow::Cow;
+mod serve;
+mod wire;
+
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use bytes::Bytes;
-use hyper::body::Incoming;
-use hyper::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use parking_lot::{Mutex, RwLock};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde::{Deserialize, Deserializer};
-use serde_json::value::RawValue;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, oneshot};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
+pub use self::serve::EndpointStats;
+use self::serve::{Counters, accept_loop};
 use crate::chain::{Chain, ClockMode};
 use crate::codec::hash_str;
-use crate::faults::{Fault, FaultModel, LimitHit, RateLimit, RateLimiter};
+use crate::faults::{Fault, FaultModel, RateLimit, RateLimiter};
 use crate::latency::{CorrelatedSlowdown, LatencyModel};
-use crate::methods::{self, CallContext, METHODS, RpcError};
+use crate::methods::METHODS;
 use crate::profile::{EndpointSpec, Profile};
 
 /// Largest request body accepted (larger → HTTP 413).
@@ -87,7 +85,12 @@ impl Cluster {
     /// Binds one port per endpoint of `profile` and starts serving. Must be called inside a
     /// tokio runtime; everything it spawns ends when the cluster is shut down or dropped.
     pub async fn start(profile: &Profile, opts: ClusterOptions) -> io::Result<Cluster> {
-        let chain = Chain::new(opts.seed, profile.chain.clone(), opts.clock);
+        let chain = Chain::with_endpoints(
+            opts.seed,
+            profile.chain.clone(),
+            opts.clock,
+            &profile.endpoints,
+        );
         let started = Instant::now();
         let mut endpoints = Vec::with_capacity(profile.endpoints.len());
         for (i, spec) in profile.endpoints.iter().enumerate() {
@@ -101,6 +104,7 @@ impl Cluster {
             let listener = TcpListener::bind(SocketAddr::new(opts.listen_ip, port)).await?;
             let state = Arc::new(EndpointState::new(
                 spec,
+                i,
                 chain.clone(),
                 opts.seed,
                 started,
@@ -134,7 +138,8 @@ impl Cluster {
         self.endpoints.iter().find(|e| e.name() == name)
     }
 
-    /// The chain all endpoints serve (for staleness checks and test control).
+    /// The chain all endpoints serve (for staleness checks, test control, and the visibility
+    /// oracle: [`Chain::visibility`] tells when each endpoint first shows a transaction).
     pub fn chain(&self) -> &Chain {
         &self.chain
     }
@@ -158,56 +163,16 @@ impl Cluster {
     }
 }
 
-/// Counters of one endpoint since it started.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EndpointStats {
-    /// HTTP requests received (a batch is one).
-    pub http_requests: u64,
-    /// JSON-RPC calls received, by method (unknown methods under `"other"`).
-    pub calls: BTreeMap<String, u64>,
-    /// Injected HTTP 502/503.
-    pub http_5xx: u64,
-    /// HTTP 429s, from the rate limit or injected.
-    pub rate_limited: u64,
-    /// Injected node-unhealthy errors (requests, not calls).
-    pub unhealthy: u64,
-    /// Injected connection resets.
-    pub resets: u64,
-    /// Injected hangs.
-    pub hangs: u64,
-}
-
-impl EndpointStats {
-    /// Calls received for `method`.
-    pub fn calls_to(&self, method: &str) -> u64 {
-        self.calls.get(method).copied().unwrap_or(0)
-    }
-}
-
-#[derive(Debug, Default)]
-struct Counters {
-    http_requests: AtomicU64,
-    calls: [AtomicU64; METHODS.len() + 1],
-    http_5xx: AtomicU64,
-    rate_limited: AtomicU64,
-    unhealthy: AtomicU64,
-    resets: AtomicU64,
-    hangs: AtomicU64,
-}
-
-fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
-}
-
 /// Everything a request handler of one endpoint needs; shared by its connection tasks.
 #[derive(Debug)]
 struct EndpointState {
     name: String,
+    /// Position in the profile: the endpoint's index in the chain (lag, indexing delays).
+    index: usize,
     chain: Chain,
     seed: u64,
     cluster_started: Instant,
     slowdown: Option<CorrelatedSlowdown>,
-    lag: AtomicU64,
     latency: RwLock<LatencyModel>,
     faults: RwLock<FaultModel>,
     limiter: Mutex<Option<RateLimiter>>,
@@ -218,6 +183,7 @@ struct EndpointState {
 impl EndpointState {
     fn new(
         spec: &EndpointSpec,
+        index: usize,
         chain: Chain,
         seed: u64,
         cluster_started: Instant,
@@ -225,17 +191,22 @@ impl EndpointState {
     ) -> EndpointState {
         EndpointState {
             name: spec.name.clone(),
+            index,
             chain,
             seed,
             cluster_started,
             slowdown,
-            lag: AtomicU64::new(spec.lag_slots),
             latency: RwLock::new(spec.latency),
             faults: RwLock::new(spec.faults),
             limiter: Mutex::new(spec.rate_limit.map(RateLimiter::new)),
             rng: Mutex::new(StdRng::seed_from_u64(seed ^ hash_str(&spec.name))),
             counters: Counters::default(),
         }
+    }
+
+    /// The endpoint's current slot lag (kept by the chain, which answers for its views).
+    fn lag(&self) -> u64 {
+        self.chain.endpoint_lag(self.index).unwrap_or(0)
     }
 
     /// Draws this request's fault (if any) and latency, in one lock so a seed gives one
@@ -287,14 +258,29 @@ impl SimEndpoint {
         format!("http://{}/", self.addr)
     }
 
-    /// Current slot lag.
-    pub fn lag(&self) -> u64 {
-        self.state.lag.load(Ordering::Relaxed)
+    /// Its position in the profile: the `endpoint` argument of the chain's visibility oracle
+    /// ([`Chain::visibility`]).
+    pub fn index(&self) -> usize {
+        self.state.index
     }
 
-    /// Changes the slot lag (takes effect on the next call).
+    /// Current slot lag.
+    pub fn lag(&self) -> u64 {
+        self.state.lag()
+    }
+
+    /// Changes the slot lag (takes effect on the next call, and in the chain's visibility
+    /// oracle).
     pub fn set_lag(&self, slots: u64) {
-        self.state.lag.store(slots, Ordering::Relaxed);
+        self.state.chain.set_endpoint_lag(self.state.index, slots);
+    }
+
+    /// Its indexing-delay distribution (fixed when the cluster starts).
+    pub fn indexing_delay(&self) -> LatencyModel {
+        self.state
+            .chain
+            .indexing_delay_model(self.state.index)
+            .unwrap_or(LatencyModel::ZERO)
     }
 
     /// Current latency model.
@@ -392,343 +378,4 @@ impl Drop for SimEndpoint {
             running.task.abort();
         }
     }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    state: Arc<EndpointState>,
-    mut stop: oneshot::Receiver<()>,
-) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            // A send or a dropped sender both mean stop.
-            _ = &mut stop => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    connections.spawn(serve_connection(stream, state.clone()));
-                }
-                Err(e) => {
-                    // Usually EMFILE; back off instead of spinning.
-                    tracing::warn!(endpoint = %state.name, error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-    drop(listener);
-    connections.shutdown().await;
-}
-
-async fn serve_connection(stream: TcpStream, state: Arc<EndpointState>) {
-    let reset = Arc::new(Notify::new());
-    let service = {
-        let reset = reset.clone();
-        service_fn(move |req| handle(req, state.clone(), reset.clone()))
-    };
-    let mut conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-    tokio::select! {
-        _ = &mut conn => {}
-        () = reset.notified() => {
-            // Take the socket back from hyper and close it with SO_LINGER=0: the kernel sends
-            // an RST, which the client sees as "connection reset by peer".
-            let stream = conn.into_parts().io.into_inner();
-            let _ = stream.set_zero_linger();
-            drop(stream);
-        }
-    }
-}
-
-/// One JSON-RPC call as parsed from the body; fields borrow from it.
-#[derive(Debug, Deserialize)]
-struct Call<'a> {
-    #[serde(borrow, default, deserialize_with = "present")]
-    id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    jsonrpc: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    method: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    params: Option<&'a RawValue>,
-}
-
-/// Distinguishes `"id": null` (echo `null`) from no id (a notification: no answer).
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
-    <&'de RawValue>::deserialize(d).map(Some)
-}
-
-#[derive(Debug)]
-enum Item<'a> {
-    Call(Call<'a>),
-    /// Not a valid request object; the id if one could be read.
-    Invalid(Option<&'a RawValue>),
-}
-
-#[derive(Debug)]
-enum Parsed<'a> {
-    Single(Item<'a>),
-    Batch(Vec<Item<'a>>),
-    /// Not JSON, or an empty batch: answered with one error and `"id": null`.
-    Unreadable(RpcError),
-}
-
-impl Parsed<'_> {
-    fn items(&self) -> &[Item<'_>] {
-        match self {
-            Parsed::Single(item) => std::slice::from_ref(item),
-            Parsed::Batch(items) => items,
-            Parsed::Unreadable(_) => &[],
-        }
-    }
-
-    /// Method names of the valid calls (what gets counted and rate-limited).
-    fn methods(&self) -> Vec<&str> {
-        self.items()
-            .iter()
-            .filter_map(|i| match i {
-                Item::Call(c) => c.method.as_deref(),
-                Item::Invalid(_) => None,
-            })
-            .collect()
-    }
-
-    /// The id to put on a whole-request error (429): the call's for a single request.
-    fn request_id(&self) -> &str {
-        match self {
-            Parsed::Single(Item::Call(Call { id: Some(id), .. })) => id.get(),
-            _ => "null",
-        }
-    }
-}
-
-fn parse_item(raw: &RawValue) -> Item<'_> {
-    match serde_json::from_str::<Call<'_>>(raw.get()) {
-        Ok(call) if call.jsonrpc.as_deref() == Some("2.0") && call.method.is_some() => {
-            Item::Call(call)
-        }
-        Ok(call) => Item::Invalid(call.id),
-        Err(_) => Item::Invalid(None),
-    }
-}
-
-fn parse_body(body: &[u8]) -> Parsed<'_> {
-    let Ok(raw) = serde_json::from_slice::<&RawValue>(body) else {
-        return Parsed::Unreadable(RpcError::parse_error());
-    };
-    if raw.get().starts_with('[') {
-        match serde_json::from_str::<Vec<&RawValue>>(raw.get()) {
-            Ok(items) if items.is_empty() => Parsed::Unreadable(RpcError::invalid_request()),
-            Ok(items) => Parsed::Batch(items.into_iter().map(parse_item).collect()),
-            Err(_) => Parsed::Unreadable(RpcError::parse_error()),
-        }
-    } else {
-        Parsed::Single(parse_item(raw))
-    }
-}
-
-fn write_error(out: &mut Vec<u8>, id: &str, error: &RpcError) {
-    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"error\":");
-    error.write(out);
-    out.extend_from_slice(b",\"id\":");
-    out.extend_from_slice(id.as_bytes());
-    out.push(b'}');
-}
-
-/// Appends the response to one item; returns false for a notification (nothing written).
-fn answer_item(
-    out: &mut Vec<u8>,
-    item: &Item<'_>,
-    ctx: &CallContext<'_>,
-    unhealthy: Option<u64>,
-) -> bool {
-    let call = match item {
-        Item::Invalid(id) => {
-            write_error(
-                out,
-                id.map_or("null", |i| i.get()),
-                &RpcError::invalid_request(),
-            );
-            return true;
-        }
-        Item::Call(call) => call,
-    };
-    let Some(id) = call.id else {
-        return false;
-    };
-    let method = call.method.as_deref().unwrap_or_default();
-    if let Some(slots_behind) = unhealthy {
-        write_error(out, id.get(), &RpcError::node_unhealthy(slots_behind));
-        return true;
-    }
-    let start = out.len();
-    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"result\":");
-    match methods::call(ctx, method, call.params, out) {
-        Ok(()) => {
-            out.extend_from_slice(b",\"id\":");
-            out.extend_from_slice(id.get().as_bytes());
-            out.push(b'}');
-        }
-        Err(error) => {
-            out.truncate(start);
-            write_error(out, id.get(), &error);
-        }
-    }
-    true
-}
-
-fn answer(parsed: &Parsed<'_>, ctx: &CallContext<'_>, unhealthy: Option<u64>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
-    match parsed {
-        Parsed::Unreadable(error) => write_error(&mut out, "null", error),
-        Parsed::Single(item) => {
-            answer_item(&mut out, item, ctx, unhealthy);
-        }
-        Parsed::Batch(items) => {
-            out.push(b'[');
-            for item in items {
-                let before = out.len();
-                if before > 1 {
-                    out.push(b',');
-                }
-                if !answer_item(&mut out, item, ctx, unhealthy) {
-                    out.truncate(before);
-                }
-            }
-            out.push(b']');
-            if out.len() == 2 {
-                // Only notifications: no response body at all.
-                out.clear();
-            }
-        }
-    }
-    out
-}
-
-fn response(
-    status: StatusCode,
-    content_type: &'static str,
-    body: impl Into<Bytes>,
-) -> Response<Body> {
-    let mut resp = Response::new(Body::from(body.into()));
-    *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    resp
-}
-
-fn too_many_requests(id: &str, message: &'static str, retry_after_secs: u64) -> Response<Body> {
-    let mut body = Vec::new();
-    write_error(&mut body, id, &RpcError::new(429, message));
-    let mut resp = response(StatusCode::TOO_MANY_REQUESTS, "application/json", body);
-    resp.headers_mut()
-        .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
-    resp
-}
-
-/// nginx's error page, as a load balancer in front of a provider's nodes sends it.
-fn gateway_error(code: u16) -> Response<Body> {
-    let (status, text) = if code == 503 {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "503 Service Temporarily Unavailable",
-        )
-    } else {
-        (StatusCode::BAD_GATEWAY, "502 Bad Gateway")
-    };
-    let body = format!(
-        "<html>\r\n<head><title>{text}</title></head>\r\n<body>\r\n<center><h1>{text}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
-    );
-    response(status, "text/html", body)
-}
-
-const PER_METHOD_LIMIT_MESSAGE: &str = "Too many requests for a specific RPC call";
-const PER_IP_LIMIT_MESSAGE: &str =
-    "Too many requests from your IP, contact your application developer or support@rpcpool.com.";
-
-async fn handle(
-    req: Request<Incoming>,
-    state: Arc<EndpointState>,
-    reset: Arc<Notify>,
-) -> Result<Response<Body>, Infallible> {
-    if req.method() == Method::GET && req.uri().path() == "/health" {
-        // agave's plain-HTTP health check.
-        let lag = state.lag.load(Ordering::Relaxed);
-        let text = if lag > 128 { "behind" } else { "ok" };
-        return Ok(response(StatusCode::OK, "text/plain", text));
-    }
-    if req.method() != Method::POST {
-        return Ok(response(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "text/plain",
-            "Used HTTP Method is not allowed. POST or OPTIONS is required",
-        ));
-    }
-    let body = match axum::body::to_bytes(Body::new(req.into_body()), MAX_BODY_BYTES).await {
-        Ok(body) => body,
-        Err(_) => return Ok(response(StatusCode::PAYLOAD_TOO_LARGE, "text/plain", "")),
-    };
-    let counters = &state.counters;
-    bump(&counters.http_requests);
-    let parsed = parse_body(&body);
-    let methods = parsed.methods();
-    for m in &methods {
-        let i = METHODS.iter().position(|k| k == m).unwrap_or(METHODS.len());
-        bump(&counters.calls[i]);
-    }
-
-    let lag = state.lag.load(Ordering::Relaxed);
-    let limited = state
-        .limiter
-        .lock()
-        .as_mut()
-        .and_then(|l| l.admit(tokio::time::Instant::now(), &methods).err());
-    let (fault, delay) = state.decide(lag);
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    if let Some((hit, retry_after)) = limited {
-        bump(&counters.rate_limited);
-        let message = match hit {
-            LimitHit::Total => PER_IP_LIMIT_MESSAGE,
-            LimitHit::Method => PER_METHOD_LIMIT_MESSAGE,
-        };
-        return Ok(too_many_requests(parsed.request_id(), message, retry_after));
-    }
-    let mut unhealthy = None;
-    match fault {
-        None => {}
-        Some(Fault::Http5xx(code)) => {
-            bump(&counters.http_5xx);
-            return Ok(gateway_error(code));
-        }
-        Some(Fault::RateLimited { retry_after_secs }) => {
-            bump(&counters.rate_limited);
-            return Ok(too_many_requests(
-                parsed.request_id(),
-                PER_METHOD_LIMIT_MESSAGE,
-                retry_after_secs,
-            ));
-        }
-        Some(Fault::Unhealthy { slots_behind }) => {
-            bump(&counters.unhealthy);
-            unhealthy = Some(slots_behind);
-        }
-        Some(Fault::Reset) => {
-            bump(&counters.resets);
-            reset.notify_one();
-            return std::future::pending().await;
-        }
-        Some(Fault::Hang) => {
-            bump(&counters.hangs);
-            return std::future::pending().await;
-        }
-    }
-    let ctx = CallContext {
-        chain: &state.chain,
-        lag,
-    };
-    let out = answer(&parsed, &ctx, unhealthy);
-    Ok(response(StatusCode::OK, "application/json", out))
 }

@@ -1,0 +1,324 @@
+//! The chain's ledger: the launchpad transactions generated so far, oldest first, with the
+//! indexes methods look them up by (signature, mint) and each transaction's indexing delay on
+//! every endpoint; and the [`Chain`]'s ground-truth queries on it (no lag or delay applied).
+//!
+//! Everything in it is derived from the seed: the number of transactions in a slot from
+//! `(seed, slot)`, every key of a transaction from `(seed, sequence)`, and its indexing delay on
+//! endpoint `e` from `(seed, e, sequence)` (see [`super::visibility`]). The delays are drawn once,
+//! when the transaction is generated, and kept beside it, so a visibility check on the hot path
+//! (every entry of a 1000-signature page) is a lookup.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use super::visibility::draw_indexing_delay;
+use super::{Chain, SignatureInfo};
+use crate::codec::{SeedStream, base58_encode, decode_fixed};
+use crate::latency::LatencyModel;
+
+// Domain tags keep the seeded streams for different purposes independent.
+const DOMAIN_SLOT_COUNT: u64 = 0x510_7C0;
+const DOMAIN_TX: u64 = 0x7_8000;
+
+/// The keys of one generated transaction, derived from `(seed, sequence)`.
+#[derive(Debug, Clone)]
+pub(crate) struct TxKeys {
+    /// The transaction's first signature (the creator's).
+    pub(crate) signature: [u8; 64],
+    /// Second signature (the new mint keypair signs `create`).
+    pub(crate) mint_signature: [u8; 64],
+    /// Per-transaction accounts, in [`crate::templates::KEY_ROLES`] order.
+    pub(crate) accounts: [[u8; 32]; 6],
+}
+
+/// Index of the mint in [`TxKeys::accounts`].
+pub(crate) const MINT_ROLE: usize = 1;
+
+pub(crate) fn tx_keys(seed: u64, sequence: u64) -> TxKeys {
+    let mut s = SeedStream::new(&[seed, DOMAIN_TX, sequence]);
+    let signature = s.bytes();
+    let mint_signature = s.bytes();
+    let mut accounts = [[0_u8; 32]; 6];
+    for a in &mut accounts {
+        s.fill(a);
+    }
+    TxKeys {
+        signature,
+        mint_signature,
+        accounts,
+    }
+}
+
+/// One transaction in the ledger (keys are re-derived from the sequence number on demand).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Record {
+    pub(crate) sequence: u64,
+    pub(crate) slot: u64,
+    pub(crate) transaction_index: u32,
+    pub(crate) signature: [u8; 64],
+    /// The signature in base58, kept inline so a 1000-entry page does no encoding.
+    signature_text: [u8; 88],
+    signature_len: u8,
+}
+
+impl Record {
+    fn new(sequence: u64, slot: u64, transaction_index: u32, signature: [u8; 64]) -> Record {
+        let text = base58_encode(&signature);
+        let mut signature_text = [0_u8; 88];
+        // 64 bytes never need more than 88 base58 characters.
+        signature_text[..text.len()].copy_from_slice(text.as_bytes());
+        Record {
+            sequence,
+            slot,
+            transaction_index,
+            signature,
+            signature_text,
+            signature_len: text.len() as u8,
+        }
+    }
+
+    /// The signature in base58.
+    pub(crate) fn signature_str(&self) -> &str {
+        // Only ever filled from a `String`, so always UTF-8; the fallback is unreachable.
+        std::str::from_utf8(&self.signature_text[..usize::from(self.signature_len)])
+            .unwrap_or_default()
+    }
+}
+
+/// The generated transactions, oldest first.
+#[derive(Debug)]
+pub(crate) struct Ledger {
+    seed: u64,
+    /// Mean transactions per slot.
+    per_slot: f64,
+    max_retained: usize,
+    /// Indexing-delay model of each endpoint, in endpoint order.
+    delay_models: Vec<LatencyModel>,
+    /// Last slot generated (inclusive).
+    pub(super) through_slot: u64,
+    next_sequence: u64,
+    pub(super) records: VecDeque<Record>,
+    /// Indexing delay (ns) of every retained record on every endpoint: `delay_models.len()`
+    /// entries per record, in the order of `records`.
+    delays_ns: VecDeque<u64>,
+    by_signature: HashMap<[u8; 64], u64>,
+    by_mint: HashMap<[u8; 32], u64>,
+}
+
+impl Ledger {
+    /// An empty ledger that will generate slots after `through_slot`.
+    pub(super) fn new(
+        seed: u64,
+        per_slot: f64,
+        max_retained: usize,
+        delay_models: Vec<LatencyModel>,
+        through_slot: u64,
+    ) -> Ledger {
+        Ledger {
+            seed,
+            per_slot,
+            max_retained,
+            delay_models,
+            through_slot,
+            next_sequence: 0,
+            records: VecDeque::new(),
+            delays_ns: VecDeque::new(),
+            by_signature: HashMap::new(),
+            by_mint: HashMap::new(),
+        }
+    }
+
+    /// The retained transaction with this sequence number.
+    pub(crate) fn get(&self, sequence: u64) -> Option<&Record> {
+        let first = self.records.front()?.sequence;
+        self.records
+            .get(usize::try_from(sequence.checked_sub(first)?).ok()?)
+    }
+
+    /// The transaction with this signature, if still retained.
+    pub(crate) fn by_signature(&self, signature: &[u8; 64]) -> Option<&Record> {
+        self.get(*self.by_signature.get(signature)?)
+    }
+
+    /// The transaction that created this mint, if still retained.
+    pub(crate) fn by_mint(&self, mint: &[u8; 32]) -> Option<&Record> {
+        self.get(*self.by_mint.get(mint)?)
+    }
+
+    /// Transactions with `slot <= max_slot`, newest first, strictly older than `before` (a
+    /// sequence number) when given.
+    pub(crate) fn newest_first(
+        &self,
+        max_slot: u64,
+        before: Option<u64>,
+    ) -> impl Iterator<Item = &Record> {
+        let mut end = self.records.partition_point(|r| r.slot <= max_slot);
+        if let Some(before) = before {
+            let first = self.records.front().map_or(0, |r| r.sequence);
+            let idx = before.saturating_sub(first) as usize;
+            end = end.min(idx);
+        }
+        self.records.range(..end).rev()
+    }
+
+    /// The indexing delay of a retained `record` on `endpoint` (zero for an endpoint the
+    /// chain was not told about).
+    pub(crate) fn delay(&self, record: &Record, endpoint: usize) -> Duration {
+        let n = self.delay_models.len();
+        let Some(first) = self.records.front().map(|r| r.sequence) else {
+            return Duration::ZERO;
+        };
+        if endpoint >= n {
+            return Duration::ZERO;
+        }
+        let index = (record.sequence.saturating_sub(first) as usize) * n + endpoint;
+        Duration::from_nanos(self.delays_ns.get(index).copied().unwrap_or(0))
+    }
+
+    /// Generates every slot up to `tip`, then forgets the oldest transactions beyond the
+    /// retention limit.
+    pub(super) fn extend_to(&mut self, tip: u64) {
+        while self.through_slot < tip {
+            let slot = self.through_slot + 1;
+            let count = slot_count(self.seed, self.per_slot, slot);
+            for index in 0..count {
+                let sequence = self.next_sequence;
+                self.next_sequence += 1;
+                let keys = tx_keys(self.seed, sequence);
+                // Launchpad transactions sit among others in a real block.
+                let transaction_index = 40 + index * 17;
+                self.records.push_back(Record::new(
+                    sequence,
+                    slot,
+                    transaction_index,
+                    keys.signature,
+                ));
+                for (endpoint, model) in self.delay_models.iter().enumerate() {
+                    let delay = draw_indexing_delay(model, self.seed, endpoint, sequence);
+                    let ns = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
+                    self.delays_ns.push_back(ns);
+                }
+                self.by_signature.insert(keys.signature, sequence);
+                self.by_mint.insert(keys.accounts[MINT_ROLE], sequence);
+            }
+            self.through_slot = slot;
+        }
+        while self.records.len() > self.max_retained {
+            if let Some(old) = self.records.pop_front() {
+                self.delays_ns.drain(..self.delay_models.len());
+                self.by_signature.remove(&old.signature);
+                let keys = tx_keys(self.seed, old.sequence);
+                self.by_mint.remove(&keys.accounts[MINT_ROLE]);
+            }
+        }
+    }
+}
+
+impl Chain {
+    /// Everything known about a transaction, whatever its slot (no lag or delay applied).
+    pub fn signature_info(&self, signature: &str) -> Option<SignatureInfo> {
+        let sig = decode_fixed::<64>(signature).ok()?;
+        let record = self.read(|l| l.by_signature(&sig).copied())?;
+        Some(self.info(&record))
+    }
+
+    /// The newest transactions with `slot <= max_slot`, newest first: the ground truth, with
+    /// no endpoint's indexing delay applied (what a lag-free endpoint with zero delay returns
+    /// for `getSignaturesForAddress(program)`).
+    pub fn signatures(&self, max_slot: u64, limit: usize) -> Vec<SignatureInfo> {
+        let records: Vec<Record> = self.read(|l| {
+            l.newest_first(max_slot, None)
+                .take(limit)
+                .copied()
+                .collect()
+        });
+        records.iter().map(|r| self.info(r)).collect()
+    }
+
+    /// The slot a mint was created in, if the chain created it.
+    pub fn mint_slot(&self, mint: &str) -> Option<u64> {
+        let mint = decode_fixed::<32>(mint).ok()?;
+        self.read(|l| l.by_mint(&mint).map(|r| r.slot))
+    }
+
+    /// How many transactions the chain currently retains.
+    pub fn retained_signatures(&self) -> usize {
+        self.read(|l| l.records.len())
+    }
+
+    pub(crate) fn info(&self, record: &Record) -> SignatureInfo {
+        let keys = tx_keys(self.inner.seed, record.sequence);
+        SignatureInfo {
+            signature: record.signature_str().to_owned(),
+            slot: record.slot,
+            transaction_index: record.transaction_index,
+            block_time: self.block_time(record.slot),
+            mint: base58_encode(&keys.accounts[MINT_ROLE]),
+            sequence: record.sequence,
+        }
+    }
+}
+
+/// How many launchpad transactions land in `slot`.
+pub(super) fn slot_count(seed: u64, per_slot: f64, slot: u64) -> u32 {
+    poisson(
+        per_slot,
+        &mut SeedStream::new(&[seed, DOMAIN_SLOT_COUNT, slot]),
+    )
+}
+
+/// Poisson sample: Knuth's product method for small means, a rounded normal for large ones.
+fn poisson(mean: f64, s: &mut SeedStream) -> u32 {
+    if mean <= 0.0 {
+        return 0;
+    }
+    if mean > 30.0 {
+        // Box–Muller.
+        let (u1, u2) = (s.next_f64().max(f64::MIN_POSITIVE), s.next_f64());
+        let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+        return (mean + z * mean.sqrt()).round().max(0.0) as u32;
+    }
+    let limit = (-mean).exp();
+    let mut product = s.next_f64();
+    let mut count = 0;
+    while product > limit {
+        count += 1;
+        product *= s.next_f64();
+    }
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poisson_mean() {
+        let mut s = SeedStream::new(&[1]);
+        let n = 100_000;
+        let total: u64 = (0..n).map(|_| u64::from(poisson(1.6, &mut s))).sum();
+        let mean = total as f64 / n as f64;
+        assert!((mean - 1.6).abs() < 0.02, "{mean}");
+    }
+
+    #[test]
+    fn delays_follow_their_records_through_retention() {
+        let models = vec![
+            LatencyModel::lognormal(50.0, 0.8),
+            LatencyModel::ZERO,
+            LatencyModel::lognormal(20.0, 0.3),
+        ];
+        let mut ledger = Ledger::new(9, 2.0, 50, models.clone(), 0);
+        ledger.extend_to(200);
+        assert_eq!(ledger.records.len(), 50);
+        assert_eq!(ledger.delays_ns.len(), 150);
+        for r in &ledger.records {
+            for (e, model) in models.iter().enumerate() {
+                let expected = draw_indexing_delay(model, 9, e, r.sequence);
+                let ns = Duration::from_nanos(expected.as_nanos() as u64);
+                assert_eq!(ledger.delay(r, e), ns);
+            }
+            assert_eq!(ledger.delay(r, 3), Duration::ZERO);
+        }
+    }
+}
