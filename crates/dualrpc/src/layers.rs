@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["strategy"],
     &["rounds"],
     &["cache", "coalesce"],
-    &["pool"],
+    &["pool", "pubsub"],
     &["bench"],
 ];
 

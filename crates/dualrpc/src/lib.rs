@@ -43,7 +43,8 @@
 //! 7. `strategy/` (one module per strategy);
 //! 8. `rounds` (a call's rounds: strategy, budget wait, last resort, retry; reporting);
 //! 9. `cache` (finality-aware), `coalesce` (identical calls in flight);
-//! 10. [`pool`] ([`Pool`] and its call builder);
+//! 10. [`pool`] ([`Pool`] and its call builder), [`pubsub`] (subscriptions over WebSocket,
+//!     fanned out and deduplicated);
 //! 11. `bench` (the micro-benchmarks' way in; hidden).
 //!
 //! `ARCHITECTURE.md` at the repository root follows a request and a config value through
@@ -69,6 +70,7 @@ pub mod jsonrpc;
 pub mod outcome;
 pub mod policy;
 pub mod pool;
+pub mod pubsub;
 pub mod reply;
 mod rounds;
 mod select;

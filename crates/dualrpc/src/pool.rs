@@ -79,6 +79,10 @@ struct Core {
     next_id: AtomicU64,
     /// The slots served per method and params, so no answer goes backwards.
     served: Arc<dyn ServedSlots>,
+    /// Subscriptions, made on first use (inside a runtime) from these settings and URLs.
+    hub: std::sync::OnceLock<crate::pubsub::Hub>,
+    hub_settings: crate::config::SubscriptionSettings,
+    ws_urls: Vec<http::Uri>,
 }
 
 /// A snapshot of the pool for `/status`.
@@ -160,6 +164,13 @@ impl Pool {
             hasher: foldhash::fast::RandomState::default(),
             next_id: AtomicU64::new(1),
             served: Arc::new(LocalServedSlots::new(SERVED_KEYS)),
+            hub: std::sync::OnceLock::new(),
+            hub_settings: settings.subscriptions.clone(),
+            ws_urls: settings
+                .endpoints
+                .iter()
+                .map(|e| e.ws_url.0.clone())
+                .collect(),
         };
         Pool {
             core: Arc::new(core),
@@ -189,6 +200,20 @@ impl Pool {
         params: Option<&'a RawValue>,
     ) -> CallBuilder<'a> {
         CallBuilder::new(self, method, params.map_or(Params::None, Params::Borrowed))
+    }
+
+    /// The pool's subscriptions (Solana PubSub), shared by every client. The first call
+    /// must come from inside a Tokio runtime (upstream connections are tasks).
+    pub fn subscriptions(&self) -> &crate::pubsub::Hub {
+        let core = &self.core;
+        core.hub.get_or_init(|| {
+            crate::pubsub::Hub::new(
+                core.cx.upstreams.clone(),
+                core.ws_urls.clone(),
+                core.cx.sightings.clone(),
+                core.hub_settings.clone(),
+            )
+        })
     }
 
     /// Endpoint names in config order.

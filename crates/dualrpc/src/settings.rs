@@ -27,6 +27,8 @@ pub struct Settings {
     pub(crate) coalesce: bool,
     /// Largest upstream body accepted.
     pub(crate) max_response_bytes: usize,
+    /// `[subscriptions]`.
+    pub(crate) subscriptions: crate::config::SubscriptionSettings,
 }
 
 /// One endpoint, ready to connect to.
@@ -39,6 +41,8 @@ pub(crate) struct EndpointSettings {
     /// (calls per second, burst).
     pub(crate) rate_limit: Option<(f64, f64)>,
     pub(crate) weights: HashMap<Box<str>, f64>,
+    /// The PubSub URL (`ws_url`, or `url` with `ws`/`wss`).
+    pub(crate) ws_url: SecretUrl,
 }
 
 /// A parsed endpoint URL that cannot be printed: its `Debug` says `<redacted>`.
@@ -95,6 +99,18 @@ impl From<&BreakerConfig> for BreakerSettings {
             max_open: Duration::from_millis(c.max_open_ms).max(open),
         }
     }
+}
+
+/// `url` with `ws` for `http` and `wss` for `https`.
+fn ws_of(url: &http::Uri) -> http::Uri {
+    let mut parts = url.clone().into_parts();
+    let secure = url.scheme() == Some(&http::uri::Scheme::HTTPS);
+    parts.scheme = Some(
+        (if secure { "wss" } else { "ws" })
+            .parse()
+            .expect("ws and wss are schemes"),
+    );
+    http::Uri::from_parts(parts).unwrap_or_else(|_| url.clone())
 }
 
 fn ms(v: u64) -> Duration {
@@ -185,8 +201,26 @@ impl Settings {
                     ));
                 }
             }
+            let ws_url = match &e.ws_url {
+                None => ws_of(&url),
+                Some(ws) => match ws.expose().parse::<http::Uri>() {
+                    Ok(u)
+                        if matches!(u.scheme_str(), Some("ws" | "wss"))
+                            && u.host().is_some_and(|h| !h.is_empty()) =>
+                    {
+                        u
+                    }
+                    _ => {
+                        return invalid(format!(
+                            "endpoint `{}`: ws_url is not an absolute ws(s) URL (value not shown: it may hold a key)",
+                            e.name
+                        ));
+                    }
+                },
+            };
             endpoints.push(EndpointSettings {
                 name: e.name.as_str().into(),
+                ws_url: SecretUrl(ws_url),
                 url: SecretUrl(url),
                 role: e.role,
                 timeout: e.timeout_ms.map(ms),
@@ -271,6 +305,10 @@ impl Settings {
             cache_max_bytes: config.cache.max_bytes,
             coalesce: config.cache.coalesce,
             max_response_bytes: config.limits.max_response_bytes,
+            subscriptions: config
+                .subscriptions
+                .settings()
+                .map_err(ConfigError::Invalid)?,
         })
     }
 }

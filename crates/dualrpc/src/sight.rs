@@ -140,15 +140,20 @@ impl Sightings {
                 None => break,
             }
         }
-        let bit = 1u64 << (ep.index % 64);
         let query = self.hasher.hash_one(key);
         let mut inner = self.inner.lock();
-        let inner = &mut *inner;
         if inner.primed.len() >= MAX_PRIMED {
             inner.primed.clear();
         }
         let counted = !inner.primed.insert(query);
-        for &h in &hashes[..n] {
+        self.see(&mut inner, ep, &hashes[..n], counted, now);
+    }
+
+    /// Records that `ep` showed the signatures `hashes` at `now` (`counted`: they may be
+    /// new, not from a priming list).
+    fn see(&self, inner: &mut Inner, ep: &Endpoint, hashes: &[u64], counted: bool, now: Instant) {
+        let bit = 1u64 << (ep.index % 64);
+        for &h in hashes {
             match inner.seen.get_mut(&h) {
                 None => {
                     inner.seen.insert(
@@ -185,6 +190,22 @@ impl Sightings {
                 inner.seen.remove(&old);
             }
         }
+    }
+
+    /// `ep` delivered the logs notification `result` (`{context, value: {signature}}`) at
+    /// `now`: a transaction is new when first notified, whoever delivers it.
+    pub(crate) fn observe_notification(&self, ep: &Endpoint, result: &str, now: Instant) {
+        #[derive(Deserialize)]
+        struct Value<'a> {
+            #[serde(borrow)]
+            value: Entry<'a>,
+        }
+        let Ok(v) = serde_json::from_str::<Value<'_>>(result) else {
+            return;
+        };
+        let hash = self.hasher.hash_one(v.value.signature.as_bytes());
+        let mut inner = self.inner.lock();
+        self.see(&mut inner, ep, &[hash], true, now);
     }
 
     /// Every endpoint's figures, names from `names` (in endpoint order).

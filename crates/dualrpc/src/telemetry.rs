@@ -220,6 +220,24 @@ pub fn method_label(method: &str) -> &'static str {
     crate::catalog::lookup(method).label
 }
 
+/// A copy of a subscription notification was judged: `forwarded` (the first), `duplicate`,
+/// `older` (behind one already forwarded for that account) or `malformed`.
+pub(crate) fn notification(result: &'static str) {
+    counter!("dualrpc_notifications_total", "result" => result).increment(1);
+}
+
+/// An upstream's PubSub connection ended and will be reconnected.
+pub(crate) fn ws_reconnect(endpoint: &str) {
+    counter!("dualrpc_upstream_ws_reconnects_total", "endpoint" => endpoint.to_string())
+        .increment(1);
+}
+
+/// Distinct subscriptions open upstream, and client subscriptions on them.
+pub(crate) fn subscriptions(distinct: usize, clients: usize) {
+    gauge!("dualrpc_subscriptions_active").set(distinct as f64);
+    gauge!("dualrpc_subscription_client_subscriptions").set(clients as f64);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,3 +289,4 @@ mod tests {
         }
     }
 }
+

@@ -133,8 +133,11 @@ pub struct GatewayOptions {
 /// The gateway's part of the config file, validated.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
-    /// Where to listen.
+    /// Where to listen (JSON-RPC over HTTP, and PubSub upgrades).
     pub listen: SocketAddr,
+    /// A second address for PubSub (`ws_listen`); `None`: `listen`'s port + 1 — where
+    /// web3.js looks for `http://HOST:8899` — or any free port when `listen`'s is 0.
+    pub ws_listen: Option<SocketAddr>,
     /// Everything else.
     pub options: GatewayOptions,
 }
@@ -145,6 +148,7 @@ impl Default for GatewayConfig {
             listen: DEFAULT_LISTEN
                 .parse()
                 .expect("DEFAULT_LISTEN is an address"),
+            ws_listen: None,
             options: GatewayOptions::default(),
         }
     }
@@ -155,13 +159,26 @@ impl GatewayConfig {
     pub fn loopback() -> GatewayConfig {
         GatewayConfig {
             listen: "127.0.0.1:0".parse().expect("a loopback address"),
+            ws_listen: None,
             options: GatewayOptions::default(),
         }
+    }
+
+    /// Where PubSub is served besides `listen` (see [`GatewayConfig::ws_listen`]).
+    pub fn ws_addr(&self) -> SocketAddr {
+        self.ws_listen.unwrap_or_else(|| {
+            let mut addr = self.listen;
+            if addr.port() != 0 {
+                addr.set_port(addr.port().wrapping_add(1));
+            }
+            addr
+        })
     }
 
     /// Takes the gateway's sections out of `doc` and validates them.
     pub fn from_document(doc: &mut Document) -> Result<GatewayConfig, ConfigError> {
         let listen: Option<SocketAddr> = doc.take("listen")?;
+        let ws_listen: Option<SocketAddr> = doc.take("ws_listen")?;
         let front: FrontFile = doc.take("gateway")?;
         let limits: LimitsFile = doc.take("limits")?;
         let invalid = |msg: &str| Err(ConfigError::Invalid(msg.to_string()));
@@ -176,6 +193,7 @@ impl GatewayConfig {
         }
         Ok(GatewayConfig {
             listen: listen.unwrap_or_else(|| GatewayConfig::default().listen),
+            ws_listen,
             options: GatewayOptions {
                 limits: Limits {
                     max_request_bytes: limits.max_request_bytes,

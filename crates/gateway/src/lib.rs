@@ -35,6 +35,7 @@ mod rpc;
 mod server;
 mod service;
 mod workers;
+mod ws;
 
 use std::sync::Arc;
 

@@ -25,6 +25,7 @@ use crate::{Gateway, GatewayConfig};
 #[derive(Debug)]
 pub struct Server {
     addr: SocketAddr,
+    ws_addr: SocketAddr,
     gateway: Gateway,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
@@ -46,17 +47,34 @@ impl Server {
             std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.listen))
         })?;
         let addr = listener.local_addr()?;
+        let ws = config.ws_addr();
+        let ws_listener = TcpListener::bind(ws)
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {ws}: {e}")))?;
+        let ws_addr = ws_listener.local_addr()?;
         let gateway = Gateway::new(pool, config.options);
         let (stop, stopped) = oneshot::channel::<()>();
         let serving = gateway.clone();
         let task = tokio::spawn(async move {
-            serve(&serving, listener, async {
+            let (stop_ws, stopped_ws) = oneshot::channel::<()>();
+            let ws_gateway = serving.clone();
+            let ws_task = tokio::spawn(async move {
+                serve(&ws_gateway, ws_listener, async {
+                    let _ = stopped_ws.await;
+                })
+                .await
+            });
+            let served = serve(&serving, listener, async {
                 let _ = stopped.await;
             })
-            .await
+            .await;
+            let _ = stop_ws.send(());
+            let _ = ws_task.await;
+            served
         });
         Ok(Server {
             addr,
+            ws_addr,
             gateway,
             stop: Some(stop),
             task: Some(task),
@@ -71,6 +89,11 @@ impl Server {
     /// `http://ADDR`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The PubSub address (`ws_listen`).
+    pub fn ws_addr(&self) -> SocketAddr {
+        self.ws_addr
     }
 
     /// The gateway (for reloads).
@@ -144,8 +167,9 @@ pub(crate) async fn serve(
         let (state, router) = (state.clone(), router.clone());
         let service =
             service_fn(move |request| crate::service::call(state.clone(), router.clone(), request));
+        // With upgrades: a `GET` with `Upgrade: websocket` becomes a PubSub session.
         let conn = builder
-            .serve_connection(TokioIo::new(stream), service)
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
         let conn = graceful.watch(conn);
         tokio::spawn(async move {

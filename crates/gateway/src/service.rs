@@ -1,6 +1,7 @@
 //! The gateway as a hyper service: a JSON-RPC post (`POST /`, `POST /{strategy}`) goes
 //! straight to [`rpc::serve`] — no route table, no copy of the headers for extractors, no
-//! boxed body — and everything else to the axum [`Router`] (operator pages, errors).
+//! boxed body —, a WebSocket upgrade to the PubSub sessions (`crate::ws`), and everything
+//! else to the axum [`Router`] (operator pages, errors).
 //!
 //! [`rpc::serve`]: crate::rpc::serve
 
@@ -85,6 +86,15 @@ pub(crate) async fn call(
             body,
         )
         .await;
+        return Ok(response.map(GatewayBody::Rpc));
+    }
+    if crate::ws::is_upgrade(&request) {
+        let snapshot = state.current.load_full();
+        let response = crate::ws::upgrade(
+            snapshot.pool.clone(),
+            &snapshot.options.front.api_keys,
+            request,
+        );
         return Ok(response.map(GatewayBody::Rpc));
     }
     let response = router.oneshot(request.map(axum::body::Body::new)).await?;

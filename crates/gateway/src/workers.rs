@@ -25,6 +25,7 @@ use crate::{Gateway, GatewayConfig};
 #[derive(Debug)]
 pub struct Workers {
     addr: SocketAddr,
+    ws_addr: SocketAddr,
     gateway: Gateway,
     stop: watch::Sender<bool>,
     threads: Vec<JoinHandle<std::io::Result<()>>>,
@@ -40,10 +41,12 @@ impl Workers {
     pub fn start(pool: Pool, config: GatewayConfig, workers: usize) -> std::io::Result<Workers> {
         let listeners = bind_shared(config.listen, workers.max(1))?;
         let addr = listeners[0].local_addr()?;
+        let ws_listeners = bind_shared(config.ws_addr(), workers.max(1))?;
+        let ws_addr = ws_listeners[0].local_addr()?;
         let gateway = Gateway::new(pool, config.options);
         let (stop, stopped) = watch::channel(false);
         let mut threads = Vec::with_capacity(listeners.len());
-        for (i, listener) in listeners.into_iter().enumerate() {
+        for (i, (listener, ws_listener)) in listeners.into_iter().zip(ws_listeners).enumerate() {
             let (gateway, mut stopped) = (gateway.clone(), stopped.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("dualrpc-worker-{i}"))
@@ -55,16 +58,23 @@ impl Workers {
                         .build()?;
                     runtime.block_on(async move {
                         let listener = tokio::net::TcpListener::from_std(listener)?;
-                        crate::server::serve(&gateway, listener, async move {
+                        let ws_listener = tokio::net::TcpListener::from_std(ws_listener)?;
+                        let mut ws_stopped = stopped.clone();
+                        let ws = crate::server::serve(&gateway, ws_listener, async move {
+                            let _ = ws_stopped.wait_for(|s| *s).await;
+                        });
+                        let http = crate::server::serve(&gateway, listener, async move {
                             let _ = stopped.wait_for(|s| *s).await;
-                        })
-                        .await
+                        });
+                        let (http, ws) = tokio::join!(http, ws);
+                        http.and(ws)
                     })
                 })?;
             threads.push(thread);
         }
         Ok(Workers {
             addr,
+            ws_addr,
             gateway,
             stop,
             threads,
@@ -74,6 +84,11 @@ impl Workers {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The PubSub address (`ws_listen`).
+    pub fn ws_addr(&self) -> SocketAddr {
+        self.ws_addr
     }
 
     /// The gateway (for reloads).

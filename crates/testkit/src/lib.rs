@@ -11,6 +11,9 @@
 
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+mod ws;
+pub use ws::WsUpstream;
+
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::pin::Pin;

@@ -27,7 +27,11 @@ impl GatewayProcess {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let path = dir.join(format!("{name}.toml"));
-        std::fs::write(&path, format!("listen = \"{addr}\"\n{config}"))?;
+        // PubSub on any free port: listen + 1 may be taken by another process.
+        std::fs::write(
+            &path,
+            format!("listen = \"{addr}\"\nws_listen = \"127.0.0.1:0\"\n{config}"),
+        )?;
         let log = std::fs::File::create(dir.join(format!("{name}.log")))?;
         let child = Command::new(bin)
             .arg("serve")

@@ -13,8 +13,10 @@
 //! this module quotes one.
 
 mod document;
+mod subscriptions;
 
 pub use document::Document;
+pub use subscriptions::{SubscriptionSettings, SubscriptionsConfig};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -138,6 +140,9 @@ pub struct EndpointConfig {
     /// heavy methods more: `method_weights = { getProgramAccounts = 10 }`.
     #[serde(default)]
     pub method_weights: BTreeMap<String, f64>,
+    /// The PubSub (WebSocket) URL, secret like `url`; default: `url` with `ws`/`wss`.
+    #[serde(default)]
+    pub ws_url: Option<EndpointUrl>,
 }
 
 /// A provider's rate limit.
@@ -329,6 +334,8 @@ pub struct Config {
     pub cache: CacheConfig,
     /// `[limits] max_response_bytes`.
     pub limits: UpstreamLimits,
+    /// `[subscriptions]`.
+    pub subscriptions: SubscriptionsConfig,
 }
 
 impl Config {
@@ -366,6 +373,7 @@ impl Config {
             breaker: doc.take("breaker")?,
             cache: doc.take("cache")?,
             limits: doc.take_from("limits", &["max_response_bytes"])?,
+            subscriptions: doc.take("subscriptions")?,
         })
     }
 
@@ -384,6 +392,7 @@ impl Config {
                     timeout_ms: None,
                     rate_limit: None,
                     method_weights: BTreeMap::new(),
+                    ws_url: None,
                 })
                 .collect(),
             ..Config::default()

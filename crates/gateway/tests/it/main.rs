@@ -12,6 +12,7 @@ mod health;
 mod props;
 mod soak;
 mod strategies;
+mod subscriptions;
 mod support;
 mod timeouts;
 mod trust;

@@ -111,6 +111,7 @@ pub(crate) struct Gateway {
 pub(crate) fn on_any_port(options: GatewayOptions) -> GatewayConfig {
     GatewayConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
+        ws_listen: None,
         options,
     }
 }

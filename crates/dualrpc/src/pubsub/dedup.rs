@@ -1,0 +1,362 @@
+//! Which copy of a notification is the first: every upstream carrying a subscription sends
+//! its own copy, and the client must get each notification once.
+//!
+//! A notification is identified by what it says, per kind ([`Kind`]), never by its slot
+//! alone (many transactions share a slot):
+//!
+//! - `logsNotification`: the transaction's signature;
+//! - `accountNotification`: (slot, account data) — and one older than a notification
+//!   already forwarded is dropped: a client never sees an account go back in time;
+//! - `programNotification`: (pubkey, slot, account data), older-than-forwarded dropped per
+//!   pubkey;
+//! - `slotNotification`: the slot; `rootNotification`: the root;
+//! - `signatureNotification`: the first one; the subscription then ends, as on a node.
+//!
+//! Account data is compared in canonical form (keys sorted, whitespace dropped): providers
+//! write the same account differently. Memory is bounded: the last [`REMEMBERED`]
+//! identities per subscription.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::BuildHasher;
+
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// Identities remembered per subscription (and pubkeys per program subscription).
+pub(crate) const REMEMBERED: usize = 4096;
+
+/// The kinds of subscription, by method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// `accountSubscribe`.
+    Account,
+    /// `programSubscribe`.
+    Program,
+    /// `logsSubscribe`.
+    Logs,
+    /// `signatureSubscribe`.
+    Signature,
+    /// `slotSubscribe`.
+    Slot,
+    /// `rootSubscribe`.
+    Root,
+}
+
+impl Kind {
+    /// Every kind.
+    pub const ALL: [Kind; 6] = [
+        Kind::Account,
+        Kind::Program,
+        Kind::Logs,
+        Kind::Signature,
+        Kind::Slot,
+        Kind::Root,
+    ];
+
+    /// The kind of a `…Subscribe` method.
+    pub fn of_subscribe(method: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.subscribe() == method)
+    }
+
+    /// The kind of a `…Unsubscribe` method.
+    pub fn of_unsubscribe(method: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.unsubscribe() == method)
+    }
+
+    /// `accountSubscribe`, …
+    pub fn subscribe(self) -> &'static str {
+        match self {
+            Kind::Account => "accountSubscribe",
+            Kind::Program => "programSubscribe",
+            Kind::Logs => "logsSubscribe",
+            Kind::Signature => "signatureSubscribe",
+            Kind::Slot => "slotSubscribe",
+            Kind::Root => "rootSubscribe",
+        }
+    }
+
+    /// `accountUnsubscribe`, …
+    pub fn unsubscribe(self) -> &'static str {
+        match self {
+            Kind::Account => "accountUnsubscribe",
+            Kind::Program => "programUnsubscribe",
+            Kind::Logs => "logsUnsubscribe",
+            Kind::Signature => "signatureUnsubscribe",
+            Kind::Slot => "slotUnsubscribe",
+            Kind::Root => "rootUnsubscribe",
+        }
+    }
+
+    /// `accountNotification`, …
+    pub fn notification(self) -> &'static str {
+        match self {
+            Kind::Account => "accountNotification",
+            Kind::Program => "programNotification",
+            Kind::Logs => "logsNotification",
+            Kind::Signature => "signatureNotification",
+            Kind::Slot => "slotNotification",
+            Kind::Root => "rootNotification",
+        }
+    }
+}
+
+/// What to do with one copy of a notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Judgement {
+    /// The first copy: forward it.
+    First,
+    /// A copy of one already forwarded.
+    Duplicate,
+    /// Older than a notification already forwarded for the same account.
+    Older,
+    /// Not a notification this kind can carry (dropped, never forwarded).
+    Malformed,
+}
+
+/// One subscription's memory of what it forwarded.
+#[derive(Debug)]
+pub(crate) struct Dedup {
+    kind: Kind,
+    seen: HashSet<u64>,
+    order: VecDeque<u64>,
+    /// Newest slot forwarded per account (one entry for `accountSubscribe`).
+    newest: HashMap<u64, u64>,
+    hasher: foldhash::fast::FixedState,
+    done: bool,
+}
+
+#[derive(Deserialize)]
+struct Ctx {
+    slot: u64,
+}
+
+#[derive(Deserialize)]
+struct WithContext<'a> {
+    context: Ctx,
+    #[serde(borrow)]
+    value: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+struct Logs<'a> {
+    #[serde(borrow)]
+    signature: std::borrow::Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct Keyed<'a> {
+    #[serde(borrow)]
+    pubkey: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    account: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+struct SlotInfo {
+    slot: u64,
+}
+
+impl Dedup {
+    /// Nothing forwarded yet.
+    pub(crate) fn new(kind: Kind) -> Dedup {
+        Dedup {
+            kind,
+            seen: HashSet::new(),
+            order: VecDeque::new(),
+            newest: HashMap::new(),
+            hasher: foldhash::fast::FixedState::with_seed(0x5eed),
+            done: false,
+        }
+    }
+
+    /// Judges one copy of a notification's `result`; remembers it if it is the first.
+    pub(crate) fn judge(&mut self, result: &str) -> Judgement {
+        if self.done {
+            return Judgement::Duplicate;
+        }
+        match self.kind {
+            Kind::Logs => match serde_json::from_str::<WithContext<'_>>(result)
+                .ok()
+                .and_then(|w| serde_json::from_str::<Logs<'_>>(w.value.get()).ok())
+            {
+                Some(l) => self.first(self.hasher.hash_one(l.signature.as_bytes())),
+                None => Judgement::Malformed,
+            },
+            Kind::Account => match serde_json::from_str::<WithContext<'_>>(result) {
+                Ok(w) => {
+                    let id = self.hash_of((w.context.slot, canonical(w.value.get())));
+                    self.newer_first(0, w.context.slot, id)
+                }
+                Err(_) => Judgement::Malformed,
+            },
+            Kind::Program => match serde_json::from_str::<WithContext<'_>>(result)
+                .ok()
+                .and_then(|w| {
+                    Some((
+                        w.context.slot,
+                        serde_json::from_str::<Keyed<'_>>(w.value.get()).ok()?,
+                    ))
+                }) {
+                Some((slot, k)) => {
+                    let account = self.hasher.hash_one(k.pubkey.as_bytes());
+                    let id = self.hash_of((account, slot, canonical(k.account.get())));
+                    self.newer_first(account, slot, id)
+                }
+                None => Judgement::Malformed,
+            },
+            Kind::Slot => match serde_json::from_str::<SlotInfo>(result) {
+                Ok(s) => self.first(self.hash_of(("slot", s.slot))),
+                Err(_) => Judgement::Malformed,
+            },
+            Kind::Root => match result.trim().parse::<u64>() {
+                Ok(root) => self.first(self.hash_of(("root", root))),
+                Err(_) => Judgement::Malformed,
+            },
+            Kind::Signature => match serde_json::from_str::<WithContext<'_>>(result) {
+                Ok(_) => {
+                    self.done = true;
+                    Judgement::First
+                }
+                Err(_) => Judgement::Malformed,
+            },
+        }
+    }
+
+    /// Whether the subscription is over (a signature notification was forwarded).
+    pub(crate) fn done(&self) -> bool {
+        self.done
+    }
+
+    fn hash_of(&self, v: impl std::hash::Hash) -> u64 {
+        self.hasher.hash_one(v)
+    }
+
+    fn first(&mut self, id: u64) -> Judgement {
+        if !self.seen.insert(id) {
+            return Judgement::Duplicate;
+        }
+        self.order.push_back(id);
+        if self.order.len() > REMEMBERED
+            && let Some(old) = self.order.pop_front()
+        {
+            self.seen.remove(&old);
+        }
+        Judgement::First
+    }
+
+    fn newer_first(&mut self, account: u64, slot: u64, id: u64) -> Judgement {
+        if self
+            .newest
+            .get(&account)
+            .is_some_and(|&newest| slot < newest)
+        {
+            return Judgement::Older;
+        }
+        let verdict = self.first(id);
+        if verdict == Judgement::First {
+            if self.newest.len() >= REMEMBERED && !self.newest.contains_key(&account) {
+                self.newest.clear();
+            }
+            self.newest.insert(account, slot);
+        }
+        verdict
+    }
+}
+
+/// JSON in canonical form (keys sorted, no whitespace); the text itself if it is not JSON.
+fn canonical(text: &str) -> String {
+    serde_json::from_str::<Value>(text).map_or_else(|_| text.to_string(), |v| v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Judgement::*;
+
+    fn logs(slot: u64, sig: &str) -> String {
+        format!(
+            r#"{{"context":{{"slot":{slot}}},"value":{{"signature":"{sig}","err":null,"logs":[]}}}}"#
+        )
+    }
+
+    fn account(slot: u64, lamports: u64) -> String {
+        format!(
+            r#"{{"context":{{"slot":{slot}}},"value":{{"lamports":{lamports},"data":["","base64"],"owner":"1111"}}}}"#
+        )
+    }
+
+    #[test]
+    fn logs_by_signature_never_by_slot_alone() {
+        let mut d = Dedup::new(Kind::Logs);
+        assert_eq!(d.judge(&logs(5, "a")), First);
+        assert_eq!(
+            d.judge(&logs(5, "b")),
+            First,
+            "same slot, another transaction"
+        );
+        assert_eq!(d.judge(&logs(5, "a")), Duplicate);
+        assert_eq!(d.judge("{}"), Malformed);
+    }
+
+    #[test]
+    fn accounts_by_slot_and_data_never_backwards() {
+        let mut d = Dedup::new(Kind::Account);
+        assert_eq!(d.judge(&account(5, 1)), First);
+        // The same account written differently by another provider.
+        let reordered = r#"{ "value" : {"owner":"1111","data":["","base64"],"lamports":1}, "context":{"slot":5}}"#;
+        assert_eq!(d.judge(reordered), Duplicate);
+        assert_eq!(d.judge(&account(5, 2)), First, "two writes in one slot");
+        assert_eq!(d.judge(&account(7, 3)), First);
+        assert_eq!(
+            d.judge(&account(6, 9)),
+            Older,
+            "a slower provider's older state"
+        );
+    }
+
+    #[test]
+    fn program_notifications_per_pubkey() {
+        let mut d = Dedup::new(Kind::Program);
+        let n = |slot: u64, key: &str, lamports: u64| {
+            format!(
+                r#"{{"context":{{"slot":{slot}}},"value":{{"pubkey":"{key}","account":{{"lamports":{lamports}}}}}}}"#
+            )
+        };
+        assert_eq!(d.judge(&n(5, "A", 1)), First);
+        assert_eq!(
+            d.judge(&n(5, "B", 1)),
+            First,
+            "same slot and data, other account"
+        );
+        assert_eq!(d.judge(&n(5, "A", 1)), Duplicate);
+        assert_eq!(d.judge(&n(8, "A", 2)), First);
+        assert_eq!(d.judge(&n(6, "A", 3)), Older);
+        assert_eq!(d.judge(&n(6, "B", 3)), First, "B's own history");
+    }
+
+    #[test]
+    fn slots_roots_and_a_signature_once() {
+        let mut s = Dedup::new(Kind::Slot);
+        assert_eq!(s.judge(r#"{"slot":5,"parent":4,"root":0}"#), First);
+        assert_eq!(s.judge(r#"{"parent":4,"root":0,"slot":5}"#), Duplicate);
+        assert_eq!(s.judge(r#"{"slot":6,"parent":5,"root":0}"#), First);
+        let mut r = Dedup::new(Kind::Root);
+        assert_eq!(r.judge("3"), First);
+        assert_eq!(r.judge("3"), Duplicate);
+        let mut g = Dedup::new(Kind::Signature);
+        let done = r#"{"context":{"slot":5},"value":{"err":null}}"#;
+        assert_eq!(g.judge(done), First);
+        assert!(g.done());
+        assert_eq!(g.judge(done), Duplicate);
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let mut d = Dedup::new(Kind::Logs);
+        for i in 0..3 * REMEMBERED {
+            assert_eq!(d.judge(&logs(1, &format!("s{i}"))), First);
+        }
+        assert!(d.seen.len() <= REMEMBERED && d.order.len() <= REMEMBERED);
+    }
+}
