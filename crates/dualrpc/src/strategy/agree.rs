@@ -7,12 +7,14 @@
 //! - **Statuses** — the same, with each entry's `confirmations` and `confirmationStatus`
 //!   left out: they move every slot and differ between nodes a slot apart.
 //! - **SignatureList** — a list newest first moves with the chain: a node a slot behind
-//!   lacks the newest entries, and `limit` cuts each list's oldest entries at a different
-//!   place. Two lists agree when their entries (signature, slot, err) are the same over
-//!   the range both cover: above the older of the two oldest slots (that slot itself may
-//!   be cut short) and up to the lower of the two newest slots. Lists with nothing in that
-//!   range neither agree nor disagree, and an empty list (or one whose entries lack a slot
-//!   or signature) is no vote at all — otherwise one broken provider answering `[]` would
+//!   lacks the newest entries, `limit` cuts each list's oldest entries at a different
+//!   place, and providers index new transactions after different delays, so one may lack an
+//!   entry another already shows *inside* the range both cover. A missing entry is
+//!   therefore "not yet", never a contradiction: two lists agree when they share at least
+//!   one signature and every signature they share has the same slot and err; they
+//!   disagree when a shared signature differs. Lists sharing nothing neither agree nor
+//!   disagree, and an empty list (or one whose entries lack a slot or
+//!   signature) is no vote at all — otherwise one broken provider answering `[]` would
 //!   "confirm" anything.
 
 use serde_json::Value;
@@ -107,28 +109,22 @@ pub(super) enum Relation {
 }
 
 fn compare_lists(a: &[(u64, String, String)], b: &[(u64, String, String)]) -> Relation {
-    let (Some(a_new), Some(b_new)) = (a.iter().map(|e| e.0).max(), b.iter().map(|e| e.0).max())
-    else {
-        return Relation::Unknown;
-    };
-    let a_old = a.iter().map(|e| e.0).min().unwrap_or(0);
-    let b_old = b.iter().map(|e| e.0).min().unwrap_or(0);
-    let (lo, hi) = (a_old.max(b_old), a_new.min(b_new));
-    let (x, y) = (within(a, lo, hi), within(b, lo, hi));
-    if x.is_empty() && y.is_empty() {
-        Relation::Unknown
-    } else if x == y {
+    let theirs: std::collections::HashMap<&str, &(u64, String, String)> =
+        b.iter().map(|e| (e.1.as_str(), e)).collect();
+    let mut shared = 0;
+    for e in a {
+        if let Some(f) = theirs.get(e.1.as_str()) {
+            if f.0 != e.0 || f.2 != e.2 {
+                return Relation::Disagree;
+            }
+            shared += 1;
+        }
+    }
+    if shared > 0 {
         Relation::Agree
     } else {
-        Relation::Disagree
+        Relation::Unknown
     }
-}
-
-/// The entries of `l` with `lo < slot <= hi`, in a fixed order.
-fn within(l: &[(u64, String, String)], lo: u64, hi: u64) -> Vec<&(u64, String, String)> {
-    let mut v: Vec<&(u64, String, String)> = l.iter().filter(|e| e.0 > lo && e.0 <= hi).collect();
-    v.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
-    v
 }
 
 /// Replaces a `{context, value}` result by its `value`.
@@ -237,22 +233,28 @@ mod tests {
     }
 
     #[test]
-    fn signature_lists_agree_over_the_range_both_cover() {
+    fn signature_lists_agree_on_what_they_share() {
         use Relation::*;
         // A node one slot behind lacks the newest entry; limit 3 cuts both at different
-        // places: they are compared over slot 10 (slot 9 may be cut short in one).
+        // places: what both show is the same.
         let fresh = list(&[(11, "e"), (10, "d"), (9, "c")]);
         let behind = list(&[(10, "d"), (9, "c"), (8, "b")]);
         assert_eq!(fresh.compare(&behind), Agree);
-        // Within the common range a missing or different signature is a disagreement.
-        let other = list(&[(11, "e"), (10, "x"), (9, "c")]);
-        assert_eq!(other.compare(&behind), Disagree);
+        // Within the common range a missing entry is "not indexed yet": what both show
+        // still agrees.
         let missing = list(&[(10, "d"), (10, "d2"), (9, "c"), (8, "b")]);
-        assert_eq!(
-            missing.compare(&fresh),
-            Disagree,
-            "10 has d2 on one node only"
+        assert_eq!(missing.compare(&fresh), Agree, "10 has d2 on one node only");
+        // A signature both show, at another slot or with another err, is a disagreement.
+        let moved = list(&[(11, "e"), (10, "c"), (9, "x")]);
+        assert_eq!(moved.compare(&behind), Disagree);
+        let failed = form(
+            Compare::SignatureList,
+            r#"[{"signature":"d","slot":10,"err":{"InstructionError":[0,"Custom"]}},{"signature":"c","slot":9,"err":null}]"#,
         );
+        assert_eq!(failed.compare(&behind), Disagree);
+        // Nothing shared in the range: neither.
+        let other = list(&[(11, "e"), (10, "x"), (9, "y")]);
+        assert_eq!(other.compare(&behind), Unknown);
         // Lists that do not overlap say nothing about each other.
         let far = list(&[(5, "z"), (4, "y")]);
         assert_eq!(far.compare(&fresh), Unknown);

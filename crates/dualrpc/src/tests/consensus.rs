@@ -163,8 +163,12 @@ async fn signature_lists_agree_over_the_range_both_cover() {
         fresh,
         "the freshest of the agreeing lists"
     );
-    // A list that differs inside the common range is a disagreement.
-    let other = format!("[{},{},{}]", entry(12, "f"), entry(11, "X"), entry(10, "d"));
+    // A list that says otherwise about a signature both show (here: failed) disagrees.
+    let failed = entry(11, "e").replace(
+        r#""err":null"#,
+        r#""err":{"InstructionError":[0,"Custom"]}"#,
+    );
+    let other = format!("[{},{},{}]", entry(12, "f"), failed, entry(10, "d"));
     s[0].set("getSignaturesForAddress", ok(&other).after(10));
     let err = pool(&s, "")
         .call("getSignaturesForAddress", &json!(["prog", {"limit": 3}]))

@@ -22,6 +22,14 @@ fn sig_entry(slot: u64, sig: &str) -> String {
     )
 }
 
+/// A signature-list entry of a failed transaction.
+fn failed_entry(slot: u64, sig: &str) -> String {
+    sig_entry(slot, sig).replace(
+        r#""err":null"#,
+        r#""err":{"InstructionError":[0,"Custom"]}"#,
+    )
+}
+
 // ---------------------------------------------------------------------------------------
 // Consensus
 // ---------------------------------------------------------------------------------------
@@ -35,9 +43,9 @@ async fn consensus_never_counts_contradicting_signature_lists_as_one_answer() {
     let s = scripts(3);
     // `a` lists nothing (new address on a node that lags, or a broken node) and answers first.
     s[0].set("getSignaturesForAddress", ok("[]").after(1));
-    // `b` and `c` disagree about which transaction is at slot 10.
+    // `b` and `c` disagree about the transaction at slot 10 (it failed, says `c`).
     let b = format!("[{},{}]", sig_entry(10, "X"), sig_entry(9, "c"));
-    let c = format!("[{},{}]", sig_entry(10, "Y"), sig_entry(9, "c"));
+    let c = format!("[{},{}]", failed_entry(10, "X"), sig_entry(9, "c"));
     s[1].set("getSignaturesForAddress", ok(&b).after(5));
     s[2].set("getSignaturesForAddress", ok(&c).after(10));
     let result = pool(&s, "")
@@ -56,13 +64,13 @@ async fn consensus_never_counts_contradicting_signature_lists_as_one_answer() {
 }
 
 /// The same with non-empty lists: `a` lags far behind (its range does not overlap), `b` and
-/// `c` contradict each other over slot 13.
+/// `c` contradict each other over slot 13 (`g` succeeded, says `b`; failed, says `c`).
 #[tokio::test(start_paused = true)]
 async fn consensus_a_far_behind_list_does_not_bridge_two_contradicting_lists() {
     let s = scripts(3);
     let a = format!("[{},{}]", sig_entry(11, "e"), sig_entry(10, "d"));
     let b = format!("[{},{}]", sig_entry(13, "g"), sig_entry(12, "f"));
-    let c = format!("[{},{}]", sig_entry(13, "h"), sig_entry(12, "f"));
+    let c = format!("[{},{}]", failed_entry(13, "g"), sig_entry(12, "f"));
     s[0].set("getSignaturesForAddress", ok(&a).after(1));
     s[1].set("getSignaturesForAddress", ok(&b).after(5));
     s[2].set("getSignaturesForAddress", ok(&c).after(10));
@@ -73,7 +81,7 @@ async fn consensus_a_far_behind_list_does_not_bridge_two_contradicting_lists() {
         .await;
     assert!(
         result.is_err(),
-        "b (g at 13) and c (h at 13) contradict: {:?}",
+        "b and c contradict each other about g: {:?}",
         result.map(|r| (r.result.get().to_string(), r.agreement))
     );
 }
