@@ -190,6 +190,7 @@ pub async fn run_arm(
             (e.name().to_string(), calls)
         })
         .collect();
+    let detection = crate::detection::measure(cluster.chain(), profile, seed, &recorded.detection);
     cluster.shutdown().await;
     Ok(ArmResult {
         name: arm_name(&spec, profile),
@@ -202,6 +203,7 @@ pub async fn run_arm(
         by_method: recorded.by_method,
         upstream_calls,
         elapsed: recorded.elapsed,
+        detection: Some(detection),
     })
 }
 

@@ -9,6 +9,8 @@
 //! - `arms` — the set-ups compared (single endpoint, each strategy, the seed's per-method
 //!   config, nginx), each on its own simulated cluster with the same profile and seed;
 //! - `oracle` — the fastest non-failing endpoint per request, drawn from the same models;
+//! - `detection` — time to detect a launch (creation on the chain → mint validated) per arm,
+//!   and the detection oracle that polls on the same schedule;
 //! - `budget` — the upstream-budget benchmark: sustained rate under providers' rate limits;
 //! - `overhead` — the gateway's own cost beside nginx: wrk against a zero-latency upstream
 //!   with distinct requests, and memory with calls in flight;
@@ -21,6 +23,7 @@
 
 pub mod arms;
 pub mod budget;
+pub mod detection;
 pub mod nginx;
 pub mod oracle;
 pub mod overhead;

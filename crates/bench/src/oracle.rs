@@ -6,6 +6,9 @@
 //! takes the fastest endpoint that does not fail; the request fails only if every endpoint
 //! fails. It pays one upstream call per request. It sees no network, gateway or client
 //! cost, no rate limit and no lag, so it flatters itself; real arms can only approach it.
+//!
+//! This is the per-request oracle; the time-to-detect-a-launch oracle is in `detection`
+//! (`run` attaches it, on the first arm's polling schedule, to this oracle's row).
 
 use std::time::Duration;
 
@@ -60,6 +63,7 @@ pub fn oracle(profile: &Profile, seed: u64, requests: u64, duration: Duration) -
             .map(|(s, w)| (s.name.clone(), w))
             .collect(),
         elapsed: duration,
+        detection: None,
     }
 }
 

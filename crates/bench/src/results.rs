@@ -1,5 +1,5 @@
 //! What a benchmark run measured: one [`ArmResult`] per arm (the single-endpoint baseline,
-//! each strategy through the gateway, nginx, the oracle).
+//! each strategy through the gateway, nginx, the oracle), each with its [`Detection`].
 //! Plain data, shared by the demo's table, the Markdown report and the plots.
 
 use std::time::Duration;
@@ -42,12 +42,7 @@ impl MethodCounts {
 
     /// The `q`-quantile of latency in ms (`latencies_us` must be sorted).
     pub fn quantile_ms(&self, q: f64) -> Option<f64> {
-        let n = self.latencies_us.len();
-        if n == 0 {
-            return None;
-        }
-        let i = ((q * n as f64).ceil() as usize).clamp(1, n) - 1;
-        Some(self.latencies_us[i] as f64 / 1e3)
+        quantile_ms(&self.latencies_us, q)
     }
 }
 
@@ -74,6 +69,8 @@ pub struct ArmResult {
     pub upstream_calls: Vec<(String, u64)>,
     /// Wall-clock length of the measured period.
     pub elapsed: Duration,
+    /// Time to detect a launch (`None` where not measured).
+    pub detection: Option<Detection>,
 }
 
 impl ArmResult {
@@ -122,6 +119,71 @@ impl ArmResult {
     pub fn mean_ms(&self) -> f64 {
         self.latency_us.mean() / 1e3
     }
+}
+
+/// Time to detect a launch, for one arm: from a launch's creation on the sim chain to the bot
+/// validating its mint, next to the detection oracle on the same polling schedule (see the
+/// `detection` module).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Detection {
+    /// The arm's polling interval: how much later than the oracle a launch may be detected
+    /// before it counts as seen late.
+    pub poll_interval: Duration,
+    /// Launches created during the measured period, less those of its last `grace`.
+    pub launches: u64,
+    /// How long before the end of the run a launch had to be created to count.
+    pub grace: Duration,
+    /// Detection delay of every detected launch (µs), sorted.
+    pub delays_us: Vec<u64>,
+    /// Launches never detected (their mint never validated).
+    pub missed: u64,
+    /// Launches detected more than one poll interval after the oracle detected them.
+    pub late: u64,
+    /// The oracle's detection delay (µs), sorted, for the launches it detected.
+    pub oracle_delays_us: Vec<u64>,
+    /// Launches the oracle did not detect before the polls ended.
+    pub oracle_missed: u64,
+}
+
+impl Detection {
+    /// The `q`-quantile of the detection delay in ms, over detected launches.
+    pub fn quantile_ms(&self, q: f64) -> Option<f64> {
+        quantile_ms(&self.delays_us, q)
+    }
+
+    /// The `q`-quantile of the oracle's detection delay in ms, for the same launches.
+    pub fn oracle_quantile_ms(&self, q: f64) -> Option<f64> {
+        quantile_ms(&self.oracle_delays_us, q)
+    }
+
+    /// Median detection delay minus the oracle's, in ms (positive: the arm is slower).
+    pub fn median_gap_ms(&self) -> Option<f64> {
+        Some(self.quantile_ms(0.5)? - self.oracle_quantile_ms(0.5)?)
+    }
+
+    /// The same launches as the oracle detected them: what the oracle's own row shows.
+    pub fn oracle_view(&self) -> Detection {
+        Detection {
+            poll_interval: self.poll_interval,
+            launches: self.launches,
+            grace: self.grace,
+            delays_us: self.oracle_delays_us.clone(),
+            missed: self.oracle_missed,
+            late: 0,
+            oracle_delays_us: self.oracle_delays_us.clone(),
+            oracle_missed: self.oracle_missed,
+        }
+    }
+}
+
+/// Nearest-rank quantile in ms of sorted µs values.
+fn quantile_ms(sorted_us: &[u64], q: f64) -> Option<f64> {
+    let n = sorted_us.len();
+    if n == 0 {
+        return None;
+    }
+    let i = ((q * n as f64).ceil() as usize).clamp(1, n) - 1;
+    Some(sorted_us[i] as f64 / 1e3)
 }
 
 /// A whole run.

@@ -13,17 +13,21 @@
 //! (transport error, HTTP error, JSON-RPC error, or the bot's own timeout). Polls are
 //! issued on a fixed schedule whatever the latency (open loop), so slow answers do not
 //! reduce the load and hide themselves (no coordinated omission).
+//!
+//! It also notes when each launch of the measured period was detected (its mint's account
+//! read with a usable answer), on the chain's clock, for the `detection` module.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use dualrpc_sim::Chain;
+use dualrpc_sim::{Chain, ChainTime};
 use hdrhistogram::Histogram;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 
+use crate::detection::{self, DetectionLog, Launch, PollSchedule};
 use crate::results::MethodCounts;
 
 /// How the bot behaves.
@@ -40,6 +44,9 @@ pub struct WorkloadConfig {
     /// Most tasks (polls and transaction + account pipelines) in flight at once; beyond
     /// it new signatures are skipped and counted as failed, as a bot would shed load.
     pub max_pipelines: usize,
+    /// Launches created this close to the end of the run are left out of the detection
+    /// figures, so every arm had time to see them.
+    pub detection_grace: Duration,
 }
 
 impl Default for WorkloadConfig {
@@ -50,6 +57,7 @@ impl Default for WorkloadConfig {
             signature_limit: 20,
             client_timeout: Duration::from_secs(2),
             max_pipelines: 512,
+            detection_grace: Duration::from_secs(2),
         }
     }
 }
@@ -78,6 +86,8 @@ pub struct Recorded {
     pub by_method: Vec<(String, MethodCounts)>,
     /// Time from first to last request completion.
     pub elapsed: Duration,
+    /// The polling schedule and every launch of the measured period, detected or not.
+    pub detection: DetectionLog,
 }
 
 #[derive(Debug)]
@@ -89,6 +99,8 @@ struct Shared {
     hist: Mutex<Histogram<u64>>,
     methods: Mutex<BTreeMap<&'static str, MethodCounts>>,
     seen: Mutex<HashSet<String>>,
+    /// When each signature's mint was validated, on the chain's clock.
+    validated: Mutex<HashMap<String, ChainTime>>,
     next_id: AtomicU64,
 }
 
@@ -120,17 +132,27 @@ pub async fn run(
         hist: Mutex::new(Histogram::new_with_bounds(1, 120_000_000, 3).expect("valid bounds")),
         methods: Mutex::new(BTreeMap::new()),
         seen: Mutex::new(HashSet::new()),
+        validated: Mutex::new(HashMap::new()),
         next_id: AtomicU64::new(1),
     });
     // Signatures that exist before the run are not "new launches": mark them seen.
     for s in chain.signatures(chain.slot(), config.signature_limit.max(1000)) {
         shared.seen.lock().insert(s.signature);
     }
-    let started = Instant::now();
+    // The polls' clock. Every arm polls at the same phase of its chain's clock (see
+    // `PollSchedule::aligned`); `started` is the first poll on the wall clock. (Launches
+    // created from then on are new: everything up to the tip was just marked seen.)
+    let (now, now_instant) = (chain.now(), Instant::now());
+    let schedule = PollSchedule::aligned(now, config.poll_interval, config.duration);
+    let first_poll = schedule.first;
+    let started = now_instant + first_poll.saturating_duration_since(now);
     // Polls and pipelines run as tasks of one set; polls hand new signatures back here.
     let mut tasks = tokio::task::JoinSet::new();
     let (new_sigs, mut new_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let mut polls = tokio::time::interval(config.poll_interval);
+    let mut polls = tokio::time::interval_at(
+        tokio::time::Instant::from_std(started),
+        config.poll_interval,
+    );
     polls.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut last_tick = Instant::now();
     let spawn_pipeline = |tasks: &mut tokio::task::JoinSet<()>, sig: String| {
@@ -164,6 +186,7 @@ pub async fn run(
     }
     tick(1.0);
     let elapsed = started.elapsed();
+    let detection = detection_log(&shared, schedule);
     let methods = shared.methods.lock();
     let sum = |f: fn(&MethodCounts) -> u64| methods.values().map(f).sum::<u64>();
     let requests = sum(|m| m.requests);
@@ -184,6 +207,31 @@ pub async fn run(
             })
             .collect(),
         elapsed,
+        detection,
+    }
+}
+
+/// The schedule the polls followed and every launch of the measured period (created after
+/// the first poll and at least `detection_grace` before the end), with when it was validated.
+fn detection_log(s: &Shared, schedule: PollSchedule) -> DetectionLog {
+    let validated = s.validated.lock();
+    let launches = detection::launches_between(
+        &s.chain,
+        schedule.first,
+        schedule.end - s.config.detection_grace,
+    )
+    .into_iter()
+    .map(|info| Launch {
+        created_at: s.chain.slot_start(info.slot),
+        validated_at: validated.get(&info.signature).copied(),
+        signature: info.signature,
+        sequence: info.sequence,
+    })
+    .collect();
+    DetectionLog {
+        schedule,
+        grace: s.config.detection_grace,
+        launches,
     }
 }
 
@@ -228,7 +276,7 @@ async fn pipeline(s: &Shared, sig: String) {
         return;
     };
     let params = json!([mint, {"encoding": "jsonParsed", "commitment": "confirmed"}]);
-    call(s, "getAccountInfo", params, |r| {
+    let account = call(s, "getAccountInfo", params, |r| {
         if r.get("value").is_some_and(Value::is_null) {
             Verdict::Stale
         } else {
@@ -236,6 +284,10 @@ async fn pipeline(s: &Shared, sig: String) {
         }
     })
     .await;
+    if account.is_some() {
+        let at = s.chain.now();
+        s.validated.lock().entry(sig).or_insert(at);
+    }
 }
 
 /// Sends one request, records its latency and verdict, and returns the `result` if usable.

@@ -1,37 +1,49 @@
-//! The claims section of `report.md`: each of the mission's claims (a)–(g) checked on the
+//! The claims section of `report.md`: each of the mission's claims (a)–(h) checked on the
 //! strategy arm that does best on it, next to the baseline, nginx and the oracle, with notes on
-//! how each is measured; then the matrix of which arm meets which claim.
+//! how each is measured; then the matrix of which arm meets which claim. Claim (h), time to
+//! detect a launch, is defined with its own section in `detection`.
 
 use std::fmt::Write as _;
 
 use super::Targets;
+use super::detection::detection_claim;
 use super::format::{cell, pct_short, pct3, thousands};
 use crate::results::{ArmKind, ArmResult, BenchRun};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Better {
+pub(super) enum Better {
     Higher,
     Lower,
 }
 
-/// One arm's value for one claim: the number compared, and how it is shown.
-struct Measure {
-    value: f64,
-    shown: String,
+/// One arm's value for one claim: the number compared, how it is shown, and how many of the
+/// claim's hard conditions it breaks besides the number (e.g. launches missed): any breaks
+/// the claim, and fewer ranks first.
+pub(super) struct Measure {
+    pub(super) value: f64,
+    pub(super) shown: String,
+    pub(super) violations: u64,
 }
 
 /// Measures one arm for one claim; `None` where the claim does not apply (e.g. utilisation of
 /// the oracle, which calls no endpoint).
-type MeasureFn<'a> = Box<dyn Fn(&ArmResult) -> Option<Measure> + 'a>;
+pub(super) type MeasureFn<'a> = Box<dyn Fn(&ArmResult) -> Option<Measure> + 'a>;
 
 /// One claim of the mission, measurable on any arm.
-struct Claim<'a> {
-    key: &'static str,
-    claim: &'static str,
-    target: String,
-    better: Better,
-    measure: MeasureFn<'a>,
-    met: Box<dyn Fn(f64) -> bool + 'a>,
+pub(super) struct Claim<'a> {
+    pub(super) key: &'static str,
+    pub(super) claim: &'static str,
+    pub(super) target: String,
+    pub(super) better: Better,
+    pub(super) measure: MeasureFn<'a>,
+    pub(super) met: Box<dyn Fn(f64) -> bool + 'a>,
+}
+
+impl Claim<'_> {
+    /// Whether `m` meets the claim.
+    fn meets(&self, m: &Measure) -> bool {
+        m.violations == 0 && (self.met)(m.value)
+    }
 }
 
 fn claims<'a>(run: &'a BenchRun, t: &'a Targets, base: Option<&'a ArmResult>) -> Vec<Claim<'a>> {
@@ -55,13 +67,18 @@ fn claims<'a>(run: &'a BenchRun, t: &'a Targets, base: Option<&'a ArmResult>) ->
             } else {
                 format!("{:.1} ms ({:.1}% higher)", lat(arm), -r * 100.0)
             };
-            Some(Measure { value: r, shown })
+            Some(Measure {
+                value: r,
+                shown,
+                violations: 0,
+            })
         }
     };
     let success = |arm: &ArmResult| {
         (arm.requests > 0).then(|| Measure {
             value: arm.success_rate(),
             shown: pct3(arm.success_rate()),
+            violations: 0,
         })
     };
     vec![
@@ -98,6 +115,7 @@ fn claims<'a>(run: &'a BenchRun, t: &'a Targets, base: Option<&'a ArmResult>) ->
                 (!arm.latency_us.is_empty()).then(|| Measure {
                     value: arm.mean_ms(),
                     shown: format!("{:.1} ms", arm.mean_ms()),
+                    violations: 0,
                 })
             }),
             met: Box::new(move |v| v < t.mean_ms_max),
@@ -149,6 +167,7 @@ fn claims<'a>(run: &'a BenchRun, t: &'a Targets, base: Option<&'a ArmResult>) ->
                 Some(Measure {
                     value: min,
                     shown: format!("lowest {:.0}% ({name})", min * 100.0),
+                    violations: 0,
                 })
             }),
             met: Box::new(move |v| v > t.utilisation_min),
@@ -162,10 +181,12 @@ fn claims<'a>(run: &'a BenchRun, t: &'a Targets, base: Option<&'a ArmResult>) ->
                 (arm.requests > 0).then(|| Measure {
                     value: arm.failed as f64,
                     shown: format!("{} failed", thousands(arm.failed)),
+                    violations: 0,
                 })
             }),
             met: Box::new(move |v| v <= t.max_failed as f64),
         },
+        detection_claim(t),
     ]
 }
 
@@ -177,11 +198,14 @@ fn best_arm<'r>(run: &'r BenchRun, claim: &Claim<'_>) -> Option<(&'r ArmResult, 
         .filter(|a| matches!(a.kind, ArmKind::Strategy(_)))
         .filter_map(|a| (claim.measure)(a).map(|m| (a, m)))
         .min_by(|(a, ma), (b, mb)| {
+            let by_violations = ma.violations.cmp(&mb.violations);
             let by_value = match claim.better {
                 Better::Higher => mb.value.total_cmp(&ma.value),
                 Better::Lower => ma.value.total_cmp(&mb.value),
             };
-            by_value.then(a.calls_per_request().total_cmp(&b.calls_per_request()))
+            by_violations
+                .then(by_value)
+                .then(a.calls_per_request().total_cmp(&b.calls_per_request()))
         })
 }
 
@@ -226,7 +250,7 @@ pub(super) fn claims_section(
                     m.shown,
                     arm.calls_per_request()
                 ),
-                if (c.met)(m.value) {
+                if c.meets(&m) {
                     "✅ met"
                 } else {
                     "❌ not met"
@@ -288,8 +312,13 @@ pub(super) fn claims_section(
         md,
         "- (g) counts every failed request (transport error, HTTP or JSON-RPC error, timeout); \
          the run does not separate timeouts, so this is an upper bound on timeout failures. \
-         Scenario `{}` is what \"normal operation\" means here.\n",
+         Scenario `{}` is what \"normal operation\" means here.",
         run.scenario
+    );
+    let _ = writeln!(
+        md,
+        "- (h) compares the arm's median time to detect a launch with the detection oracle's on \
+         the same polls; see *Time to detect a launch* below.\n"
     );
 
     // Which arm meets which claim: the honest answer to "can I have all of it at once?".
@@ -321,7 +350,7 @@ pub(super) fn claims_section(
         let mut met = 0;
         for c in &list {
             match (c.measure)(arm) {
-                Some(m) if (c.met)(m.value) => {
+                Some(m) if c.meets(&m) => {
                     met += 1;
                     md.push_str(" ✓ |");
                 }

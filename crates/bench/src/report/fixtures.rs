@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
 
-use crate::results::{ArmKind, ArmResult, BenchRun, MethodCounts};
+use crate::results::{ArmKind, ArmResult, BenchRun, Detection, MethodCounts};
 
 /// An arm whose latencies are `n` copies of each `(µs, count)` pair.
 fn arm(
@@ -54,11 +54,28 @@ fn arm(
         ],
         upstream_calls: calls.iter().map(|(n, c)| (n.to_string(), *c)).collect(),
         elapsed: Duration::from_secs(10),
+        detection: None,
     }
 }
 
+/// Detection of five launches, `missed` of them missed; the oracle detected them all, in 480,
+/// 490, 500, 700 and 1000 ms.
+fn detection(delays_ms: &[u64], missed: u64, late: u64) -> Option<Detection> {
+    let us = |ms: &[u64]| ms.iter().map(|m| m * 1000).collect::<Vec<_>>();
+    Some(Detection {
+        poll_interval: Duration::from_millis(50),
+        launches: delays_ms.len() as u64 + missed,
+        grace: Duration::from_secs(2),
+        delays_us: us(delays_ms),
+        missed,
+        late,
+        oracle_delays_us: us(&[480, 490, 500, 700, 1000]),
+        oracle_missed: 0,
+    })
+}
+
 pub(super) fn sample_run() -> BenchRun {
-    BenchRun {
+    let mut run = BenchRun {
         scenario: "steady".into(),
         scenario_description: "Three providers, one slow tail.".into(),
         seed: 7,
@@ -116,7 +133,21 @@ pub(super) fn sample_run() -> BenchRun {
         ],
         command: "dualrpc bench --scenario steady".into(),
         machine: "test box, 2 cores".into(),
+    };
+    // Time to detect a launch (oracle median 500 ms): race 3 ms behind, hedge 10 ms, the
+    // baseline 20 ms behind and missing one, nginx ahead but missing two.
+    let detections = [
+        detection(&[500, 520, 560, 900], 1, 1),
+        detection(&[483, 493, 503, 703, 1003], 0, 0),
+        detection(&[490, 500, 510, 710, 1010], 0, 0),
+        detection(&[484, 495, 505], 2, 0),
+    ];
+    for (arm, d) in run.arms.iter_mut().zip(detections) {
+        arm.detection = d;
     }
+    let oracle = run.arms[1].detection.as_ref().map(Detection::oracle_view);
+    run.arms[4].detection = oracle;
+    run
 }
 
 pub(super) fn temp_dir(tag: &str) -> PathBuf {

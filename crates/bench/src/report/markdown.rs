@@ -1,11 +1,12 @@
 //! `report.md` itself: the run's header (command, machine, seed, arms), then the sections —
-//! claims (rendered by `claims`), the results table with the two plots, per-method counts and
-//! latency per method.
+//! claims (rendered by `claims`), the results table with the two plots, time to detect a
+//! launch (rendered by `detection`), per-method counts and latency per method.
 
 use std::fmt::Write as _;
 
 use super::Targets;
 use super::claims::claims_section;
+use super::detection::detection_section;
 use super::format::{
     calls_cell, cell, latency_cells, pct3, secs, thousands, utc_now, utilisation_cell,
 };
@@ -52,6 +53,7 @@ pub(super) fn render_markdown(run: &BenchRun, targets: &Targets) -> String {
 
     claims_section(&mut md, run, targets, base);
     results_section(&mut md, run);
+    detection_section(&mut md, run, targets);
     methods_section(&mut md, run);
     md
 }

@@ -1,6 +1,7 @@
 //! The benchmark report: turns a [`BenchRun`] into `report.md` (claims checked against the
-//! mission's targets, the results table, per-method counts and latency), two SVG plots
-//! (`latency-cdf.svg`, `utilisation.svg`) and a fixed-width terminal table for `dualrpc demo`.
+//! mission's targets, the results table, time to detect a launch, per-method counts and
+//! latency), three SVG plots (`latency-cdf.svg`, `utilisation.svg`, `detection-cdf.svg`) and a
+//! fixed-width terminal table for `dualrpc demo`.
 //!
 //! The readers run RPC proxies for a living, so the report never rounds a miss into a hit:
 //! every claim names the arm that comes closest, its upstream cost, and what the baseline,
@@ -15,6 +16,8 @@
 //! - `claims` — the claims section of `report.md`: each of the mission's claims checked on the
 //!   best strategy arm, and which arm meets which;
 //! - `cdf` — `latency-cdf.svg`: the latency CDF and the tail view (latency by percentile);
+//! - `detection` — the *Time to detect a launch* section, its claim (h) and
+//!   `detection-cdf.svg`, the CDF of detection delay per arm;
 //! - `utilisation` — `utilisation.svg`: the share of client requests that reached each
 //!   endpoint, per arm;
 //! - `plots` — what both plots share: palette, arm colours, the keyed axis, legend and lines;
@@ -27,11 +30,13 @@ use std::path::{Path, PathBuf};
 
 use crate::results::BenchRun;
 use cdf::latency_svg;
+use detection::detection_svg;
 use markdown::render_markdown;
 use utilisation::utilisation_svg;
 
 mod cdf;
 mod claims;
+mod detection;
 mod format;
 mod markdown;
 mod plots;
@@ -70,6 +75,12 @@ pub struct Targets {
     pub utilisation_min: f64,
     /// At most this many failed requests in normal operation (0).
     pub max_failed: u64,
+    /// Median time to detect a launch may exceed the detection oracle's by at most this (5 ms).
+    pub detection_gap_ms_max: f64,
+    /// At most this many launches missed (0).
+    pub max_missed_launches: u64,
+    /// At most this many stale answers served (0).
+    pub max_stale: u64,
 }
 
 impl Default for Targets {
@@ -86,15 +97,19 @@ impl Default for Targets {
             availability_min: 0.9999,
             utilisation_min: 0.80,
             max_failed: 0,
+            detection_gap_ms_max: 5.0,
+            max_missed_launches: 0,
+            max_stale: 0,
         }
     }
 }
 
-/// Writes `report.md`, `latency-cdf.svg` and `utilisation.svg` into `dir` (created if
-/// missing) and returns the path of `report.md`.
+/// Writes `report.md`, `latency-cdf.svg`, `utilisation.svg` and `detection-cdf.svg` into
+/// `dir` (created if missing) and returns the path of `report.md`.
 pub fn write_report(dir: &Path, run: &BenchRun, targets: &Targets) -> io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("latency-cdf.svg"), latency_svg(run)?)?;
+    std::fs::write(dir.join("detection-cdf.svg"), detection_svg(run)?)?;
     std::fs::write(dir.join("utilisation.svg"), utilisation_svg(run)?)?;
     let path = dir.join("report.md");
     std::fs::write(&path, render_markdown(run, targets))?;
@@ -113,11 +128,14 @@ mod tests {
         let dir = temp_dir("md");
         let path = write_report(&dir, &run, &Targets::default()).unwrap();
         let md = std::fs::read_to_string(&path).unwrap();
+        let svg = std::fs::read_to_string(dir.join("detection-cdf.svg")).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("Time to detect a launch"));
 
         assert!(md.contains("dualrpc bench --scenario steady"));
         assert!(md.contains("| seed | 7 |"));
         assert!(md.contains("![latency CDF](latency-cdf.svg)"));
+        assert!(md.contains("![time to detect a launch](detection-cdf.svg)"));
         // Main table: race row with its numbers and utilisation.
         assert!(
             md.contains("| race | 10,000 | 20.0 | 20.0 | 20.0 | 20.0 | 20.0 | 100.000% | 0 | 0 | 2.00 | alpha 100% · beta 100% |"),
@@ -165,13 +183,14 @@ mod tests {
             line_g.contains("`race`: 0 failed") && line_g.contains("10 failed"),
             "{line_g}"
         );
-        // Per-strategy matrix: hedge (30 ms vs 46.6 ms, 1 failure, beta at 20%) meets b, d, e.
+        // Per-strategy matrix: hedge (30 ms vs 46.6 ms, 1 failure, beta at 20%, detection 10 ms
+        // behind the oracle) meets b, d, e.
         let hedge = md
             .lines()
             .find(|l| l.starts_with("| hedge | 1.10 |"))
             .unwrap();
         assert!(
-            hedge.ends_with("| ✗ | ✓ | ✗ | ✓ | ✓ | ✗ | ✗ | 3/7 |"),
+            hedge.ends_with("| ✗ | ✓ | ✗ | ✓ | ✓ | ✗ | ✗ | ✗ | 3/8 |"),
             "{hedge}"
         );
         assert!(md.contains("Meeting every claim at once: race."));

@@ -1,6 +1,8 @@
 //! The fixed-width terminal table `dualrpc demo` and `dualrpc bench` print: one row per arm,
-//! the same columns as the results table in `report.md`.
+//! the same columns as the results table in `report.md`, plus time to detect a launch (median,
+//! p99, launches missed).
 
+use super::detection::detection_cells;
 use super::format::{calls_cell, latency_cells, pct3, thousands, utilisation_cell};
 use crate::results::BenchRun;
 
@@ -18,6 +20,9 @@ pub fn render_table(run: &BenchRun) -> String {
         "success",
         "failed",
         "stale",
+        "detect p50",
+        "detect p99",
+        "missed",
         "calls/req",
         "utilisation",
     ]
@@ -34,9 +39,9 @@ pub fn render_table(run: &BenchRun) -> String {
                 pct3(arm.success_rate()),
                 thousands(arm.failed),
                 thousands(arm.stale),
-                calls_cell(arm),
-                utilisation_cell(arm, &run.endpoints),
             ]);
+            row.extend(detection_cells(arm));
+            row.extend([calls_cell(arm), utilisation_cell(arm, &run.endpoints)]);
             row
         })
         .collect();
@@ -78,7 +83,7 @@ pub fn render_table(run: &BenchRun) -> String {
     for row in &rows {
         out.push_str(&line(row));
     }
-    out.push_str("latency in ms; success = usable answers / requests; utilisation = share of requests that reached each endpoint\n");
+    out.push_str("latency in ms; success = usable answers / requests; detect = ms from a launch's creation to its mint validated (missed = launches never validated); utilisation = share of requests that reached each endpoint\n");
     out
 }
 
