@@ -106,6 +106,19 @@ pub(crate) fn min_context_slot(params: Option<&RawValue>) -> Option<u64> {
     })
 }
 
+/// The commitment a call's params ask for: 0 processed, 1 confirmed, 2 finalized (the
+/// default). A byte search: params are small, and this runs only for calls that read slots.
+pub(crate) fn commitment(params: Option<&RawValue>) -> usize {
+    let text = params.map_or("", RawValue::get);
+    if text.contains("\"processed\"") {
+        0
+    } else if text.contains("\"confirmed\"") {
+        1
+    } else {
+        2
+    }
+}
+
 /// The slots a pool served, per method and params, for [`ServedSlots::floor`].
 pub trait ServedSlots: Send + Sync + std::fmt::Debug {
     /// The highest slot served for `key` within the last `window`, if any.

@@ -422,6 +422,10 @@ impl<'a> IntoFuture for CallBuilder<'a> {
                 .unwrap_or_else(|| started + FAR_FUTURE),
             min_slot,
             floor: None,
+            commitment: match info.slot {
+                SlotSource::None => 2,
+                _ => fresh::commitment(params),
+            },
         };
         let core = self.pool.core.clone();
         if cache_policy == CachePolicy::Never && !share && !monotonic {

@@ -86,6 +86,8 @@ pub(crate) struct Call {
     /// The highest slot already served for this method and params within the monotonic
     /// window: an answer below it is served only if nothing fresher comes in time.
     pub(crate) floor: Option<u64>,
+    /// The commitment asked for (`fresh::commitment`), to compare answers' slots with.
+    pub(crate) commitment: usize,
 }
 
 /// The answer a strategy settled on.
@@ -516,6 +518,7 @@ impl<'c> Attempts<'c> {
         let Some(slot) = win.slot else {
             return Verdict::Win(win);
         };
+        win.endpoint.stats.saw_slot(self.call.commitment, slot);
         if self.call.min_slot.is_some_and(|min| slot < min) {
             self.failures.push(AttemptFailure {
                 endpoint: win.endpoint.name.clone(),
@@ -541,15 +544,17 @@ impl<'c> Attempts<'c> {
 
     /// After the first usable answer `best`: waits up to the freshness window (and the
     /// deadline) for attempts still out, and returns the answer with the highest slot
-    /// (the first of equals). A zero window, or an answer that says nothing about its
-    /// slot, returns `best` at once.
+    /// (the first of equals). It returns `best` at once when the window is zero, the
+    /// answer says nothing about its slot, or no endpoint still out has ever shown a newer
+    /// slot at this commitment than `best` — then nothing fresher is to be expected, and
+    /// waiting would only cost time.
     pub(crate) async fn freshen(&mut self, mut best: Win) -> Win {
         let window = self.call.policy.freshness_window;
-        if window.is_zero() || best.slot.is_none() || best.wanting() {
+        if window.is_zero() || best.wanting() {
             return best;
         }
         let until = clock::now() + window;
-        while self.pending() > 0 {
+        while self.pending() > 0 && self.fresher_may_come(best.slot) {
             match self.next_until(Some(until)).await {
                 Event::Settled(s) => {
                     if let Verdict::Win(w) = self.note(s)
@@ -562,6 +567,15 @@ impl<'c> Attempts<'c> {
             }
         }
         best
+    }
+
+    /// Whether an endpoint with an attempt still out (within its timeout) has shown a
+    /// newer slot than `slot` at the call's commitment.
+    fn fresher_may_come(&self, slot: Option<u64>) -> bool {
+        let Some(slot) = slot else { return false };
+        self.cx.upstreams.endpoints.iter().any(|ep| {
+            self.marks[ep.index].fresh > 0 && ep.stats.newest_seen(self.call.commitment) > slot
+        })
     }
 
     /// Readmits every endpoint whose last attempt failed (or is past its timeout — a

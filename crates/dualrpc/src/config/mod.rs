@@ -185,7 +185,8 @@ pub struct PolicyConfig {
     pub consensus_fallback: Option<ConsensusFallback>,
     /// After the first usable answer, wait at most this long for one with a higher
     /// `context.slot` (or a higher `getSlot`/`getBlockHeight`, or a newer first entry of a
-    /// signature list) from attempts already out, and return the freshest. 0: the first
+    /// signature list) from attempts already out, and return the freshest — only while an
+    /// endpoint still out has shown a newer slot than the answer in hand. 0: the first
     /// usable answer wins. Default 5 ms.
     pub freshness_window_ms: Option<u64>,
     /// Never serve an answer older (by `context.slot`, or value for `getSlot` and

@@ -109,6 +109,9 @@ pub struct EndpointStats {
     pub(super) tracked: Mutex<Tracked>,
     in_flight: AtomicU32,
     pub(super) wins: AtomicU64,
+    /// The newest slot its answers showed, per commitment (processed, confirmed,
+    /// finalized): whether it may be ahead of another endpoint's answer.
+    newest_seen: [AtomicU64; 3],
 }
 
 /// An endpoint as selection sees it for one call ([`EndpointStats::plan_view`]).
@@ -147,7 +150,19 @@ impl EndpointStats {
             }),
             in_flight: AtomicU32::new(0),
             wins: AtomicU64::new(0),
+            newest_seen: Default::default(),
         }
+    }
+
+    /// An answer of this endpoint at `commitment` (0 processed, 1 confirmed, 2 finalized)
+    /// showed `slot`.
+    pub(crate) fn saw_slot(&self, commitment: usize, slot: u64) {
+        self.newest_seen[commitment.min(2)].fetch_max(slot, Ordering::Relaxed);
+    }
+
+    /// The newest slot this endpoint's answers at `commitment` showed (0: none yet).
+    pub(crate) fn newest_seen(&self, commitment: usize) -> u64 {
+        self.newest_seen[commitment.min(2)].load(Ordering::Relaxed)
     }
 
     /// Marks an attempt as started. Called when the attempt is launched, not when its

@@ -10,33 +10,53 @@ use crate::policy::Strategy;
 const MS: std::time::Duration = std::time::Duration::from_millis(1);
 
 #[tokio::test(start_paused = true)]
-async fn race_waits_the_window_for_a_fresher_answer() {
+async fn race_waits_the_window_for_a_fresher_answer_only_from_an_endpoint_seen_ahead() {
     let s = scripts(2);
-    s[0].set("getBalance", ok(&account(100, "5")).after(10));
-    s[1].set("getBalance", ok(&account(102, "6")).after(13));
-    let pool = pool(&s, "[default]\nfreshness_window_ms = 5\n");
-    let r = pool
-        .call("getBalance", &json!(["k"]))
-        .strategy(Strategy::Race)
-        .await
-        .unwrap();
-    assert_eq!(&*r.endpoint, "b", "two slots fresher, 3 ms later");
-    assert_eq!(r.slot, Some(102));
-    assert_eq!(r.latency, 13 * MS);
+    let pool = pool(
+        &s,
+        "[default]\nfreshness_window_ms = 5\nmonotonic_window_ms = 0\n",
+    );
+    let race = |key: &'static str| {
+        pool.call("getBalance", &json!([key]))
+            .strategy(Strategy::Race)
+    };
+    // b shows slot 102 (first, so nothing is waited for).
+    s[0].push("getBalance", ok(&account(100, "5")).after(10));
+    s[1].push("getBalance", ok(&account(102, "6")).after(5));
+    let r = race("k0").await.unwrap();
+    assert_eq!((&*r.endpoint, r.latency), ("b", 5 * MS));
+    // a answers first at slot 100; b, seen at 102 before, may be fresher: waited for.
+    s[0].push("getBalance", ok(&account(100, "5")).after(10));
+    s[1].push("getBalance", ok(&account(103, "6")).after(13));
+    let r = race("k1").await.unwrap();
+    assert_eq!((&*r.endpoint, r.slot, r.latency), ("b", Some(103), 13 * MS));
     // Beyond the window: the first usable answer, after waiting the window out.
-    s[1].set("getBalance", ok(&account(102, "6")).after(30));
-    let r = pool
-        .call("getBalance", &json!(["k2"]))
-        .strategy(Strategy::Race)
-        .await
-        .unwrap();
-    assert_eq!(&*r.endpoint, "a");
-    assert_eq!(r.latency, 15 * MS);
+    s[0].push("getBalance", ok(&account(100, "5")).after(10));
+    s[1].push("getBalance", ok(&account(104, "6")).after(30));
+    let r = race("k2").await.unwrap();
+    assert_eq!((&*r.endpoint, r.latency), ("a", 15 * MS));
+    // a is at the newest slot b ever showed: nothing fresher to expect, no wait.
+    s[0].push("getBalance", ok(&account(103, "5")).after(10));
+    s[1].push("getBalance", ok(&account(105, "6")).after(12));
+    let r = race("k3").await.unwrap();
+    assert_eq!((&*r.endpoint, r.latency), ("a", 10 * MS));
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_zero_window_restores_first_wins_and_equal_slots_do_not_switch() {
     let s = scripts(2);
+    // getSlot's value is its freshness; b has shown 101 before.
+    let windowed = pool(
+        &s,
+        "[default]\nfreshness_window_ms = 5\nmonotonic_window_ms = 0\n",
+    );
+    s[1].push("getSlot", ok("101"));
+    s[0].push("getSlot", ok("100").after(10));
+    windowed
+        .call("getSlot", &())
+        .strategy(Strategy::Race)
+        .await
+        .unwrap();
     s[0].set("getSlot", ok("100").after(10));
     s[1].set("getSlot", ok("101").after(12));
     let zero = pool(&s, "[default]\nfreshness_window_ms = 0\n");
@@ -46,18 +66,14 @@ async fn a_zero_window_restores_first_wins_and_equal_slots_do_not_switch() {
         .await
         .unwrap();
     assert_eq!((&*r.endpoint, r.latency), ("a", 10 * MS));
-    // getSlot's value is its freshness.
-    let windowed = pool(
-        &s,
-        "[default]\nfreshness_window_ms = 5\nmonotonic_window_ms = 0\n",
-    );
     let r = windowed
         .call("getSlot", &())
         .strategy(Strategy::Race)
         .await
         .unwrap();
     assert_eq!((&*r.endpoint, r.result.get()), ("b", "101"));
-    s[1].set("getSlot", ok("100").after(12));
+    s[0].set("getSlot", ok("101").after(10));
+    s[1].set("getSlot", ok("101").after(12));
     let r = windowed
         .call("getSlot", &())
         .strategy(Strategy::Race)

@@ -33,15 +33,19 @@ const BALANCE: &str = r#"{"jsonrpc":"2.0","id":3,"method":"getBalance","params":
 #[tokio::test]
 async fn a_fresher_but_slower_provider_wins_within_the_window() {
     let ups = upstreams(2).await;
-    ups[0].set(
-        "getBalance",
-        Step::result(at(100, 1)).after(Duration::from_millis(2)),
-    );
-    ups[1].set(
-        "getBalance",
-        Step::result(at(102, 2)).after(Duration::from_millis(40)),
-    );
-    let windowed = gateway(pool(&ups, "[default]\nfreshness_window_ms = 400\n")).await;
+    let windowed = gateway(pool(
+        &ups,
+        "[default]\nfreshness_window_ms = 400\nmonotonic_window_ms = 0\n",
+    ))
+    .await;
+    // b has been seen ahead (slot 102 while a was at 100)…
+    let ms = Duration::from_millis;
+    ups[0].push("getBalance", Step::result(at(100, 1)).after(ms(40)));
+    ups[1].push("getBalance", Step::result(at(102, 2)));
+    post(&format!("{}/race", windowed.url), BALANCE).await;
+    // …so when a answers first, b's slower answer is waited for.
+    ups[0].set("getBalance", Step::result(at(100, 1)).after(ms(2)));
+    ups[1].set("getBalance", Step::result(at(102, 2)).after(ms(40)));
     let (v, h) = post(&format!("{}/race", windowed.url), BALANCE).await;
     assert_eq!(v["result"]["context"]["slot"], 102, "{v}");
     assert_eq!(h["x-dualrpc-endpoint"], "b");
