@@ -43,9 +43,10 @@ use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::RwLock;
+use tokio::sync::watch;
 
 use self::ledger::slot_count;
-pub(crate) use self::ledger::{Ledger, Record, tx_keys};
+pub(crate) use self::ledger::{CURVE_ROLE, Ledger, MINT_ROLE, Record, tx_keys};
 pub use self::time::ChainTime;
 use self::visibility::EndpointView;
 pub use self::visibility::Visibility;
@@ -181,6 +182,8 @@ struct ChainInner {
     start_unix_ms: i64,
     /// Time added by `advance` and `advance_time`, in nanoseconds.
     offset_ns: AtomicU64,
+    /// Bumped by every `advance` / `advance_time`, so PubSub sessions wake on a manual clock.
+    clock_moved: watch::Sender<u64>,
     /// The endpoints whose views the chain answers for, in profile order.
     endpoints: Vec<EndpointView>,
     ledger: RwLock<Ledger>,
@@ -246,6 +249,7 @@ impl Chain {
                 started: Instant::now(),
                 start_unix_ms,
                 offset_ns: AtomicU64::new(0),
+                clock_moved: watch::Sender::new(0),
                 endpoints,
                 ledger: RwLock::new(ledger),
             }),

@@ -1,5 +1,7 @@
 //! `dualrpc sim`: start a cluster from the command line and print its endpoints as
-//! `NAME=URL` lines, ready to paste as `--endpoint NAME=URL` into `dualrpc serve`.
+//! `NAME=URL` lines, ready to paste as `--endpoint NAME=URL` into `dualrpc serve`. Each
+//! endpoint also serves Solana PubSub at its URL with `ws://` instead of `http://` (same host,
+//! port and path), as the gateway expects; a last line says so.
 
 use std::error::Error;
 use std::future::Future;
@@ -33,8 +35,8 @@ pub struct SimArgs {
     pub list_profiles: bool,
 }
 
-/// Runs `dualrpc sim`: prints the profile summary and one `NAME=URL` line per endpoint, then
-/// serves until `shutdown` resolves.
+/// Runs `dualrpc sim`: prints the profile summary, one `NAME=URL` line per endpoint and a line
+/// about PubSub (`ws://` on the same ports), then serves until `shutdown` resolves.
 pub async fn run_cli(
     args: SimArgs,
     shutdown: impl Future<Output = ()>,
@@ -74,6 +76,13 @@ pub async fn run_cli(
     writeln!(stdout, "{} (seed {})", profile.summary(), args.seed)?;
     for endpoint in cluster.endpoints() {
         writeln!(stdout, "{}={}", endpoint.name(), endpoint.url())?;
+    }
+    if let Some(first) = cluster.endpoints().first() {
+        writeln!(
+            stdout,
+            "PubSub: each endpoint also serves Solana PubSub at its URL with ws:// (e.g. {})",
+            first.ws_url()
+        )?;
     }
     stdout.flush()?;
     shutdown.await;

@@ -43,18 +43,35 @@
 //! the chain's clock [`ChainTime`]), [`Chain::first_visible`] which endpoint shows it first.
 //! With [`ClockMode::Manual`], [`Chain::advance`] and [`Chain::advance_time`] step that clock.
 //!
+//! ## PubSub
+//! Every endpoint also serves Solana PubSub on its port: its URL with `ws://`
+//! ([`SimEndpoint::ws_url`]). Subscriptions (`slotSubscribe`, `rootSubscribe`,
+//! `logsSubscribe`, `accountSubscribe`, `programSubscribe`, `signatureSubscribe`) are framed
+//! as agave 4.2.2 frames them and notified from the same chain through the endpoint's lag and
+//! indexing delay, then after the endpoint's own delivery delay, with occasional drops and
+//! disconnects ([`PubsubModel`], part of [`EndpointSpec`]).
+//! [`SimEndpoint::notification_timing`] says when an endpoint sends a launch's notification,
+//! [`SimEndpoint::drop_pubsub_connections`] closes its connections, and
+//! [`SimEndpoint::pubsub_stats`] counts them.
+//!
 //! ## Layout
 //! * `latency` — [`LatencyModel`] (lognormal body, tail, stalls) and [`CorrelatedSlowdown`].
 //! * `faults` — [`FaultModel`] (5xx, 429, node unhealthy, reset, hang) and [`RateLimit`].
 //! * `chain` — [`Chain`]: its clock, slots, launchpad transactions, mints, commitment levels,
 //!   and each endpoint's view (lag + indexing delay) with the visibility oracle.
 //! * `templates` — payloads prebuilt from real captures in `fixtures/`.
+//! * `accounts` — the accounts a launch creates (mint, bonding curve), as both APIs serve them.
 //! * `methods` — the JSON-RPC methods, answered through an endpoint's lag and indexing delay.
-//! * `server` — [`Cluster`] and [`SimEndpoint`]: HTTP, batching, fault injection, controls.
+//! * `pubsub` — Solana PubSub (slot, root, logs, account, program and signature
+//!   subscriptions) from the same views, with [`PubsubModel`]'s delivery delay, drops and
+//!   disconnects.
+//! * `server` — [`Cluster`] and [`SimEndpoint`]: HTTP, batching, fault injection, the
+//!   WebSocket upgrade to PubSub on the same port, controls.
 //! * `profile` — [`Profile`] and the built-in profiles, with where their numbers come from.
 //! * `cli` — [`SimArgs`] and [`run_cli`] for `dualrpc sim`.
 //! * `codec` — base58/base64 and the seeded hash stream.
 
+mod accounts;
 mod chain;
 mod cli;
 mod codec;
@@ -62,6 +79,7 @@ mod faults;
 mod latency;
 mod methods;
 mod profile;
+mod pubsub;
 mod server;
 mod templates;
 
@@ -74,4 +92,5 @@ pub use codec::base58_encode;
 pub use faults::{Fault, FaultModel, RateLimit};
 pub use latency::{CorrelatedSlowdown, LatencyKind, LatencyModel, LatencySample};
 pub use profile::{EndpointSpec, Profile};
+pub use pubsub::{LaunchNotification, NotificationTiming, PubsubModel, PubsubStats};
 pub use server::{Cluster, ClusterOptions, EndpointStats, SimEndpoint};

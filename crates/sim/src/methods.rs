@@ -17,8 +17,9 @@
 //! * `getTransaction` answers `json` and `jsonParsed` with the jsonParsed shape of the template
 //!   (the mint is at `result.meta.postTokenBalances[0].mint` either way); `base58`/`base64`
 //!   transaction encodings are refused with `-32602`.
-//! * Only launchpad mints exist as accounts; every other address is `null` (balance 0).
-//!   `dataSlice` is ignored and `base64+zstd` is refused.
+//! * Only the accounts a launch creates that the sim models exist: its mint and its bonding
+//!   curve (see `accounts`); every other address is `null` (balance 0). `dataSlice` is
+//!   ignored and `base64+zstd` is refused.
 //! * `getSignaturesForAddress` knows the launchpad program and each mint (its `create`);
 //!   every other address has no history. An unknown `before` gives `[]` (as agave).
 //! * `sendTransaction` returns the transaction's first signature when the payload decodes to
@@ -26,6 +27,8 @@
 //!   and nothing appears on the chain.
 
 mod reveal;
+
+pub(crate) use self::reveal::render_transaction;
 
 use std::borrow::Cow;
 
@@ -67,7 +70,6 @@ const MAX_SIGNATURE_STATUSES: usize = 256;
 const MAX_MULTIPLE_ACCOUNTS: usize = 100;
 /// Fixed `feature-set` for `getVersion` (an arbitrary constant, not a real release's).
 const FEATURE_SET: u32 = 3_294_202_862;
-const MINT_LAMPORTS: u64 = 1_461_600;
 
 /// A JSON-RPC error object.
 #[derive(Debug, Clone, PartialEq)]
@@ -165,10 +167,7 @@ pub(crate) fn call(
         "getBlockHeight" => get_slot(ctx, &params, out, |chain, slot| chain.block_height(slot)),
         "getHealth" => get_health(ctx, out),
         "getVersion" => {
-            out.extend_from_slice(
-                format!("{{\"feature-set\":{FEATURE_SET},\"solana-core\":\"{API_VERSION}\"}}")
-                    .as_bytes(),
-            );
+            out.extend_from_slice(version().as_bytes());
             Ok(())
         }
         "getLatestBlockhash" => get_latest_blockhash(ctx, &params, out),
@@ -199,14 +198,7 @@ struct Config {
 
 impl Config {
     fn commitment(&self) -> Result<Commitment, RpcError> {
-        match &self.commitment {
-            None => Ok(Commitment::default()),
-            Some(name) => Commitment::parse(name).ok_or_else(|| {
-                RpcError::invalid_params(format!(
-                    "unknown variant `{name}`, expected one of `processed`, `confirmed`, `finalized`"
-                ))
-            }),
-        }
+        parse_commitment(self.commitment.as_deref())
     }
 
     /// Commitment for methods that refuse `processed`.
@@ -229,6 +221,18 @@ impl Config {
             }),
             _ => Ok(()),
         }
+    }
+}
+
+/// A `commitment` config field (default `finalized`), with agave's error for an unknown one.
+pub(crate) fn parse_commitment(name: Option<&str>) -> Result<Commitment, RpcError> {
+    match name {
+        None => Ok(Commitment::default()),
+        Some(name) => Commitment::parse(name).ok_or_else(|| {
+            RpcError::invalid_params(format!(
+                "unknown variant `{name}`, expected one of `processed`, `confirmed`, `finalized`"
+            ))
+        }),
     }
 }
 
@@ -291,6 +295,11 @@ fn get_slot(
     Ok(())
 }
 
+/// The `getVersion` result (HTTP and PubSub).
+pub(crate) fn version() -> String {
+    format!("{{\"feature-set\":{FEATURE_SET},\"solana-core\":\"{API_VERSION}\"}}")
+}
+
 fn get_health(ctx: &CallContext<'_>, out: &mut Vec<u8>) -> Result<(), RpcError> {
     if ctx.lag > HEALTH_CHECK_SLOT_DISTANCE {
         return Err(RpcError::node_unhealthy(ctx.lag));
@@ -318,7 +327,12 @@ fn get_latest_blockhash(
 }
 
 fn account_encoding(config: &Config) -> Result<AccountEncoding, RpcError> {
-    AccountEncoding::parse(config.encoding.as_deref()).ok_or_else(|| match config.encoding.as_deref() {
+    parse_account_encoding(config.encoding.as_deref())
+}
+
+/// An account `encoding` config field, with agave's error for an unknown one.
+pub(crate) fn parse_account_encoding(name: Option<&str>) -> Result<AccountEncoding, RpcError> {
+    AccountEncoding::parse(name).ok_or_else(|| match name {
         Some("base64+zstd") => RpcError::invalid_params("dualrpc-sim does not serve base64+zstd"),
         Some(other) => RpcError::invalid_params(format!(
             "unknown variant `{other}`, expected one of `binary`, `base58`, `base64`, `jsonParsed`, `base64+zstd`"

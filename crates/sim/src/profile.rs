@@ -69,6 +69,33 @@
 //! therefore at the tip, as paid providers usually are on mainnet: who shows a launch first
 //! changes from launch to launch, decided by indexing; lag is left to `jittery`, the public
 //! endpoint and the `lagging` profile.
+//!
+//! ## PubSub
+//! Every endpoint also serves PubSub on its port (`ws://…`, the `pubsub` module). Its
+//! [`PubsubModel`] adds, on top of the endpoint's view (lag + indexing delay): a **delivery
+//! delay** per event (the node's notification pipeline, the provider's WebSocket proxy and the
+//! network), a probability of **dropping** a notification, and a **mean time between forced
+//! disconnects** of a connection (exponential). Paid providers deliver within milliseconds of
+//! their own view and rarely drop; erratic and public ones have long tails, drop more (a
+//! subscriber that falls behind loses messages) and close connections far more often. Like
+//! the indexing delays, the numbers are this crate's choice, not measurements: small next to
+//! the indexing delays (so indexing still mostly decides who delivers first), differing
+//! between endpoints, with disconnects frequent enough to exercise reconnects in a
+//! minutes-long run on `mainnet-like`'s public endpoint:
+//!
+//! | profile        | endpoint  | delay median | p99     | drops | mean time between disconnects |
+//! |----------------|-----------|--------------|---------|-------|-------------------------------|
+//! | `seed`         | `alpha`   | 8 ms         | 60 ms   | 0.2 % | 5 min |
+//! | `seed`         | `beta`    | 12 ms        | 150 ms  | 0.5 % | 3 min |
+//! | `mainnet-like` | `fast`    | 5 ms         | 40 ms   | 0.1 % | 15 min |
+//! | `mainnet-like` | `steady`  | 10 ms        | 80 ms   | 0.2 % | 10 min |
+//! | `mainnet-like` | `jittery` | 10 ms (+1 % stalls of 0.2–1 s) | 300 ms | 1 % | 3 min |
+//! | `mainnet-like` | `public`  | 30 ms        | 400 ms  | 3 %   | 1 min |
+//! | `lagging`      | both      | 8 ms         | 60 ms   | —     | never |
+//! | `zero`         | both      | 0            | 0       | —     | never |
+//!
+//! `zero` delivers every notification the instant its event happens and never drops or
+//! disconnects; `lagging` has no drops or disconnects, to isolate staleness.
 
 mod builtin;
 
@@ -76,6 +103,7 @@ use self::builtin::{lagging, mainnet_like, seed, zero};
 use crate::chain::ChainConfig;
 use crate::faults::{FaultModel, RateLimit};
 use crate::latency::{CorrelatedSlowdown, LatencyModel};
+use crate::pubsub::PubsubModel;
 
 /// One simulated upstream provider.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,6 +121,9 @@ pub struct EndpointSpec {
     /// How long after a slot reaches it the endpoint shows each transaction of that slot,
     /// drawn per transaction (see the module docs). [`LatencyModel::ZERO`] by default.
     pub indexing_delay: LatencyModel,
+    /// How its PubSub delivers: delivery delay, drops, disconnects. [`PubsubModel::NONE`] by
+    /// default.
+    pub pubsub: PubsubModel,
 }
 
 impl EndpointSpec {
@@ -105,6 +136,7 @@ impl EndpointSpec {
             rate_limit: None,
             lag_slots: 0,
             indexing_delay: LatencyModel::ZERO,
+            pubsub: PubsubModel::NONE,
         }
     }
 
@@ -129,6 +161,12 @@ impl EndpointSpec {
     /// Sets the indexing-delay distribution (e.g. [`LatencyModel::lognormal_p99`]).
     pub fn with_indexing_delay(mut self, delay: LatencyModel) -> EndpointSpec {
         self.indexing_delay = delay;
+        self
+    }
+
+    /// Sets the PubSub delivery model.
+    pub fn with_pubsub(mut self, pubsub: PubsubModel) -> EndpointSpec {
+        self.pubsub = pubsub;
         self
     }
 }
@@ -207,6 +245,23 @@ impl Profile {
                         "/index{:.0}ms(p99 {:.0})",
                         e.indexing_delay.median_ms,
                         e.indexing_delay.body_p99_ms()
+                    ));
+                }
+                let ws = &e.pubsub;
+                if !ws.delivery_delay.is_zero() {
+                    s.push_str(&format!(
+                        "/ws{:.0}ms(p99 {:.0})",
+                        ws.delivery_delay.median_ms,
+                        ws.delivery_delay.body_p99_ms()
+                    ));
+                }
+                if ws.drop_probability > 0.0 {
+                    s.push_str(&format!("/drop{:.1}%", ws.drop_probability * 100.0));
+                }
+                if !ws.mean_time_between_disconnects.is_zero() {
+                    s.push_str(&format!(
+                        "/dc{}s",
+                        ws.mean_time_between_disconnects.as_secs()
                     ));
                 }
                 if e.rate_limit.is_some() {

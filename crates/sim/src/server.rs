@@ -15,12 +15,18 @@
 //! whole HTTP request, so a batch fails as one. All outcomes (errors and 429s too) take the
 //! drawn latency; a hang never answers, a reset happens after the latency.
 //!
+//! The same port serves Solana PubSub: a `GET` with `Upgrade: websocket` (any path) is
+//! upgraded and served by the `pubsub` module in the connection's own task
+//! ([`SimEndpoint::ws_url`]). HTTP faults and latency do not apply to it; PubSub has its own
+//! ([`crate::PubsubModel`]).
+//!
 //! Layout: this file holds the cluster, the endpoints and their controls; `serve` the accept
 //! loop, connections, per-request pipeline and counters; `wire` the JSON-RPC parsing and the
-//! answers and error pages written back.
+//! answers and error pages written back; `ws` the WebSocket upgrade and the PubSub controls.
 
 mod serve;
 mod wire;
+mod ws;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -44,6 +50,7 @@ use crate::faults::{Fault, FaultModel, RateLimit, RateLimiter};
 use crate::latency::{CorrelatedSlowdown, LatencyModel};
 use crate::methods::METHODS;
 use crate::profile::{EndpointSpec, Profile};
+use crate::pubsub::PubsubShared;
 
 /// Largest request body accepted (larger → HTTP 413).
 const MAX_BODY_BYTES: usize = 1 << 20;
@@ -178,6 +185,7 @@ struct EndpointState {
     limiter: Mutex<Option<RateLimiter>>,
     rng: Mutex<StdRng>,
     counters: Counters,
+    pubsub: Arc<PubsubShared>,
 }
 
 impl EndpointState {
@@ -201,6 +209,7 @@ impl EndpointState {
             limiter: Mutex::new(spec.rate_limit.map(RateLimiter::new)),
             rng: Mutex::new(StdRng::seed_from_u64(seed ^ hash_str(&spec.name))),
             counters: Counters::default(),
+            pubsub: Arc::new(PubsubShared::new(spec.pubsub)),
         }
     }
 
@@ -253,7 +262,7 @@ impl SimEndpoint {
         self.addr
     }
 
-    /// `http://IP:PORT/`.
+    /// `http://IP:PORT/` (PubSub: [`SimEndpoint::ws_url`]).
     pub fn url(&self) -> String {
         format!("http://{}/", self.addr)
     }
@@ -341,7 +350,7 @@ impl SimEndpoint {
     }
 
     /// Stops accepting and drops every open connection (in-flight and hanging requests get no
-    /// answer), then returns once the port is closed. New connections are refused until
+    /// answer, PubSub connections close), then returns once the port is closed. New connections are refused until
     /// [`SimEndpoint::restart`].
     pub async fn kill(&self) {
         let running = self.running.lock().take();

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use super::visibility::draw_indexing_delay;
 use super::{Chain, SignatureInfo};
+use crate::accounts::LaunchAccount;
 use crate::codec::{SeedStream, base58_encode, decode_fixed};
 use crate::latency::LatencyModel;
 
@@ -33,6 +34,9 @@ pub(crate) struct TxKeys {
 
 /// Index of the mint in [`TxKeys::accounts`].
 pub(crate) const MINT_ROLE: usize = 1;
+
+/// Index of the bonding curve in [`TxKeys::accounts`].
+pub(crate) const CURVE_ROLE: usize = 2;
 
 pub(crate) fn tx_keys(seed: u64, sequence: u64) -> TxKeys {
     let mut s = SeedStream::new(&[seed, DOMAIN_TX, sequence]);
@@ -103,6 +107,7 @@ pub(crate) struct Ledger {
     delays_ns: VecDeque<u64>,
     by_signature: HashMap<[u8; 64], u64>,
     by_mint: HashMap<[u8; 32], u64>,
+    by_curve: HashMap<[u8; 32], u64>,
 }
 
 impl Ledger {
@@ -125,6 +130,7 @@ impl Ledger {
             delays_ns: VecDeque::new(),
             by_signature: HashMap::new(),
             by_mint: HashMap::new(),
+            by_curve: HashMap::new(),
         }
     }
 
@@ -143,6 +149,34 @@ impl Ledger {
     /// The transaction that created this mint, if still retained.
     pub(crate) fn by_mint(&self, mint: &[u8; 32]) -> Option<&Record> {
         self.get(*self.by_mint.get(mint)?)
+    }
+
+    /// The transaction that created this account (a mint or a bonding curve), if still
+    /// retained, and which of its accounts it is.
+    pub(crate) fn by_account(&self, key: &[u8; 32]) -> Option<(&Record, LaunchAccount)> {
+        if let Some(r) = self.by_mint(key) {
+            return Some((r, LaunchAccount::Mint));
+        }
+        Some((
+            self.get(*self.by_curve.get(key)?)?,
+            LaunchAccount::BondingCurve,
+        ))
+    }
+
+    /// The retained transactions from sequence number `from` on, oldest first.
+    pub(crate) fn since(&self, from: u64) -> impl Iterator<Item = &Record> {
+        let first = self.records.front().map_or(0, |r| r.sequence);
+        let skip = usize::try_from(from.saturating_sub(first)).unwrap_or(usize::MAX);
+        self.records.range(skip.min(self.records.len())..)
+    }
+
+    /// The sequence number of the oldest retained transaction with a slot at or after `slot`
+    /// (the next one to be generated if there is none yet).
+    pub(crate) fn first_sequence_at(&self, slot: u64) -> u64 {
+        let index = self.records.partition_point(|r| r.slot < slot);
+        self.records
+            .get(index)
+            .map_or(self.next_sequence, |r| r.sequence)
     }
 
     /// Transactions with `slot <= max_slot`, newest first, strictly older than `before` (a
@@ -200,6 +234,7 @@ impl Ledger {
                 }
                 self.by_signature.insert(keys.signature, sequence);
                 self.by_mint.insert(keys.accounts[MINT_ROLE], sequence);
+                self.by_curve.insert(keys.accounts[CURVE_ROLE], sequence);
             }
             self.through_slot = slot;
         }
@@ -209,6 +244,7 @@ impl Ledger {
                 self.by_signature.remove(&old.signature);
                 let keys = tx_keys(self.seed, old.sequence);
                 self.by_mint.remove(&keys.accounts[MINT_ROLE]);
+                self.by_curve.remove(&keys.accounts[CURVE_ROLE]);
             }
         }
     }

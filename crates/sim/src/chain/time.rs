@@ -12,6 +12,8 @@ use std::ops::{Add, Sub};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use tokio::sync::watch;
+
 use super::{Chain, ClockMode};
 
 /// A point on the chain's clock: signed nanoseconds since the chain was created (the start of
@@ -119,6 +121,7 @@ impl Chain {
             .unwrap_or(u64::MAX)
             .saturating_mul(slots);
         self.inner.offset_ns.fetch_add(ns, Ordering::AcqRel);
+        self.clock_moved();
     }
 
     /// Moves the chain's clock forward by `by` (works in both clock modes); the tip advances
@@ -127,6 +130,24 @@ impl Chain {
     pub fn advance_time(&self, by: Duration) {
         let ns = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
         self.inner.offset_ns.fetch_add(ns, Ordering::AcqRel);
+        self.clock_moved();
+    }
+
+    fn clock_moved(&self) {
+        self.inner
+            .clock_moved
+            .send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Changes whenever [`Chain::advance`] or [`Chain::advance_time`] moves the clock: what a
+    /// PubSub session waits on besides its timers (the only thing that moves a manual clock).
+    pub(crate) fn clock_changes(&self) -> watch::Receiver<u64> {
+        self.inner.clock_moved.subscribe()
+    }
+
+    /// Whether the clock follows wall time.
+    pub(crate) fn is_real_time(&self) -> bool {
+        self.inner.mode == ClockMode::RealTime
     }
 }
 

@@ -1,6 +1,6 @@
 //! The methods that reveal a transaction or the accounts it created: `getAccountInfo`,
-//! `getBalance`, `getMultipleAccounts` (the mint), `getSignaturesForAddress`,
-//! `getTransaction` and `getSignatureStatuses`.
+//! `getBalance`, `getMultipleAccounts` (the mint and the bonding curve, see `accounts`),
+//! `getSignaturesForAddress`, `getTransaction` and `getSignatureStatuses`.
 //!
 //! All of them decide whether the endpoint shows a transaction with one rule,
 //! [`CallContext::shows`]: its slot has reached the requested commitment on this endpoint
@@ -16,12 +16,13 @@ use serde_json::value::RawValue;
 
 use super::{
     CallContext, Config, MAX_MULTIPLE_ACCOUNTS, MAX_SIGNATURE_STATUSES,
-    MAX_SIGNATURES_FOR_ADDRESS_LIMIT, MINT_LAMPORTS, RpcError, STATUS_CACHE_SLOTS,
-    account_encoding, config_at, open_context, pubkey, push_int, required, signature,
+    MAX_SIGNATURES_FOR_ADDRESS_LIMIT, RpcError, STATUS_CACHE_SLOTS, account_encoding, config_at,
+    open_context, pubkey, push_int, required, signature,
 };
-use crate::chain::{Commitment, Ledger, PUMP_FUN_PROGRAM_ID, Record, tx_keys};
+use crate::accounts::LaunchAccount;
+use crate::chain::{Chain, Commitment, Ledger, PUMP_FUN_PROGRAM_ID, Record, tx_keys};
 use crate::codec::base58_encode;
-use crate::templates::{AccountEncoding, MINT_ACCOUNT, TX_TEMPLATE, TxValues};
+use crate::templates::{AccountEncoding, TX_TEMPLATE, TxValues};
 
 impl CallContext<'_> {
     /// Whether this endpoint shows `record` at `commitment` at the call's instant.
@@ -30,22 +31,30 @@ impl CallContext<'_> {
         self.chain.visible_at(record, delay, self.lag, commitment) <= self.now
     }
 
-    /// Whether this endpoint shows the mint `key` (the transaction that created it) at
-    /// `commitment`.
-    fn shows_mint(&self, key: &[u8; 32], commitment: Commitment) -> bool {
-        self.chain.read(|ledger| {
-            ledger
-                .by_mint(key)
-                .is_some_and(|r| self.shows(ledger, r, commitment))
-        })
+    /// The launch account `key` (a mint or a bonding curve) if this endpoint shows the
+    /// transaction that created it at `commitment`.
+    fn shown_account(
+        &self,
+        ledger: &Ledger,
+        key: &[u8; 32],
+        commitment: Commitment,
+    ) -> Option<LaunchAccount> {
+        ledger
+            .by_account(key)
+            .filter(|(r, _)| self.shows(ledger, r, commitment))
+            .map(|(_, account)| account)
+    }
+
+    fn shows_account(&self, key: &[u8; 32], commitment: Commitment) -> Option<LaunchAccount> {
+        self.chain
+            .read(|ledger| self.shown_account(ledger, key, commitment))
     }
 }
 
-fn write_account(out: &mut Vec<u8>, visible: bool, encoding: AccountEncoding) {
-    if visible {
-        out.extend_from_slice(MINT_ACCOUNT.value(encoding).as_bytes());
-    } else {
-        out.extend_from_slice(b"null");
+fn write_account(out: &mut Vec<u8>, account: Option<LaunchAccount>, encoding: AccountEncoding) {
+    match account {
+        Some(account) => out.extend_from_slice(account.value(encoding).as_bytes()),
+        None => out.extend_from_slice(b"null"),
     }
 }
 
@@ -62,7 +71,7 @@ pub(super) fn get_account_info(
     let slot = ctx.view(commitment);
     config.check_min_context_slot(slot)?;
     open_context(out, slot);
-    write_account(out, ctx.shows_mint(&key, commitment), encoding);
+    write_account(out, ctx.shows_account(&key, commitment), encoding);
     out.push(b'}');
     Ok(())
 }
@@ -79,11 +88,9 @@ pub(super) fn get_balance(
     let slot = ctx.view(commitment);
     config.check_min_context_slot(slot)?;
     open_context(out, slot);
-    let lamports = if ctx.shows_mint(&key, commitment) {
-        MINT_LAMPORTS
-    } else {
-        0
-    };
+    let lamports = ctx
+        .shows_account(&key, commitment)
+        .map_or(0, LaunchAccount::lamports);
     push_int(out, i128::from(lamports));
     out.push(b'}');
     Ok(())
@@ -109,13 +116,9 @@ pub(super) fn get_multiple_accounts(
     let commitment = config.commitment()?;
     let slot = ctx.view(commitment);
     config.check_min_context_slot(slot)?;
-    let visible: Vec<bool> = ctx.chain.read(|ledger| {
+    let visible: Vec<Option<LaunchAccount>> = ctx.chain.read(|ledger| {
         keys.iter()
-            .map(|k| {
-                ledger
-                    .by_mint(k)
-                    .is_some_and(|r| ctx.shows(ledger, r, commitment))
-            })
+            .map(|k| ctx.shown_account(ledger, k, commitment))
             .collect()
     });
     open_context(out, slot);
@@ -266,26 +269,29 @@ pub(super) fn get_transaction(
             "Transaction version (0) is not supported by the requesting client. Please try the request again with the following configuration parameter: \"maxSupportedTransactionVersion\": 0",
         ));
     }
-    let keys = tx_keys(ctx.chain.seed(), record.sequence);
+    render_transaction(ctx.chain, &record, out);
+    Ok(())
+}
+
+/// Appends the `getTransaction` result (jsonParsed) of `record`.
+pub(crate) fn render_transaction(chain: &Chain, record: &Record, out: &mut Vec<u8>) {
+    let keys = tx_keys(chain.seed(), record.sequence);
     let accounts = keys.accounts.map(|k| (base58_encode(&k), k));
     let signature = base58_encode(&keys.signature);
     let mint_signature = base58_encode(&keys.mint_signature);
     // The transaction referenced a blockhash from a few slots earlier.
-    let blockhash = ctx
-        .chain
-        .blockhash(record.slot.saturating_sub(2 + record.sequence % 20));
+    let blockhash = chain.blockhash(record.slot.saturating_sub(2 + record.sequence % 20));
     TX_TEMPLATE.render(
         &TxValues {
             signature: &signature,
             mint_signature: &mint_signature,
             accounts: &accounts,
             slot: record.slot,
-            block_time: ctx.chain.block_time(record.slot),
+            block_time: chain.block_time(record.slot),
             blockhash: &blockhash,
         },
         out,
     );
-    Ok(())
 }
 
 pub(super) fn get_signature_statuses(

@@ -8,6 +8,15 @@ use super::{EndpointSpec, Profile};
 use crate::chain::ChainConfig;
 use crate::faults::{FaultModel, RateLimit};
 use crate::latency::{CorrelatedSlowdown, LatencyModel};
+use crate::pubsub::PubsubModel;
+
+/// PubSub delivery: lognormal delay by median and p99 (ms), drop probability, mean seconds
+/// between forced disconnects.
+fn pubsub(median_ms: f64, p99_ms: f64, drops: f64, disconnect_secs: u64) -> PubsubModel {
+    PubsubModel::new(LatencyModel::lognormal_p99(median_ms, p99_ms))
+        .with_drops(drops)
+        .with_disconnects(Duration::from_secs(disconnect_secs))
+}
 
 fn faults(http_5xx: f64, unhealthy: f64, reset: f64, hang: f64) -> FaultModel {
     FaultModel {
@@ -30,10 +39,12 @@ pub(super) fn seed() -> Profile {
         endpoints: vec![
             EndpointSpec::new("alpha", latency)
                 .with_faults(flaky)
-                .with_indexing_delay(LatencyModel::lognormal_p99(40.0, 250.0)),
+                .with_indexing_delay(LatencyModel::lognormal_p99(40.0, 250.0))
+                .with_pubsub(pubsub(8.0, 60.0, 0.002, 300)),
             EndpointSpec::new("beta", latency)
                 .with_faults(flaky)
-                .with_indexing_delay(LatencyModel::lognormal_p99(60.0, 600.0)),
+                .with_indexing_delay(LatencyModel::lognormal_p99(60.0, 600.0))
+                .with_pubsub(pubsub(12.0, 150.0, 0.005, 180)),
         ],
         chain: ChainConfig {
             signatures_per_second: 2.0,
@@ -55,7 +66,8 @@ pub(super) fn mainnet_like() -> Profile {
                     .with_stalls(0.002, 500.0, 2000.0),
             )
             .with_faults(faults(0.0006, 0.0, 0.0002, 0.0002))
-            .with_indexing_delay(LatencyModel::lognormal_p99(30.0, 250.0)),
+            .with_indexing_delay(LatencyModel::lognormal_p99(30.0, 250.0))
+            .with_pubsub(pubsub(5.0, 40.0, 0.001, 900)),
             EndpointSpec::new(
                 "steady",
                 LatencyModel::lognormal(50.0, 0.4)
@@ -63,7 +75,8 @@ pub(super) fn mainnet_like() -> Profile {
                     .with_stalls(0.004, 500.0, 2000.0),
             )
             .with_faults(faults(0.0015, 0.0005, 0.0005, 0.0005))
-            .with_indexing_delay(LatencyModel::lognormal_p99(60.0, 350.0)),
+            .with_indexing_delay(LatencyModel::lognormal_p99(60.0, 350.0))
+            .with_pubsub(pubsub(10.0, 80.0, 0.002, 600)),
             EndpointSpec::new(
                 "jittery",
                 LatencyModel::lognormal(45.0, 0.9)
@@ -72,7 +85,12 @@ pub(super) fn mainnet_like() -> Profile {
             )
             .with_faults(faults(0.0025, 0.001, 0.0005, 0.001))
             .with_lag(1)
-            .with_indexing_delay(LatencyModel::lognormal_p99(45.0, 1000.0)),
+            .with_indexing_delay(LatencyModel::lognormal_p99(45.0, 1000.0))
+            .with_pubsub(PubsubModel {
+                delivery_delay: LatencyModel::lognormal_p99(10.0, 300.0)
+                    .with_stalls(0.01, 200.0, 1000.0),
+                ..pubsub(10.0, 300.0, 0.01, 180)
+            }),
             EndpointSpec::new(
                 "public",
                 LatencyModel::lognormal(70.0, 0.5)
@@ -82,7 +100,8 @@ pub(super) fn mainnet_like() -> Profile {
             .with_faults(faults(0.015, 0.005, 0.005, 0.005))
             .with_rate_limit(RateLimit::PUBLIC_MAINNET)
             .with_lag(3)
-            .with_indexing_delay(LatencyModel::lognormal_p99(150.0, 1200.0)),
+            .with_indexing_delay(LatencyModel::lognormal_p99(150.0, 1200.0))
+            .with_pubsub(pubsub(30.0, 400.0, 0.03, 60)),
         ],
         chain: ChainConfig::default(),
         slowdown: Some(CorrelatedSlowdown {
@@ -109,14 +128,18 @@ pub(super) fn zero() -> Profile {
 pub(super) fn lagging() -> Profile {
     let latency = LatencyModel::lognormal(20.0, 0.3);
     let indexing = LatencyModel::lognormal_p99(40.0, 250.0);
+    let pubsub = pubsub(8.0, 60.0, 0.0, 0);
     Profile {
         name: "lagging".into(),
         description: "one fresh endpoint and one 30 slots behind, no faults".into(),
         endpoints: vec![
-            EndpointSpec::new("fresh", latency).with_indexing_delay(indexing),
+            EndpointSpec::new("fresh", latency)
+                .with_indexing_delay(indexing)
+                .with_pubsub(pubsub),
             EndpointSpec::new("stale", latency)
                 .with_lag(30)
-                .with_indexing_delay(indexing),
+                .with_indexing_delay(indexing)
+                .with_pubsub(pubsub),
         ],
         chain: ChainConfig::default(),
         slowdown: None,
@@ -214,6 +237,53 @@ mod tests {
                 .unwrap()
                 .summary()
                 .contains("/index30ms(p99 250)")
+        );
+    }
+
+    #[test]
+    fn pubsub_models_are_realistic_and_zero_has_none() {
+        for name in ["seed", "mainnet-like"] {
+            let p = Profile::named(name).unwrap();
+            for e in &p.endpoints {
+                let m = &e.pubsub;
+                assert!(
+                    (3.0..=50.0).contains(&m.delivery_delay.median_ms),
+                    "{name}/{}",
+                    e.name
+                );
+                assert!(
+                    (0.0005..=0.05).contains(&m.drop_probability),
+                    "{name}/{}",
+                    e.name
+                );
+                let secs = m.mean_time_between_disconnects.as_secs();
+                assert!((30..=3600).contains(&secs), "{name}/{}", e.name);
+            }
+            let delays: Vec<f64> = p
+                .endpoints
+                .iter()
+                .map(|e| e.pubsub.delivery_delay.body_p99_ms())
+                .collect();
+            assert!(
+                delays.windows(2).any(|w| w[0] != w[1]),
+                "{name}: {delays:?}"
+            );
+        }
+        let lagging = Profile::named("lagging").unwrap();
+        assert!(
+            lagging
+                .endpoints
+                .iter()
+                .all(|e| e.pubsub.drop_probability == 0.0
+                    && e.pubsub.mean_time_between_disconnects.is_zero())
+        );
+        let zero = Profile::named("zero").unwrap();
+        assert!(zero.endpoints.iter().all(|e| e.pubsub.is_none()));
+        assert!(
+            Profile::named("mainnet-like")
+                .unwrap()
+                .summary()
+                .contains("/ws5ms(p99 40)/drop0.1%/dc900s")
         );
     }
 

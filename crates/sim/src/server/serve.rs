@@ -13,8 +13,10 @@ use axum::body::Body;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::upgrade::OnUpgrade;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use parking_lot::Mutex;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinSet;
@@ -23,7 +25,7 @@ use super::wire::{
     PER_IP_LIMIT_MESSAGE, PER_METHOD_LIMIT_MESSAGE, answer, gateway_error, parse_body, response,
     too_many_requests,
 };
-use super::{EndpointState, MAX_BODY_BYTES};
+use super::{EndpointState, MAX_BODY_BYTES, ws};
 use crate::faults::{Fault, LimitHit};
 use crate::methods::{CallContext, METHODS};
 
@@ -98,20 +100,31 @@ pub(super) async fn accept_loop(
 
 async fn serve_connection(stream: TcpStream, state: Arc<EndpointState>) {
     let reset = Arc::new(Notify::new());
+    // A WebSocket upgrade accepted on this connection, served once hyper lets go of it.
+    let upgrade = Arc::new(Mutex::new(None::<OnUpgrade>));
     let service = {
-        let reset = reset.clone();
-        service_fn(move |req| handle(req, state.clone(), reset.clone()))
+        let (reset, upgrade, state) = (reset.clone(), upgrade.clone(), state.clone());
+        service_fn(move |req| handle(req, state.clone(), reset.clone(), upgrade.clone()))
     };
-    let mut conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    let mut conn = http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
     tokio::select! {
         _ = &mut conn => {}
         () = reset.notified() => {
             // Take the socket back from hyper and close it with SO_LINGER=0: the kernel sends
             // an RST, which the client sees as "connection reset by peer".
-            let stream = conn.into_parts().io.into_inner();
-            let _ = stream.set_zero_linger();
-            drop(stream);
+            if let Some(parts) = conn.into_parts() {
+                let stream = parts.io.into_inner();
+                let _ = stream.set_zero_linger();
+                drop(stream);
+            }
+            return;
         }
+    }
+    let pending = upgrade.lock().take();
+    if let Some(pending) = pending {
+        ws::serve(pending, state).await;
     }
 }
 
@@ -119,7 +132,11 @@ async fn handle(
     req: Request<Incoming>,
     state: Arc<EndpointState>,
     reset: Arc<Notify>,
+    upgrade: Arc<Mutex<Option<OnUpgrade>>>,
 ) -> Result<Response<Body>, Infallible> {
+    if ws::is_upgrade(&req) {
+        return Ok(ws::accept(req, &upgrade));
+    }
     if req.method() == Method::GET && req.uri().path() == "/health" {
         // agave's plain-HTTP health check.
         let lag = state.lag();
