@@ -56,4 +56,4 @@ export DUALRPC_BIN
 
 echo "== tests/clients: node --test (DUALRPC_BIN=$DUALRPC_BIN)"
 cd "$here"
-exec node --test --test-reporter=spec --test-timeout=60000 "$@" gateway.test.mjs
+exec node --test --test-reporter=spec --test-timeout=60000 "$@" gateway.test.mjs subscriptions.test.mjs

@@ -65,6 +65,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error
     let server = Workers::start(pool, gateway, workers)?;
     tracing::info!(
         listen = %server.addr(),
+        ws_listen = %server.ws_addr(),
         workers,
         endpoints = %server.pool().endpoint_names().join(","),
         "dualrpc gateway ready"

@@ -221,8 +221,9 @@ export async function startSim({ profile = 'zero', seed = 1 } = {}) {
 }
 
 /**
- * `dualrpc serve --listen 127.0.0.1:0 --endpoint …`: resolves with `{ child, url }` once the
- * gateway has logged `dualrpc gateway ready … listen=127.0.0.1:PORT`.
+ * `dualrpc serve --listen 127.0.0.1:0 --endpoint …`: resolves with `{ child, url, wsUrl }`
+ * once the gateway has logged `dualrpc gateway ready … listen=127.0.0.1:PORT
+ * ws_listen=127.0.0.1:PORT`.
  */
 export async function startGateway(endpoints) {
   const args = ['serve', '--listen', '127.0.0.1:0'];
@@ -234,15 +235,16 @@ export async function startGateway(endpoints) {
       // Strip colour codes in case a terminal sneaks in.
       const plain = line.replace(/\x1b\[[0-9;]*m/g, '');
       if (!plain.includes('dualrpc gateway ready')) return undefined;
-      const m = /listen=(127\.0\.0\.1:\d+)/.exec(plain);
+      const m = /\blisten=(127\.0\.0\.1:\d+)/.exec(plain);
       if (!m) throw new Error(`ready line without listen=127.0.0.1:PORT: ${plain}`);
-      return `http://${m[1]}/`;
+      const ws = /\bws_listen=(127\.0\.0\.1:\d+)/.exec(plain);
+      return { http: `http://${m[1]}/`, ws: ws ? `ws://${ws[1]}/` : undefined };
     });
   } catch (e) {
     await child.stop();
     throw e;
   }
-  return { child, url };
+  return { child, url: url.http, wsUrl: url.ws };
 }
 
 /** Stops the children in order (gateway first), each with SIGTERM; returns their exits. */

@@ -1,0 +1,161 @@
+// Subscriptions through the gateway with real Solana clients: @solana/kit's
+// createSolanaRpcSubscriptions and @solana/web3.js v1's onLogs / onSlotChange /
+// confirmTransaction, against `dualrpc sim --profile zero` (two endpoints, each serving
+// PubSub from one chain). The gateway opens each subscription on both endpoints and must
+// forward every launch exactly once.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { address, createSolanaRpc, createSolanaRpcSubscriptions } from '@solana/kit';
+import { Connection, PublicKey } from '@solana/web3.js';
+
+import { rpcResult, startGateway, startSim, stopAll } from './lib/harness.mjs';
+
+const PUMP_FUN = '6EF8rrecthR5Dkzon8Nwu78hRvfCKubJ14M5uBEwF6P';
+
+let sim;
+let gateway;
+
+before(async () => {
+  sim = await startSim({ profile: 'zero', seed: 3 });
+  gateway = await startGateway(sim.endpoints);
+  assert.ok(gateway.wsUrl, 'the gateway logs its ws_listen address');
+});
+
+after(async () => {
+  const exits = await stopAll(gateway?.child, sim?.child);
+  for (const { name, code, signal } of exits) {
+    assert.ok(code === 0 || signal === 'SIGTERM', `${name} did not stop cleanly: code ${code}, signal ${signal}`);
+  }
+});
+
+/** Checks that `signature` is a real transaction on the sim (asked directly). */
+async function assertOnChain(signature) {
+  const tx = await rpcResult(sim.endpoints[0].url, 'getTransaction', [
+    signature,
+    { commitment: 'confirmed', encoding: 'json', maxSupportedTransactionVersion: 0 },
+  ]);
+  assert.ok(tx, `${signature} is not on the sim's chain`);
+}
+
+describe('@solana/kit subscriptions', () => {
+  test('logsNotifications: every launch once, each a real transaction', async () => {
+    const subs = createSolanaRpcSubscriptions(gateway.wsUrl);
+    const abort = new AbortController();
+    const stream = await subs
+      .logsNotifications({ mentions: [address(PUMP_FUN)] }, { commitment: 'confirmed' })
+      .subscribe({ abortSignal: abort.signal });
+    const seen = new Set();
+    for await (const n of stream) {
+      const sig = n.value.signature;
+      assert.ok(!seen.has(sig), `duplicate notification for ${sig}`);
+      seen.add(sig);
+      assert.ok(n.context.slot > 0n);
+      if (seen.size === 6) break;
+    }
+    abort.abort();
+    for (const sig of seen) await assertOnChain(sig);
+  });
+
+  test('slotNotifications: slots go up, none twice', async () => {
+    const subs = createSolanaRpcSubscriptions(gateway.wsUrl);
+    const abort = new AbortController();
+    const stream = await subs.slotNotifications().subscribe({ abortSignal: abort.signal });
+    const slots = [];
+    for await (const n of stream) {
+      slots.push(n.slot);
+      if (slots.length === 4) break;
+    }
+    abort.abort();
+    for (let i = 1; i < slots.length; i++) assert.ok(slots[i] > slots[i - 1], `${slots}`);
+  });
+
+  test('signatureNotifications: once, when the launch is confirmed', async () => {
+    const subs = createSolanaRpcSubscriptions(gateway.wsUrl);
+    const rpc = createSolanaRpc(gateway.url);
+    // A launch seen at `processed`, then awaited at `confirmed`.
+    const abortLogs = new AbortController();
+    const logs = await subs
+      .logsNotifications({ mentions: [address(PUMP_FUN)] }, { commitment: 'processed' })
+      .subscribe({ abortSignal: abortLogs.signal });
+    let signature;
+    for await (const n of logs) {
+      signature = n.value.signature;
+      break;
+    }
+    abortLogs.abort();
+    const abort = new AbortController();
+    const stream = await subs
+      .signatureNotifications(signature, { commitment: 'confirmed' })
+      .subscribe({ abortSignal: abort.signal });
+    for await (const n of stream) {
+      assert.equal(n.value.err, null);
+      break;
+    }
+    abort.abort();
+    const { value } = await rpc.getSignatureStatuses([signature]).send();
+    assert.ok(value[0], 'the gateway knows the confirmed signature');
+  });
+});
+
+describe('@solana/web3.js v1 subscriptions', () => {
+  test('onLogs and onSlotChange over wsEndpoint', async () => {
+    const connection = new Connection(gateway.url, { wsEndpoint: gateway.wsUrl, commitment: 'confirmed' });
+    const seen = new Set();
+    let logsId;
+    await new Promise((resolve, reject) => {
+      logsId = connection.onLogs(
+        new PublicKey(PUMP_FUN),
+        (logs) => {
+          if (seen.has(logs.signature)) reject(new Error(`duplicate ${logs.signature}`));
+          seen.add(logs.signature);
+          if (seen.size === 4) resolve();
+        },
+        'confirmed',
+      );
+    });
+    await connection.removeOnLogsListener(logsId);
+    for (const sig of seen) await assertOnChain(sig);
+    const slots = [];
+    let slotId;
+    await new Promise((resolve) => {
+      slotId = connection.onSlotChange((info) => {
+        slots.push(info.slot);
+        if (slots.length === 3) resolve();
+      });
+    });
+    await connection.removeSlotChangeListener(slotId);
+    closeSocket(connection);
+    for (let i = 1; i < slots.length; i++) assert.ok(slots[i] > slots[i - 1], `${slots}`);
+  });
+
+  test('confirmTransaction resolves through the gateway', async () => {
+    const connection = new Connection(gateway.url, { wsEndpoint: gateway.wsUrl, commitment: 'processed' });
+    const signature = await new Promise((resolve) => {
+      const id = connection.onLogs(
+        new PublicKey(PUMP_FUN),
+        (logs) => {
+          connection.removeOnLogsListener(id);
+          resolve(logs.signature);
+        },
+        'processed',
+      );
+    });
+    const { blockhash, lastValidBlockHeight } = await connection.getLatestBlockhash('confirmed');
+    const result = await connection.confirmTransaction(
+      { signature, blockhash, lastValidBlockHeight },
+      'confirmed',
+    );
+    closeSocket(connection);
+    assert.equal(result.value.err, null);
+  });
+});
+
+/**
+ * web3.js keeps its WebSocket (and reconnects it) after the last listener is removed; the
+ * test closes it so nothing outlives the gateway. `_rpcWebSocket` is web3.js v1's own.
+ */
+function closeSocket(connection) {
+  connection._rpcWebSocket.close();
+}
