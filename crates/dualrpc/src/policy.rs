@@ -36,7 +36,7 @@ pub const DEFAULT_RETRIES: usize = 1;
 /// How long, after the first usable answer, a call waits for a fresher one from attempts
 /// already out, when neither the method nor `[default]` sets `freshness_window_ms` (see
 /// BENCHMARKS.md for the measurement behind it).
-pub const DEFAULT_FRESHNESS_WINDOW: Duration = Duration::from_millis(5);
+pub const DEFAULT_FRESHNESS_WINDOW: Duration = Duration::from_millis(20);
 /// How long a served answer's slot is a floor for the same method and params, when
 /// neither the method nor `[default]` sets `monotonic_window_ms`.
 pub const DEFAULT_MONOTONIC_WINDOW: Duration = Duration::from_secs(10);

@@ -12,8 +12,8 @@
 //! `alpha` and `beta`: lognormal median 44 ms, σ 0.3, 2 % tail calls at 3–5× the median, 0.2 %
 //! stalls of 0.5–1.5 s — mean ≈ 50 ms ([`crate::LatencyModel::mean_ms`]). 2 % of requests
 //! fail: 0.9 % HTTP 502/503, 0.5 % hang (the client's timeout fires), 0.4 % node-unhealthy
-//! (`-32005`), 0.2 % connection reset. Both are at the tip; `beta` indexes new transactions
-//! later on average and with a longer tail (below), so either may show a launch first.
+//! (`-32005`), 0.2 % connection reset. `beta` trails by 1 slot (the stale-`null` case the
+//! project started from) and indexes later on average (below).
 //!
 //! ## `mainnet-like`
 //! The ranges are the project's summary of published measurements of Solana RPC providers
@@ -65,10 +65,10 @@
 //! delay alone decides who shows a launch first, and that changes from launch to launch. An
 //! endpoint a whole slot behind another starts 400 ms later, so it comes first only when the
 //! other's delay exceeds its own by more than a slot (the tails make that rare, not
-//! impossible). The paid providers of `seed` and `mainnet-like` (except `jittery`) are
-//! therefore at the tip, as paid providers usually are on mainnet: who shows a launch first
-//! changes from launch to launch, decided by indexing; lag is left to `jittery`, the public
-//! endpoint and the `lagging` profile.
+//! impossible). The two fastest paid providers of `mainnet-like` are therefore both at the
+//! tip, as paid providers usually are on mainnet: who shows a launch first changes from
+//! launch to launch, decided by indexing. `seed` keeps `beta` a slot behind — the case of a
+//! lagging provider the project started from — so there `alpha` is nearly always first.
 //!
 //! ## PubSub
 //! Every endpoint also serves PubSub on its port (`ws://…`, the `pubsub` module). Its

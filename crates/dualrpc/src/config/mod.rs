@@ -187,7 +187,7 @@ pub struct PolicyConfig {
     /// `context.slot` (or a higher `getSlot`/`getBlockHeight`, or a newer first entry of a
     /// signature list) from attempts already out, and return the freshest — only while an
     /// endpoint still out has shown a newer slot than the answer in hand. 0: the first
-    /// usable answer wins. Default 5 ms.
+    /// usable answer wins. Default 20 ms (BENCHMARKS.md: how it was chosen).
     pub freshness_window_ms: Option<u64>,
     /// Never serve an answer older (by `context.slot`, or value for `getSlot` and
     /// `getBlockHeight`) than one already served for the same method and params within

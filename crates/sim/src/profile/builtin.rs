@@ -43,6 +43,7 @@ pub(super) fn seed() -> Profile {
                 .with_pubsub(pubsub(8.0, 60.0, 0.002, 300)),
             EndpointSpec::new("beta", latency)
                 .with_faults(flaky)
+                .with_lag(1)
                 .with_indexing_delay(LatencyModel::lognormal_p99(60.0, 600.0))
                 .with_pubsub(pubsub(12.0, 150.0, 0.005, 180)),
         ],
