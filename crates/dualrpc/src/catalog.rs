@@ -144,7 +144,7 @@ static METHODS: &[MethodInfo] = &[
         .finality(Finality::AtFinalized),
     MethodInfo::read("getBlockHeight")
         .fresh()
-        .slot(SlotSource::Value),
+        .slot(SlotSource::Height),
     MethodInfo::read("getBlockTime")
         .empty(EmptyRule::NullResult)
         .finality(Finality::Always),

@@ -36,8 +36,11 @@ pub enum SlotSource {
     None,
     /// `context.slot` of a `{context, value}` result.
     Context,
-    /// The result is itself a slot or height (`getSlot`, `getBlockHeight`).
+    /// The result is itself a slot (`getSlot`).
     Value,
+    /// The result is a block height (`getBlockHeight`): higher is fresher, but it is not a
+    /// slot (`minContextSlot` and slots seen elsewhere do not compare with it).
+    Height,
     /// The `slot` of the first (newest) entry of a list (`getSignaturesForAddress`).
     FirstEntry,
 }
@@ -61,13 +64,21 @@ struct Entry {
 pub(crate) fn answer_slot(source: SlotSource, result: &str) -> Option<u64> {
     match source {
         SlotSource::None => None,
-        SlotSource::Value => result.trim().parse().ok(),
+        SlotSource::Value | SlotSource::Height => result.trim().parse().ok(),
         SlotSource::Context => context_slot(result),
         SlotSource::FirstEntry => {
             let rest = result.trim_start().strip_prefix('[')?;
             let mut entries = serde_json::Deserializer::from_str(rest).into_iter::<Entry>();
             entries.next()?.ok().map(|e| e.slot)
         }
+    }
+}
+
+impl SlotSource {
+    /// Whether an answer's value under this source is a slot of the chain's progress
+    /// (comparable with `minContextSlot` and with slots seen in other calls).
+    pub(crate) fn is_progress(self) -> bool {
+        matches!(self, SlotSource::Context | SlotSource::Value)
     }
 }
 
@@ -124,8 +135,9 @@ pub trait ServedSlots: Send + Sync + std::fmt::Debug {
     /// The highest slot served for `key` within the last `window`, if any.
     fn floor(&self, key: &[u8], now: Instant, window: Duration) -> Option<u64>;
     /// Records that an answer at `slot` was served for `key` at `now`; a lower slot than
-    /// one served within `window` does not lower (or prolong) the floor.
-    fn served(&self, key: &[u8], slot: u64, now: Instant, window: Duration);
+    /// one served within `window` does not lower (or prolong) the floor. Returns the floor
+    /// as it was (what [`ServedSlots::floor`] said just before), in one step.
+    fn served(&self, key: &[u8], slot: u64, now: Instant, window: Duration) -> Option<u64>;
     /// Keys held (for `/status` and tests).
     fn len(&self) -> usize;
     /// Whether no key is held.
@@ -168,9 +180,13 @@ impl ServedSlots for LocalServedSlots {
         (now.saturating_duration_since(at) <= window).then_some(slot)
     }
 
-    fn served(&self, key: &[u8], slot: u64, now: Instant, window: Duration) {
+    fn served(&self, key: &[u8], slot: u64, now: Instant, window: Duration) -> Option<u64> {
         let hash = self.hasher.hash_one(key);
         let mut map = self.lock();
+        let before = map
+            .get(&hash)
+            .filter(|(_, at)| now.saturating_duration_since(*at) <= window)
+            .map(|(s, _)| *s);
         if map.len() >= self.capacity && !map.contains_key(&hash) {
             // Keep the newer half: a sort of the timestamps, once per `capacity / 2` keys.
             let mut times: Vec<Instant> = map.values().map(|&(_, at)| at).collect();
@@ -185,6 +201,7 @@ impl ServedSlots for LocalServedSlots {
         if slot >= entry.0 || now.saturating_duration_since(entry.1) > window {
             *entry = (slot, now);
         }
+        before
     }
 
     fn len(&self) -> usize {

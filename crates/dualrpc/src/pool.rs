@@ -82,7 +82,7 @@ struct Core {
     /// Subscriptions, made on first use (inside a runtime) from these settings and URLs.
     hub: std::sync::OnceLock<crate::pubsub::Hub>,
     hub_settings: crate::config::SubscriptionSettings,
-    ws_urls: Vec<http::Uri>,
+    ws_urls: Vec<crate::settings::SecretUrl>,
 }
 
 /// A snapshot of the pool for `/status`.
@@ -169,7 +169,7 @@ impl Pool {
             ws_urls: settings
                 .endpoints
                 .iter()
-                .map(|e| e.ws_url.0.clone())
+                .map(|e| e.ws_url.clone())
                 .collect(),
         };
         Pool {
@@ -399,12 +399,16 @@ impl<'a> IntoFuture for CallBuilder<'a> {
         // Lists are left out: a list's newest entry may leave it (a fork at `processed`)
         // without the node being behind.
         let monotonic = !resolved.policy.monotonic_window.is_zero()
-            && matches!(info.slot, SlotSource::Context | SlotSource::Value);
-        // A list's newest entry says when the address was last active, not how far the
-        // node has come: `minContextSlot` is the node's to check there.
-        let min_slot = match info.slot {
-            SlotSource::Context | SlotSource::Value => fresh::min_context_slot(params),
-            SlotSource::None | SlotSource::FirstEntry => None,
+            && matches!(
+                info.slot,
+                SlotSource::Context | SlotSource::Value | SlotSource::Height
+            );
+        // A list's newest entry says when the address was last active, and a height is not
+        // a slot: `minContextSlot` is the node's to check there.
+        let min_slot = if info.slot.is_progress() {
+            fresh::min_context_slot(params)
+        } else {
+            None
         };
         let call = Call {
             method: MethodName::new(self.method, info),
@@ -447,7 +451,9 @@ impl Core {
     ) -> Result<Reply, CallError> {
         let bytes = call.request.key();
         let window = call.policy.monotonic_window;
-        if monotonic {
+        // Consensus compares values, not slots: a vote a slot older is still a vote, so the
+        // floor is not applied to votes; the answer it agrees on is still marked if older.
+        if monotonic && call.policy.strategy != Strategy::Consensus {
             call.floor = self.served.floor(&bytes, clock::now(), window);
         }
         let key = Key {
@@ -529,13 +535,11 @@ impl Core {
         else {
             return;
         };
-        let now = clock::now();
-        if let Some(floor) = self.served.floor(key, now, window)
+        if let Some(floor) = self.served.served(key, slot, clock::now(), window)
             && slot < floor
         {
             reply.stale = Some(floor - slot);
         }
         reply.slot = Some(slot);
-        self.served.served(key, slot, now, window);
     }
 }

@@ -48,10 +48,24 @@ impl Server {
         })?;
         let addr = listener.local_addr()?;
         let ws = config.ws_addr();
-        let ws_listener = TcpListener::bind(ws)
-            .await
-            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {ws}: {e}")))?;
-        let ws_addr = ws_listener.local_addr()?;
+        let ws_listener = match TcpListener::bind(ws).await {
+            Ok(l) => Some(l),
+            // The default (listen port + 1) may be taken: PubSub is still served on `listen`.
+            Err(e) if config.ws_listen.is_none() => {
+                tracing::warn!(%ws, error = %e, "PubSub not served on listen port + 1; upgrades are still served on listen");
+                None
+            }
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("cannot listen on {ws}: {e}"),
+                ));
+            }
+        };
+        let ws_addr = match &ws_listener {
+            Some(l) => l.local_addr()?,
+            None => addr,
+        };
         let gateway = Gateway::new(pool, config.options);
         let (stop, stopped) = oneshot::channel::<()>();
         let serving = gateway.clone();
@@ -59,10 +73,15 @@ impl Server {
             let (stop_ws, stopped_ws) = oneshot::channel::<()>();
             let ws_gateway = serving.clone();
             let ws_task = tokio::spawn(async move {
-                serve(&ws_gateway, ws_listener, async {
-                    let _ = stopped_ws.await;
-                })
-                .await
+                match ws_listener {
+                    Some(l) => {
+                        serve(&ws_gateway, l, async {
+                            let _ = stopped_ws.await;
+                        })
+                        .await
+                    }
+                    None => Ok(()),
+                }
             });
             let served = serve(&serving, listener, async {
                 let _ = stopped.await;

@@ -41,8 +41,21 @@ impl Workers {
     pub fn start(pool: Pool, config: GatewayConfig, workers: usize) -> std::io::Result<Workers> {
         let listeners = bind_shared(config.listen, workers.max(1))?;
         let addr = listeners[0].local_addr()?;
-        let ws_listeners = bind_shared(config.ws_addr(), workers.max(1))?;
-        let ws_addr = ws_listeners[0].local_addr()?;
+        let ws = config.ws_addr();
+        let ws_listeners: Vec<Option<std::net::TcpListener>> = match bind_shared(ws, workers.max(1))
+        {
+            Ok(l) => l.into_iter().map(Some).collect(),
+            // The default (listen port + 1) may be taken: PubSub stays on `listen`.
+            Err(e) if config.ws_listen.is_none() => {
+                tracing::warn!(%ws, error = %e, "PubSub not served on listen port + 1; upgrades are still served on listen");
+                (0..listeners.len()).map(|_| None).collect()
+            }
+            Err(e) => return Err(e),
+        };
+        let ws_addr = match &ws_listeners[0] {
+            Some(l) => l.local_addr()?,
+            None => addr,
+        };
         let gateway = Gateway::new(pool, config.options);
         let (stop, stopped) = watch::channel(false);
         let mut threads = Vec::with_capacity(listeners.len());
@@ -58,11 +71,22 @@ impl Workers {
                         .build()?;
                     runtime.block_on(async move {
                         let listener = tokio::net::TcpListener::from_std(listener)?;
-                        let ws_listener = tokio::net::TcpListener::from_std(ws_listener)?;
+                        let ws_listener = ws_listener
+                            .map(tokio::net::TcpListener::from_std)
+                            .transpose()?;
                         let mut ws_stopped = stopped.clone();
-                        let ws = crate::server::serve(&gateway, ws_listener, async move {
-                            let _ = ws_stopped.wait_for(|s| *s).await;
-                        });
+                        let ws_gateway = gateway.clone();
+                        let ws = async move {
+                            match ws_listener {
+                                Some(l) => {
+                                    crate::server::serve(&ws_gateway, l, async move {
+                                        let _ = ws_stopped.wait_for(|s| *s).await;
+                                    })
+                                    .await
+                                }
+                                None => Ok(()),
+                            }
+                        };
                         let http = crate::server::serve(&gateway, listener, async move {
                             let _ = stopped.wait_for(|s| *s).await;
                         });

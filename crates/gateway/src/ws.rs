@@ -150,7 +150,17 @@ where
         }))
     };
     loop {
+        // Biased: a subscription's confirmation is handled before its first notification,
+        // which the hub may queue right after confirming it.
         let reply = tokio::select! {
+            biased;
+            Some((id, sub, kind, r)) = pending.next(), if !pending.is_empty() => match r {
+                Ok(handle) => {
+                    subs.insert(sub, (kind, handle));
+                    Some(result(&id, &sub.to_string()))
+                }
+                Err(e) => Some(format!(r#"{{"jsonrpc":"2.0","error":{},"id":{id}}}"#, e.error)),
+            },
             frame = frames.next() => {
                 let text = match frame {
                     Some(Ok(Message::Text(t))) => t,
@@ -202,13 +212,6 @@ where
                     Some(error(&id, -32601, "Method not found"))
                 }
             }
-            Some((id, sub, kind, r)) = pending.next(), if !pending.is_empty() => match r {
-                Ok(handle) => {
-                    subs.insert(sub, (kind, handle));
-                    Some(result(&id, &sub.to_string()))
-                }
-                Err(e) => Some(format!(r#"{{"jsonrpc":"2.0","error":{},"id":{id}}}"#, e.error)),
-            },
             Some(d) = deliveries.recv() => {
                 // A delivery for a subscription the client dropped meanwhile is not sent.
                 if !subs.contains_key(&d.subscription) {

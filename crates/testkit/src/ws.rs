@@ -20,6 +20,8 @@ enum Event {
     Notify { method: String, result: String },
     /// Close every connection.
     Drop,
+    /// Send the subscribe answers held so far.
+    Release,
 }
 
 #[derive(Debug, Default)]
@@ -29,6 +31,11 @@ struct State {
     accepted: usize,
     refuse: Option<String>,
     stalled: bool,
+    /// Subscribe answers are held until [`WsUpstream::release`].
+    hold: bool,
+    /// Every subscription of one method on a connection gets the same id, as agave gives
+    /// one id to requests that mean the same once defaults are filled in.
+    same_id_per_method: bool,
     next_conn: u64,
 }
 
@@ -107,6 +114,23 @@ impl WsUpstream {
         self.state.lock().refuse = error.map(str::to_string);
     }
 
+    /// Holds every later subscribe answer until [`WsUpstream::release`].
+    pub fn hold_confirmations(&self) {
+        self.state.lock().hold = true;
+    }
+
+    /// Sends the held subscribe answers and stops holding.
+    pub fn release(&self) {
+        self.state.lock().hold = false;
+        let _ = self.events.send(Event::Release);
+    }
+
+    /// Gives every subscription of one method on a connection the same id (agave's
+    /// behaviour for requests equal once defaults are filled in).
+    pub fn same_id_per_method(&self) {
+        self.state.lock().same_id_per_method = true;
+    }
+
     /// Closes every connection (clients reconnect).
     pub fn drop_connections(&self) {
         let _ = self.events.send(Event::Drop);
@@ -130,6 +154,7 @@ async fn serve(mut ws: Ws, state: Arc<Mutex<State>>, mut events: broadcast::Rece
     // This connection's subscriptions: (id, method, params).
     let mut subs: Vec<(u64, String, Value)> = Vec::new();
     let mut next_id = 0u64;
+    let mut held: Vec<String> = Vec::new();
     loop {
         if state.lock().stalled {
             // A stalled node: nothing read, nothing sent, until it recovers or is dropped.
@@ -150,6 +175,14 @@ async fn serve(mut ws: Ws, state: Arc<Mutex<State>>, mut events: broadcast::Rece
                 let method = req["method"].as_str().unwrap_or("").to_string();
                 let answer = if method.ends_with("Unsubscribe") {
                     let target = req["params"][0].as_u64();
+                    if !subs.iter().any(|(s, _, _)| Some(*s) == target) {
+                        let e = serde_json::json!({"code": -32602, "message": "Invalid subscription id."});
+                        let answer = serde_json::json!({"jsonrpc": "2.0", "error": e, "id": id});
+                        if ws.send(Message::text(answer.to_string())).await.is_err() {
+                            break;
+                        }
+                        continue;
+                    }
                     subs.retain(|(s, _, _)| Some(*s) != target);
                     state
                         .lock()
@@ -160,13 +193,23 @@ async fn serve(mut ws: Ws, state: Arc<Mutex<State>>, mut events: broadcast::Rece
                     let err: Value = serde_json::from_str(&err).unwrap_or(Value::Null);
                     serde_json::json!({"jsonrpc": "2.0", "error": err, "id": id})
                 } else {
-                    let sub = next_id;
-                    next_id += 1;
+                    let same = state.lock().same_id_per_method;
+                    let sub = match subs.iter().find(|(_, m, _)| same && *m == method) {
+                        Some((s, _, _)) => *s,
+                        None => {
+                            next_id += 1;
+                            next_id - 1
+                        }
+                    };
                     let params = req["params"].clone();
                     subs.push((sub, method.clone(), params.clone()));
-                    state.lock().open.push((conn, sub, method, params));
+                    state.lock().open.push((conn, sub, method.clone(), params));
                     serde_json::json!({"jsonrpc": "2.0", "result": sub, "id": id})
                 };
+                if state.lock().hold && !method.ends_with("Unsubscribe") {
+                    held.push(answer.to_string());
+                    continue;
+                }
                 if ws.send(Message::text(answer.to_string())).await.is_err() {
                     break;
                 }
@@ -174,14 +217,23 @@ async fn serve(mut ws: Ws, state: Arc<Mutex<State>>, mut events: broadcast::Rece
             event = events.recv() => match event {
                 Ok(Event::Notify { method, result }) => {
                     let kind = method.trim_end_matches("Subscribe");
+                    let mut sent: Vec<u64> = Vec::new();
                     for (sub, m, _) in &subs {
-                        if *m == method {
+                        if *m == method && !sent.contains(sub) {
+                            sent.push(*sub);
                             let frame = format!(
                                 r#"{{"jsonrpc":"2.0","method":"{kind}Notification","params":{{"result":{result},"subscription":{sub}}}}}"#
                             );
                             if ws.send(Message::text(frame)).await.is_err() {
                                 break;
                             }
+                        }
+                    }
+                }
+                Ok(Event::Release) => {
+                    for answer in std::mem::take(&mut held) {
+                        if ws.send(Message::text(answer)).await.is_err() {
+                            break;
                         }
                     }
                 }

@@ -518,7 +518,9 @@ impl<'c> Attempts<'c> {
         let Some(slot) = win.slot else {
             return Verdict::Win(win);
         };
-        win.endpoint.stats.saw_slot(self.call.commitment, slot);
+        if self.call.info.slot.is_progress() {
+            win.endpoint.stats.saw_slot(self.call.commitment, slot);
+        }
         if self.call.min_slot.is_some_and(|min| slot < min) {
             self.failures.push(AttemptFailure {
                 endpoint: win.endpoint.name.clone(),
@@ -554,7 +556,10 @@ impl<'c> Attempts<'c> {
             return best;
         }
         let until = clock::now() + window;
-        while self.pending() > 0 && self.fresher_may_come(best.slot) {
+        if best.slot.is_none() {
+            return best;
+        }
+        while self.pending() > 0 && self.fresher_may_come(&best) {
             match self.next_until(Some(until)).await {
                 Event::Settled(s) => {
                     if let Verdict::Win(w) = self.note(s)
@@ -569,13 +574,25 @@ impl<'c> Attempts<'c> {
         best
     }
 
-    /// Whether an endpoint with an attempt still out (within its timeout) has shown a
-    /// newer slot than `slot` at the call's commitment.
-    fn fresher_may_come(&self, slot: Option<u64>) -> bool {
-        let Some(slot) = slot else { return false };
-        self.cx.upstreams.endpoints.iter().any(|ep| {
-            self.marks[ep.index].fresh > 0 && ep.stats.newest_seen(self.call.commitment) > slot
-        })
+    /// Whether an endpoint with an attempt still out (within its timeout) may answer
+    /// fresher than `best`: it has shown a newer slot at the call's commitment than `best`'s
+    /// slot — or, for answers whose value is not a slot of the chain's progress (a list's
+    /// newest entry, a height), than `best`'s endpoint has shown: it is ahead of it.
+    fn fresher_may_come(&self, best: &Win) -> bool {
+        let c = self.call.commitment;
+        let reference = if self.call.info.slot.is_progress() {
+            match best.slot {
+                Some(slot) => slot,
+                None => return false,
+            }
+        } else {
+            best.endpoint.stats.newest_seen(c)
+        };
+        self.cx
+            .upstreams
+            .endpoints
+            .iter()
+            .any(|ep| self.marks[ep.index].fresh > 0 && ep.stats.newest_seen(c) > reference)
     }
 
     /// Readmits every endpoint whose last attempt failed (or is past its timeout — a

@@ -214,10 +214,13 @@ impl Dedup {
                 Err(_) => Judgement::Malformed,
             },
             Kind::Signature => match serde_json::from_str::<WithContext<'_>>(result) {
-                Ok(_) => {
+                // `{"err": …}` is the result, which ends the subscription; the string
+                // `"receivedSignature"` (enableReceivedNotification) only says it arrived.
+                Ok(w) if w.value.get().trim_start().starts_with('{') => {
                     self.done = true;
                     Judgement::First
                 }
+                Ok(_) => self.first(self.hash_of(("received", 0u8))),
                 Err(_) => Judgement::Malformed,
             },
         }
@@ -345,6 +348,10 @@ mod tests {
         assert_eq!(r.judge("3"), First);
         assert_eq!(r.judge("3"), Duplicate);
         let mut g = Dedup::new(Kind::Signature);
+        let received = r#"{"context":{"slot":4},"value":"receivedSignature"}"#;
+        assert_eq!(g.judge(received), First);
+        assert!(!g.done(), "received is not the result");
+        assert_eq!(g.judge(received), Duplicate);
         let done = r#"{"context":{"slot":5},"value":{"err":null}}"#;
         assert_eq!(g.judge(done), First);
         assert!(g.done());

@@ -200,7 +200,7 @@ impl Hub {
     /// (opened on the first subscription).
     pub(crate) fn new(
         endpoints: Arc<Upstreams>,
-        ws_urls: Vec<http::Uri>,
+        ws_urls: Vec<crate::settings::SecretUrl>,
         sightings: Arc<crate::sight::Sightings>,
         settings: SubscriptionSettings,
     ) -> Hub {
@@ -213,7 +213,7 @@ impl Hub {
                         UpstreamHandle::new(
                             i,
                             endpoints.endpoints[i].name.clone(),
-                            url,
+                            url.0,
                             weak.clone(),
                         )
                     })

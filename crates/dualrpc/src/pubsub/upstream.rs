@@ -60,6 +60,20 @@ impl UpstreamHandle {
     }
 }
 
+/// What one endpoint's connection carries.
+#[derive(Debug, Default)]
+struct State {
+    open: HashMap<u64, Open>,
+    /// The node's subscription id → our shared subscriptions it carries. A node gives the
+    /// same id to requests that mean the same (agave fills in defaults: `["X"]` and
+    /// `["X", {"commitment": "finalized"}]` are one subscription there), so one id may
+    /// carry several of ours; it is unsubscribed when the last of them goes.
+    by_upstream: HashMap<u64, Vec<u64>>,
+    /// Ours closed before the node confirmed them (and their kind): unsubscribed as soon
+    /// as it does.
+    closing: HashMap<u64, Kind>,
+}
+
 #[derive(Debug)]
 struct Open {
     kind: Kind,
@@ -94,13 +108,13 @@ async fn run(
     hub: Weak<HubInner>,
     mut rx: mpsc::UnboundedReceiver<Command>,
 ) {
-    let mut open: HashMap<u64, Open> = HashMap::new();
+    let mut state = State::default();
     let mut backoff = None::<Duration>;
     loop {
         // Idle until there is something to carry.
-        while open.is_empty() {
+        while state.open.is_empty() {
             match rx.recv().await {
-                Some(command) => apply(&mut open, command, None).await,
+                Some(command) => apply(&mut state, command, None).await,
                 None => return,
             }
         }
@@ -111,10 +125,13 @@ async fn run(
             tokio::time::sleep(wait).await;
         }
         let started = clock::now();
-        let outcome = connection(index, &url, &hub, &mut rx, &mut open, &settings).await;
-        for o in open.values_mut() {
+        let outcome = connection(index, &url, &hub, &mut rx, &mut state, &settings).await;
+        // A new connection has new ids; what was closing went with the old one.
+        for o in state.open.values_mut() {
             o.upstream_id = None;
         }
+        state.by_upstream.clear();
+        state.closing.clear();
         let Some(h) = hub.upgrade() else { return };
         h.carrier_lost(index);
         crate::telemetry::ws_reconnect(&name);
@@ -132,8 +149,8 @@ async fn run(
 }
 
 /// Applies a command while there is no connection (or on it, through `ws`).
-async fn apply(open: &mut HashMap<u64, Open>, command: Command, ws: Option<&mut Ws>) {
-    match command {
+async fn apply(state: &mut State, command: Command, ws: Option<&mut Ws>) {
+    let (shared, forget) = match command {
         Command::Subscribe {
             shared,
             kind,
@@ -144,7 +161,7 @@ async fn apply(open: &mut HashMap<u64, Open>, command: Command, ws: Option<&mut 
                     .send(Message::text(request(shared, kind.subscribe(), &params)))
                     .await;
             }
-            open.insert(
+            state.open.insert(
                 shared,
                 Open {
                     kind,
@@ -152,18 +169,41 @@ async fn apply(open: &mut HashMap<u64, Open>, command: Command, ws: Option<&mut 
                     upstream_id: None,
                 },
             );
+            return;
         }
-        Command::Unsubscribe { shared } => {
-            if let Some(o) = open.remove(&shared)
-                && let (Some(ws), Some(id)) = (ws, o.upstream_id)
-            {
-                let body = request(0, o.kind.unsubscribe(), &format!("[{id}]"));
-                let _ = ws.send(Message::text(body)).await;
-            }
+        Command::Unsubscribe { shared } => (shared, false),
+        Command::Forget { shared } => (shared, true),
+    };
+    let Some(o) = state.open.remove(&shared) else {
+        return;
+    };
+    let Some(id) = o.upstream_id else {
+        // Not confirmed yet: unsubscribed when it is (`on_text`).
+        if ws.is_some() && !forget {
+            state.closing.insert(shared, o.kind);
         }
-        Command::Forget { shared } => {
-            open.remove(&shared);
-        }
+        return;
+    };
+    if let Some(ws) = ws
+        && release(state, id, shared)
+        && !forget
+    {
+        let body = request(0, o.kind.unsubscribe(), &format!("[{id}]"));
+        let _ = ws.send(Message::text(body)).await;
+    }
+}
+
+/// Takes `shared` off the node's subscription `id`; whether nothing else rides on it.
+fn release(state: &mut State, id: u64, shared: u64) -> bool {
+    let Some(carried) = state.by_upstream.get_mut(&id) else {
+        return true;
+    };
+    carried.retain(|s| *s != shared);
+    if carried.is_empty() {
+        state.by_upstream.remove(&id);
+        true
+    } else {
+        false
     }
 }
 
@@ -181,7 +221,7 @@ async fn connection(
     url: &http::Uri,
     hub: &Weak<HubInner>,
     rx: &mut mpsc::UnboundedReceiver<Command>,
-    open: &mut HashMap<u64, Open>,
+    state: &mut State,
     settings: &super::SubscriptionSettings,
 ) -> Result<(), ()> {
     let connect = tokio_tungstenite::connect_async_tls_with_config(
@@ -196,14 +236,13 @@ async fn connection(
         Ok(Ok((ws, _))) => ws,
         _ => return Ok(()),
     };
-    // Re-open everything; request ids are the shared ids (unique per hub).
-    for (shared, o) in open.iter() {
+    // Re-open everything; request ids are the shared ids (unique per hub; 0 is never one).
+    for (shared, o) in state.open.iter() {
         let body = request(*shared, o.kind.subscribe(), &o.params);
         if ws.send(Message::text(body)).await.is_err() {
             return Ok(());
         }
     }
-    let mut by_upstream: HashMap<u64, u64> = HashMap::new();
     let mut ping = tokio::time::interval(settings.ping_interval);
     ping.tick().await;
     let mut last_heard = clock::now();
@@ -211,12 +250,7 @@ async fn connection(
         tokio::select! {
             command = rx.recv() => {
                 let Some(command) = command else { return Err(()) };
-                if let Command::Unsubscribe { shared } | Command::Forget { shared } = &command
-                    && let Some(id) = open.get(shared).and_then(|o| o.upstream_id)
-                {
-                    by_upstream.remove(&id);
-                }
-                apply(open, command, Some(&mut ws)).await;
+                apply(state, command, Some(&mut ws)).await;
             }
             frame = ws.next() => {
                 let text = match frame {
@@ -229,7 +263,13 @@ async fn connection(
                 };
                 last_heard = clock::now();
                 let Some(hub) = hub.upgrade() else { return Err(()) };
-                on_text(index, &hub, open, &mut by_upstream, text.as_str());
+                if let Some((id, kind)) = on_text(index, &hub, state, text.as_str()) {
+                    // Confirmed after its last client left: closed at once.
+                    let body = request(0, kind.unsubscribe(), &format!("[{id}]"));
+                    if ws.send(Message::text(body)).await.is_err() {
+                        return Ok(());
+                    }
+                }
             }
             _ = ping.tick() => {
                 if clock::now().saturating_duration_since(last_heard) > settings.stall_timeout {
@@ -244,40 +284,46 @@ async fn connection(
 }
 
 /// A text frame from the upstream: an answer to a (un)subscribe, or a notification.
-fn on_text(
-    index: usize,
-    hub: &HubInner,
-    open: &mut HashMap<u64, Open>,
-    by_upstream: &mut HashMap<u64, u64>,
-    text: &str,
-) {
+/// Returns a node subscription to close again (confirmed after its last client left).
+fn on_text(index: usize, hub: &HubInner, state: &mut State, text: &str) -> Option<(u64, Kind)> {
     let Ok(frame) = serde_json::from_str::<Frame<'_>>(text) else {
-        return;
+        return None;
     };
     if let Some(n) = frame.params {
-        if let Some(&shared) = by_upstream.get(&n.subscription) {
-            hub.deliver(shared, index, n.result.get());
+        if let Some(carried) = state.by_upstream.get(&n.subscription) {
+            for &shared in carried {
+                hub.deliver(shared, index, n.result.get());
+            }
         }
-        return;
+        return None;
     }
-    let Some(shared) = frame.id.and_then(|id| id.get().parse::<u64>().ok()) else {
-        return;
-    };
-    let Some(o) = open.get_mut(&shared) else {
-        return; // an unsubscribe's answer, or a subscription closed meanwhile
-    };
+    let shared = frame.id.and_then(|id| id.get().parse::<u64>().ok())?;
+    if let Some(kind) = state.closing.remove(&shared) {
+        // Its clients left while it was being opened (unless another of ours rides on
+        // the same node subscription).
+        let id = frame.result.and_then(|r| r.get().parse::<u64>().ok())?;
+        return (!state.by_upstream.contains_key(&id)).then_some((id, kind));
+    }
+    // An unsubscribe's answer (id 0), or a subscription closed meanwhile: nothing to do.
+    let o = state.open.get_mut(&shared)?;
     match (frame.result, frame.error) {
         (Some(result), None) => {
             if let Ok(id) = result.get().parse::<u64>() {
-                o.upstream_id = Some(id);
-                by_upstream.insert(id, shared);
-                hub.confirmed(shared, index);
+                // A second answer for the same request changes nothing.
+                if o.upstream_id.replace(id).is_none() {
+                    let carried = state.by_upstream.entry(id).or_default();
+                    if !carried.contains(&shared) {
+                        carried.push(shared);
+                    }
+                    hub.confirmed(shared, index);
+                }
             }
         }
         (_, Some(error)) => {
-            open.remove(&shared);
+            state.open.remove(&shared);
             hub.refused(shared, index, error.get());
         }
         _ => {}
     }
+    None
 }

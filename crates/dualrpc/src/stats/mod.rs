@@ -242,6 +242,10 @@ impl EndpointStats {
     /// Records a health-loop probe: it feeds the breaker (a healthy answer after the
     /// cool-down closes the circuit) but not latency, which `getSlot` would understate.
     pub(crate) fn record_probe(&self, now: Instant, slot: Option<u64>) -> bool {
+        if let Some(s) = slot {
+            // The probe asks at `processed`: a reading of the endpoint's progress.
+            self.saw_slot(0, s);
+        }
         let mut t = self.tracked.lock();
         if let Some(s) = slot {
             t.slot = Some(s);

@@ -250,3 +250,35 @@ async fn the_first_sight_window_is_bounded() {
     // 49 polls after the priming one, 40 new signatures each.
     assert_eq!(st[0].first, 49 * 40);
 }
+
+/// A height is not a slot: `minContextSlot` (a slot) never compares with it.
+#[tokio::test(start_paused = true)]
+async fn block_height_is_not_held_to_min_context_slot() {
+    let s = scripts(1);
+    s[0].set("getBlockHeight", ok("90"));
+    let r = pool(&s, "")
+        .call("getBlockHeight", &json!([{"minContextSlot": 105}]))
+        .await
+        .unwrap();
+    assert_eq!(r.result.get(), "90");
+}
+
+/// Consensus counts a vote a slot older than what was served: values are compared, and
+/// the floor applies only to the answer they agree on.
+#[tokio::test(start_paused = true)]
+async fn consensus_votes_are_not_held_to_the_floor() {
+    let s = scripts(2);
+    let pool = pool(&s, "[default]\nfreshness_window_ms = 0\n");
+    let call = || {
+        pool.call("getBalance", &json!(["k"]))
+            .strategy(Strategy::Consensus)
+    };
+    s[0].push("getBalance", ok(&account(110, "5")));
+    s[1].push("getBalance", ok(&account(110, "5")).after(1));
+    call().await.unwrap();
+    s[0].push("getBalance", ok(&account(111, "5")));
+    s[1].push("getBalance", ok(&account(109, "5")).after(1));
+    let r = call().await.unwrap();
+    assert_eq!(r.agreement.map(|a| a.agreed), Some(2), "both votes counted");
+    assert_eq!(r.latency, MS, "no waiting");
+}

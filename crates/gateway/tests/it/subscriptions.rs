@@ -356,3 +356,112 @@ async fn the_upgrade_needs_the_api_key_like_any_request() {
     );
     tokio::time::sleep(Duration::ZERO).await;
 }
+
+#[tokio::test]
+async fn upstream_websocket_urls_are_secret_like_the_http_ones() {
+    let ups = ws_ups(1).await;
+    let pool = ws_pool(&ups, "");
+    let _ = pool.subscriptions();
+    let shown = format!("{pool:?} {:?}", pool.subscriptions());
+    assert!(!shown.contains(SECRET), "a key leaked: {shown}");
+    assert!(!shown.contains("ws://"), "a PubSub URL leaked: {shown}");
+}
+
+/// A node gives one id to subscriptions that mean the same once defaults are filled in
+/// (`["X"]` and `["X", {"commitment": "finalized"}]`); the gateway keys them apart. One
+/// client leaving must not end the other's.
+#[tokio::test]
+async fn two_of_ours_on_one_node_subscription_end_only_together() {
+    let ups = ws_ups(1).await;
+    ups[0].same_id_per_method();
+    let gw = gateway(ws_pool(&ups, "")).await;
+    let mut a = connect(gw.server.ws_addr()).await;
+    let mut b = connect(gw.server.ws_addr()).await;
+    subscribe(&mut a, 1, "accountSubscribe", json!(["X"])).await;
+    subscribe(
+        &mut b,
+        1,
+        "accountSubscribe",
+        json!(["X", {"commitment": "finalized"}]),
+    )
+    .await;
+    eventually("both sent upstream", || ups[0].subscriptions().len() == 2).await;
+    send(
+        &mut b,
+        json!({"jsonrpc":"2.0","id":2,"method":"accountUnsubscribe","params":[0]}),
+    )
+    .await;
+    assert_eq!(next(&mut b).await["result"], true);
+    let account = r#"{"context":{"slot":3},"value":{"lamports":5,"data":["","base64"]}}"#;
+    ups[0].notify("accountSubscribe", account);
+    let n = next(&mut a).await;
+    assert_eq!(
+        n["params"]["result"]["context"]["slot"], 3,
+        "a still subscribed: {n}"
+    );
+    assert_eq!(
+        ups[0].subscriptions().len(),
+        2,
+        "nothing unsubscribed upstream yet"
+    );
+}
+
+/// A client that leaves while its subscription is being opened leaves nothing behind on
+/// the provider: the confirmation that comes later is answered with an unsubscribe.
+#[tokio::test]
+async fn a_client_leaving_mid_subscribe_leaves_no_subscription_upstream() {
+    let ups = ws_ups(1).await;
+    ups[0].hold_confirmations();
+    let gw = gateway(ws_pool(&ups, "")).await;
+    let mut c = connect(gw.server.ws_addr()).await;
+    send(
+        &mut c,
+        json!({"jsonrpc":"2.0","id":1,"method":"slotSubscribe","params":[]}),
+    )
+    .await;
+    eventually("subscribe sent upstream", || {
+        ups[0].subscriptions().len() == 1
+    })
+    .await;
+    drop(c);
+    // Give the gateway the disconnect before the confirmation arrives.
+    eventually("the client's subscription dropped", || {
+        gw.server.pool().subscriptions().counts() == (0, 0)
+    })
+    .await;
+    ups[0].release();
+    eventually("unsubscribed upstream", || {
+        ups[0].subscriptions().is_empty()
+    })
+    .await;
+}
+
+/// The default PubSub port (listen + 1) may be taken by something else: the gateway still
+/// starts, and serves PubSub on its listen port.
+#[tokio::test]
+async fn a_taken_default_pubsub_port_is_not_fatal() {
+    let ups = ws_ups(1).await;
+    // A port whose successor is held by someone else (a few tries: the port below may be
+    // taken too).
+    let (server, _blocker) = 'found: {
+        for _ in 0..20 {
+            let blocker = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = blocker.local_addr().unwrap().port() - 1;
+            let config = dualrpc_gateway::GatewayConfig {
+                listen: format!("127.0.0.1:{port}").parse().unwrap(),
+                ..on_any_port(Default::default())
+            };
+            if let Ok(s) = dualrpc_gateway::Server::start_with_pool(ws_pool(&ups, ""), config).await
+            {
+                break 'found (s, blocker);
+            }
+        }
+        panic!("no free port pair found");
+    };
+    assert_eq!(server.ws_addr(), server.addr());
+    let mut c = connect(server.addr()).await;
+    assert_eq!(
+        subscribe(&mut c, 1, "slotSubscribe", json!([])).await["result"],
+        0
+    );
+}
