@@ -5,6 +5,7 @@
 //! |---------------|-----------|----------------|
 //! | `seed`        | 2         | the default: two similar providers, ≈50 ms mean, ≈98 % success |
 //! | `mainnet-like`| 4         | a realistic mix of paid and public providers (numbers below) |
+//! | `mainnet-tip` | 4         | the same, the three paid providers at the tip: indexing decides who sees a launch first |
 //! | `zero`        | 2         | no latency, no faults: measures the gateway's own overhead |
 //! | `lagging`     | 2         | one fresh endpoint, one 30 slots behind: staleness handling |
 //!
@@ -28,8 +29,8 @@
 //! | endpoint  | median | σ    | tail (3–5×) | stalls (0.5–2 s) | failures | lag | notes |
 //! |-----------|--------|------|-------------|------------------|----------|-----|-------|
 //! | `fast`    | 35 ms  | 0.35 | 2 %         | 0.2 %            | 0.1 %    | 0   | premium paid |
-//! | `steady`  | 50 ms  | 0.40 | 3 %         | 0.4 %            | 0.3 %    | 0   | paid |
-//! | `jittery` | 45 ms  | 0.90 | 5 %         | 1 %              | 0.5 %    | 1   | paid, erratic |
+//! | `steady`  | 50 ms  | 0.40 | 3 %         | 0.4 %            | 0.3 %    | 1   | paid |
+//! | `jittery` | 45 ms  | 0.90 | 5 %         | 1 %              | 0.5 %    | 2   | paid, erratic |
 //! | `public`  | 70 ms  | 0.50 | 5 %         | 1 %              | 3 %      | 3   | public: + 100/10 s, 40/method/10 s → 429 |
 //!
 //! Plus a **correlated slowdown**: in every 45 s, one 2 s window (position drawn from the seed)
@@ -65,10 +66,10 @@
 //! delay alone decides who shows a launch first, and that changes from launch to launch. An
 //! endpoint a whole slot behind another starts 400 ms later, so it comes first only when the
 //! other's delay exceeds its own by more than a slot (the tails make that rare, not
-//! impossible). The two fastest paid providers of `mainnet-like` are therefore both at the
-//! tip, as paid providers usually are on mainnet: who shows a launch first changes from
-//! launch to launch, decided by indexing. `seed` keeps `beta` a slot behind — the case of a
-//! lagging provider the project started from — so there `alpha` is nearly always first.
+//! impossible): in `seed` and `mainnet-like`, whose providers trail by whole slots, the
+//! provider at the tip is nearly always first. `mainnet-tip` puts the three paid providers
+//! of `mainnet-like` at the tip, as paid providers usually are on mainnet: there who shows a
+//! launch first changes from launch to launch, decided by indexing.
 //!
 //! ## PubSub
 //! Every endpoint also serves PubSub on its port (`ws://…`, the `pubsub` module). Its
@@ -99,7 +100,7 @@
 
 mod builtin;
 
-use self::builtin::{lagging, mainnet_like, seed, zero};
+use self::builtin::{lagging, mainnet_like, mainnet_tip, seed, zero};
 use crate::chain::ChainConfig;
 use crate::faults::{FaultModel, RateLimit};
 use crate::latency::{CorrelatedSlowdown, LatencyModel};
@@ -186,7 +187,7 @@ pub struct Profile {
     pub slowdown: Option<CorrelatedSlowdown>,
 }
 
-const NAMES: [&str; 4] = ["seed", "mainnet-like", "zero", "lagging"];
+const NAMES: [&str; 5] = ["seed", "mainnet-like", "mainnet-tip", "zero", "lagging"];
 
 impl Profile {
     /// The built-in profile called `name`.
@@ -194,6 +195,7 @@ impl Profile {
         Some(match name {
             "seed" => seed(),
             "mainnet-like" => mainnet_like(),
+            "mainnet-tip" => mainnet_tip(),
             "zero" => zero(),
             "lagging" => lagging(),
             _ => return None,

@@ -76,6 +76,7 @@ pub(super) fn mainnet_like() -> Profile {
                     .with_stalls(0.004, 500.0, 2000.0),
             )
             .with_faults(faults(0.0015, 0.0005, 0.0005, 0.0005))
+            .with_lag(1)
             .with_indexing_delay(LatencyModel::lognormal_p99(60.0, 350.0))
             .with_pubsub(pubsub(10.0, 80.0, 0.002, 600)),
             EndpointSpec::new(
@@ -85,7 +86,7 @@ pub(super) fn mainnet_like() -> Profile {
                     .with_stalls(0.01, 500.0, 2000.0),
             )
             .with_faults(faults(0.0025, 0.001, 0.0005, 0.001))
-            .with_lag(1)
+            .with_lag(2)
             .with_indexing_delay(LatencyModel::lognormal_p99(45.0, 1000.0))
             .with_pubsub(PubsubModel {
                 delivery_delay: LatencyModel::lognormal_p99(10.0, 300.0)
@@ -111,6 +112,20 @@ pub(super) fn mainnet_like() -> Profile {
             factor: 3.0,
         }),
     }
+}
+
+/// `mainnet-like` with its three paid providers at the tip: who shows a launch first is
+/// decided by each one's indexing delay, and changes from launch to launch.
+pub(super) fn mainnet_tip() -> Profile {
+    let mut p = mainnet_like();
+    p.name = "mainnet-tip".into();
+    p.description = "mainnet-like with the three paid providers at the tip: indexing decides who sees a launch first".into();
+    for e in &mut p.endpoints {
+        if e.name != "public" {
+            e.lag_slots = 0;
+        }
+    }
+    p
 }
 
 pub(super) fn zero() -> Profile {
