@@ -205,7 +205,8 @@ pub(crate) struct Attempts<'c> {
     node_errors: Option<NodeErrors>,
     best_empty: Option<Win>,
     /// The freshest usable answer below the call's floor.
-    best_stale: Option<Win>,
+    /// (Boxed: rare, and every call in flight would carry its room.)
+    best_stale: Option<Box<Win>>,
     /// Whether answers' slots are read (a freshness window or a floor applies).
     read_slots: bool,
     /// Set when the deadline passed while attempts were still out.
@@ -537,7 +538,7 @@ impl<'c> Attempts<'c> {
                 .as_ref()
                 .is_none_or(|b| b.behind > win.behind)
             {
-                self.best_stale = Some(win);
+                self.best_stale = Some(Box::new(win));
             }
             return Verdict::Continue;
         }
@@ -624,7 +625,7 @@ impl<'c> Attempts<'c> {
     pub(crate) fn restore(&mut self, result: Result<Win, ErrorReason>) -> Result<(), ErrorReason> {
         match result {
             Ok(win) if win.behind > 0 => {
-                self.best_stale = Some(win);
+                self.best_stale = Some(Box::new(win));
                 Ok(())
             }
             Ok(win) => {
@@ -678,7 +679,12 @@ impl<'c> Attempts<'c> {
 
     fn conclude(&mut self) -> Result<Win, ErrorReason> {
         // An answer older than one served before beats an empty one: it has the data.
-        if let Some(win) = self.best_stale.take().or_else(|| self.best_empty.take()) {
+        if let Some(win) = self
+            .best_stale
+            .take()
+            .map(|w| *w)
+            .or_else(|| self.best_empty.take())
+        {
             return Ok(win);
         }
         if let Some(errors) = self.node_errors.take() {

@@ -101,8 +101,10 @@ impl UpstreamClient {
 
     fn request(&self, body: Bytes, http2: bool) -> Request<Full<Bytes>> {
         let mut request = Request::new(Full::new(body));
-        // Room for the few headers only (the default is room for a dozen).
-        *request.headers_mut() = http::HeaderMap::with_capacity(3);
+        // Room for the headers it gets only (the default is room for a dozen; with
+        // thousands of requests in flight every slot counts).
+        let headers = 2 + usize::from(self.basic_auth.is_some());
+        *request.headers_mut() = http::HeaderMap::with_capacity(headers);
         *request.method_mut() = Method::POST;
         *request.uri_mut() = if http2 {
             self.uri.clone()
