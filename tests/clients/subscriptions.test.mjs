@@ -152,6 +152,45 @@ describe('@solana/web3.js v1 subscriptions', () => {
   });
 });
 
+describe('@solana/web3.js v1 account subscriptions', () => {
+  test('onAccountChange: a new launch\'s mint, notified when it is finalized', async () => {
+    const connection = new Connection(gateway.url, { wsEndpoint: gateway.wsUrl, commitment: 'confirmed' });
+    // A launch seen at `processed`…
+    const signature = await new Promise((resolve) => {
+      const id = connection.onLogs(
+        new PublicKey(PUMP_FUN),
+        (logs) => {
+          connection.removeOnLogsListener(id);
+          resolve(logs.signature);
+        },
+        'processed',
+      );
+    });
+    // …awaited at `confirmed` (onSignature), then its transaction and the mint it created.
+    await new Promise((resolve) => connection.onSignature(signature, resolve, 'confirmed'));
+    const tx = await connection.getParsedTransaction(signature, {
+      commitment: 'confirmed',
+      maxSupportedTransactionVersion: 0,
+    });
+    assert.ok(tx, `the gateway has no ${signature} at confirmed`);
+    const mint = new PublicKey(tx.meta.postTokenBalances[0].mint);
+    // The mint exists at `finalized` only once its slot is finalized: that is the change.
+    const info = await new Promise((resolve) => {
+      const id = connection.onAccountChange(
+        mint,
+        (account) => {
+          connection.removeAccountChangeListener(id);
+          resolve(account);
+        },
+        'finalized',
+      );
+    });
+    closeSocket(connection);
+    assert.equal(info.owner.toBase58(), 'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA');
+    assert.ok(info.lamports > 0);
+  });
+});
+
 /**
  * web3.js keeps its WebSocket (and reconnects it) after the last listener is removed; the
  * test closes it so nothing outlives the gateway. `_rpcWebSocket` is web3.js v1's own.
