@@ -132,16 +132,7 @@ describe('@solana/web3.js v1 subscriptions', () => {
 
   test('confirmTransaction resolves through the gateway', async () => {
     const connection = new Connection(gateway.url, { wsEndpoint: gateway.wsUrl, commitment: 'processed' });
-    const signature = await new Promise((resolve) => {
-      const id = connection.onLogs(
-        new PublicKey(PUMP_FUN),
-        (logs) => {
-          connection.removeOnLogsListener(id);
-          resolve(logs.signature);
-        },
-        'processed',
-      );
-    });
+    const signature = await firstLaunch(connection);
     const { blockhash, lastValidBlockHeight } = await connection.getLatestBlockhash('confirmed');
     const result = await connection.confirmTransaction(
       { signature, blockhash, lastValidBlockHeight },
@@ -156,16 +147,7 @@ describe('@solana/web3.js v1 account subscriptions', () => {
   test('onAccountChange: a new launch\'s mint, notified when it is finalized', async () => {
     const connection = new Connection(gateway.url, { wsEndpoint: gateway.wsUrl, commitment: 'confirmed' });
     // A launch seen at `processed`…
-    const signature = await new Promise((resolve) => {
-      const id = connection.onLogs(
-        new PublicKey(PUMP_FUN),
-        (logs) => {
-          connection.removeOnLogsListener(id);
-          resolve(logs.signature);
-        },
-        'processed',
-      );
-    });
+    const signature = await firstLaunch(connection);
     // …awaited at `confirmed` (onSignature), then its transaction and the mint it created.
     await new Promise((resolve) => connection.onSignature(signature, resolve, 'confirmed'));
     const tx = await connection.getParsedTransaction(signature, {
@@ -175,26 +157,33 @@ describe('@solana/web3.js v1 account subscriptions', () => {
     assert.ok(tx, `the gateway has no ${signature} at confirmed`);
     const mint = new PublicKey(tx.meta.postTokenBalances[0].mint);
     // The mint exists at `finalized` only once its slot is finalized: that is the change.
+    let id;
     const info = await new Promise((resolve) => {
-      const id = connection.onAccountChange(
-        mint,
-        (account) => {
-          connection.removeAccountChangeListener(id);
-          resolve(account);
-        },
-        'finalized',
-      );
+      id = connection.onAccountChange(mint, resolve, 'finalized');
     });
+    await connection.removeAccountChangeListener(id);
     closeSocket(connection);
     assert.equal(info.owner.toBase58(), 'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA');
     assert.ok(info.lamports > 0);
   });
 });
 
+/** The signature of the first launch web3.js sees at `processed` (listener removed). */
+async function firstLaunch(connection) {
+  let id;
+  const signature = await new Promise((resolve) => {
+    id = connection.onLogs(new PublicKey(PUMP_FUN), (logs) => resolve(logs.signature), 'processed');
+  });
+  await connection.removeOnLogsListener(id);
+  return signature;
+}
+
 /**
- * web3.js keeps its WebSocket (and reconnects it) after the last listener is removed; the
- * test closes it so nothing outlives the gateway. `_rpcWebSocket` is web3.js v1's own.
+ * web3.js keeps its WebSocket after the last listener is removed and reconnects it on any
+ * close but an explicit one; the test closes it, without reconnecting, so nothing outlives
+ * the gateway. `_rpcWebSocket` is web3.js v1's own (an rpc-websockets client).
  */
 function closeSocket(connection) {
+  connection._rpcWebSocket.setAutoReconnect(false);
   connection._rpcWebSocket.close();
 }
