@@ -48,20 +48,10 @@ impl Server {
         })?;
         let addr = listener.local_addr()?;
         let ws = config.ws_addr();
-        let ws_listener = match TcpListener::bind(ws).await {
-            Ok(l) => Some(l),
-            // The default (listen port + 1) may be taken: PubSub is still served on `listen`.
-            Err(e) if config.ws_listen.is_none() => {
-                tracing::warn!(%ws, error = %e, "PubSub not served on listen port + 1; upgrades are still served on listen");
-                None
-            }
-            Err(e) => {
-                return Err(std::io::Error::new(
-                    e.kind(),
-                    format!("cannot listen on {ws}: {e}"),
-                ));
-            }
-        };
+        let bound = TcpListener::bind(ws)
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {ws}: {e}")));
+        let ws_listener = pubsub_listener(&config, bound)?;
         let ws_addr = match &ws_listener {
             Some(l) => l.local_addr()?,
             None => addr,
@@ -148,6 +138,23 @@ impl Drop for Server {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+/// The PubSub listener(s) `bound` on `config.ws_addr()` (errors already name the
+/// address): an explicit `ws_listen` that cannot be bound is an error; the default (listen port + 1) being taken only means PubSub
+/// is served on `listen` alone (`None`), with a warning.
+pub(crate) fn pubsub_listener<T>(
+    config: &GatewayConfig,
+    bound: std::io::Result<T>,
+) -> std::io::Result<Option<T>> {
+    match bound {
+        Ok(l) => Ok(Some(l)),
+        Err(e) if config.ws_listen.is_none() => {
+            tracing::warn!(error = %e, "PubSub not served on listen port + 1; upgrades are still served on listen");
+            Ok(None)
+        }
+        Err(e) => Err(e),
     }
 }
 

@@ -41,16 +41,12 @@ impl Workers {
     pub fn start(pool: Pool, config: GatewayConfig, workers: usize) -> std::io::Result<Workers> {
         let listeners = bind_shared(config.listen, workers.max(1))?;
         let addr = listeners[0].local_addr()?;
-        let ws = config.ws_addr();
-        let ws_listeners: Vec<Option<std::net::TcpListener>> = match bind_shared(ws, workers.max(1))
-        {
-            Ok(l) => l.into_iter().map(Some).collect(),
-            // The default (listen port + 1) may be taken: PubSub stays on `listen`.
-            Err(e) if config.ws_listen.is_none() => {
-                tracing::warn!(%ws, error = %e, "PubSub not served on listen port + 1; upgrades are still served on listen");
-                (0..listeners.len()).map(|_| None).collect()
-            }
-            Err(e) => return Err(e),
+        let ws_listeners: Vec<Option<std::net::TcpListener>> = match crate::server::pubsub_listener(
+            &config,
+            bind_shared(config.ws_addr(), workers.max(1)),
+        )? {
+            Some(l) => l.into_iter().map(Some).collect(),
+            None => (0..listeners.len()).map(|_| None).collect(),
         };
         let ws_addr = match &ws_listeners[0] {
             Some(l) => l.local_addr()?,

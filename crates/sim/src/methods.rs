@@ -236,7 +236,8 @@ pub(crate) fn parse_commitment(name: Option<&str>) -> Result<Commitment, RpcErro
     }
 }
 
-fn positional(params: Option<&RawValue>) -> Result<Vec<&RawValue>, RpcError> {
+/// The params array (none: empty), or agave's error for anything else.
+pub(crate) fn positional(params: Option<&RawValue>) -> Result<Vec<&RawValue>, RpcError> {
     match params {
         None => Ok(Vec::new()),
         Some(raw) => serde_json::from_str(raw.get()).map_err(|_| {
@@ -245,9 +246,17 @@ fn positional(params: Option<&RawValue>) -> Result<Vec<&RawValue>, RpcError> {
     }
 }
 
-fn required<'a, T: Deserialize<'a>>(params: &[&'a RawValue], index: usize) -> Result<T, RpcError> {
+/// Param `index`, or agave's error when it is missing or of the wrong type.
+pub(crate) fn required<'a, T: Deserialize<'a>>(
+    params: &[&'a RawValue],
+    index: usize,
+) -> Result<T, RpcError> {
     let raw = params.get(index).ok_or_else(|| {
-        RpcError::invalid_params("invalid length 0, expected at least 1 parameter")
+        RpcError::invalid_params(format!(
+            "invalid length {}, expected at least {} parameter",
+            params.len(),
+            index + 1
+        ))
     })?;
     serde_json::from_str(raw.get()).map_err(RpcError::invalid_params)
 }

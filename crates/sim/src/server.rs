@@ -25,7 +25,7 @@
 //! answers and error pages written back; `ws` the WebSocket upgrade and the PubSub controls.
 
 mod serve;
-mod wire;
+pub(crate) mod wire;
 mod ws;
 
 use std::collections::BTreeMap;

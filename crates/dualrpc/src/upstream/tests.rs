@@ -105,7 +105,7 @@ async fn one_connection_serves_requests_one_after_another() {
 /// timeout that struck just then): the next request goes out on a new connection.
 #[tokio::test]
 async fn a_connection_the_provider_closed_is_not_a_failure() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let accepted = Arc::new(AtomicUsize::new(0));
@@ -114,31 +114,10 @@ async fn a_connection_the_provider_closed_is_not_a_failure() {
         while let Ok((mut stream, _)) = listener.accept().await {
             counter.fetch_add(1, Ordering::SeqCst);
             tokio::spawn(async move {
-                // One request (headers, then the declared body), one answer, then close.
-                let mut seen = Vec::new();
-                let mut buf = [0u8; 1024];
-                let body_len = loop {
-                    let n = stream.read(&mut buf).await.unwrap();
-                    seen.extend_from_slice(&buf[..n]);
-                    let text = String::from_utf8_lossy(&seen).to_lowercase();
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let len: usize = text
-                            .lines()
-                            .find_map(|l| l.strip_prefix("content-length:"))
-                            .map_or(0, |v| v.trim().parse().unwrap());
-                        break end + 4 + len;
-                    }
-                };
-                while seen.len() < body_len {
-                    let n = stream.read(&mut buf).await.unwrap();
-                    seen.extend_from_slice(&buf[..n]);
+                // One request, one answer, then close.
+                if read_request(&mut stream, &mut Vec::new()).await {
+                    stream.write_all(OK_ANSWER.as_bytes()).await.unwrap();
                 }
-                let body = r#"{"ok":true}"#;
-                let answer = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                stream.write_all(answer.as_bytes()).await.unwrap();
             });
         }
     });
@@ -294,10 +273,38 @@ async fn http2_over_tls_multiplexes_calls_on_one_connection() {
     );
 }
 
+/// `{"ok":true}` as a keep-alive HTTP/1.1 answer.
+const OK_ANSWER: &str = "HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n{\"ok\":true}";
+
+/// Reads one HTTP/1.1 request (headers, then the declared body) from `stream`, with
+/// `seen` holding bytes already read past the previous one; false at the end of the stream.
+async fn read_request(stream: &mut tokio::net::TcpStream, seen: &mut Vec<u8>) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1024];
+    let end = loop {
+        let text = String::from_utf8_lossy(seen).to_lowercase();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let len: usize = text
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            if seen.len() >= end + 4 + len {
+                break end + 4 + len;
+            }
+        }
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return false,
+            Ok(k) => seen.extend_from_slice(&buf[..k]),
+        }
+    };
+    seen.drain(..end);
+    true
+}
+
 /// A server whose every connection answers its first request and then, on the second,
 /// reads it whole and closes without a word (an upstream that processed it and died).
 async fn answers_once_then_closes() -> (SocketAddr, Arc<AtomicUsize>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let requests = Arc::new(AtomicUsize::new(0));
@@ -307,36 +314,15 @@ async fn answers_once_then_closes() -> (SocketAddr, Arc<AtomicUsize>) {
             let counter = counter.clone();
             tokio::spawn(async move {
                 let mut seen = Vec::new();
-                let mut buf = [0u8; 1024];
                 for n in 0.. {
-                    // Read one request: headers, then the declared body.
-                    let end = loop {
-                        let text = String::from_utf8_lossy(&seen).to_lowercase();
-                        if let Some(end) = text.find("\r\n\r\n") {
-                            let len: usize = text
-                                .lines()
-                                .find_map(|l| l.strip_prefix("content-length:"))
-                                .map_or(0, |v| v.trim().parse().unwrap());
-                            if seen.len() >= end + 4 + len {
-                                break end + 4 + len;
-                            }
-                        }
-                        match stream.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(k) => seen.extend_from_slice(&buf[..k]),
-                        }
-                    };
-                    seen.drain(..end);
+                    if !read_request(&mut stream, &mut seen).await {
+                        return;
+                    }
                     counter.fetch_add(1, Ordering::SeqCst);
                     if n == 1 {
                         return; // processed, then gone
                     }
-                    let body = r#"{"ok":true}"#;
-                    let answer = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
-                        body.len()
-                    );
-                    stream.write_all(answer.as_bytes()).await.unwrap();
+                    stream.write_all(OK_ANSWER.as_bytes()).await.unwrap();
                 }
             });
         }

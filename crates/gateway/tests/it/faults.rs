@@ -47,14 +47,7 @@ async fn after(done: &mut watch::Receiver<usize>, n: usize) {
 }
 
 fn pool_over(cluster: &Cluster) -> Pool {
-    let mut toml = String::new();
-    for (i, ep) in cluster.endpoints().iter().enumerate() {
-        toml.push_str(&format!(
-            "[[endpoint]]\nname = \"{}\"\nurl = \"{}\"\n",
-            NAMES[i],
-            ep.url()
-        ));
-    }
+    let mut toml = cluster_toml(cluster);
     toml.push_str(
         r#"
 [default]

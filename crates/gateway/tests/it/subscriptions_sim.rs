@@ -30,14 +30,7 @@ async fn every_launch_arrives_once_even_when_an_upstream_drops_mid_stream() {
     )
     .await
     .expect("cluster");
-    let mut toml = String::new();
-    for (i, ep) in cluster.endpoints().iter().enumerate() {
-        toml.push_str(&format!(
-            "[[endpoint]]\nname = \"{}\"\nurl = \"{}\"\n",
-            NAMES[i],
-            ep.url()
-        ));
-    }
+    let mut toml = cluster_toml(&cluster);
     toml.push_str("[health]\ninterval_ms = 0\n[subscriptions]\nreconnect_min_ms = 10\n");
     let pool = Pool::from_config(Config::from_toml(&toml, |_| None).unwrap()).unwrap();
     let gw = gateway(pool).await;

@@ -39,6 +39,19 @@ pub(crate) fn endpoint_toml(ups: &[Upstream], extra: &[&str]) -> String {
     s
 }
 
+/// The `[[endpoint]]` tables of a simulated cluster's endpoints, named `a`, `b`, …
+pub(crate) fn cluster_toml(cluster: &dualrpc_sim::Cluster) -> String {
+    let mut s = String::new();
+    for (i, ep) in cluster.endpoints().iter().enumerate() {
+        s.push_str(&format!(
+            "[[endpoint]]\nname = \"{}\"\nurl = \"{}\"\n",
+            NAMES[i],
+            ep.url()
+        ));
+    }
+    s
+}
+
 /// A pool over `ups` with the health loop off (unless `rest` turns it on) and `rest`
 /// appended to the config.
 pub(crate) fn pool_with(ups: &[Upstream], extra: &[&str], rest: &str) -> Pool {

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::feed::Feed;
@@ -13,7 +13,10 @@ use super::spec::{Spec, Watch};
 use crate::accounts::curve_bytes;
 use crate::chain::{ChainTime, PUMP_FUN_PROGRAM_ID};
 use crate::codec::{base58_decode, base64_decode, decode_fixed};
-use crate::methods::{RpcError, parse_account_encoding, parse_commitment, version};
+use crate::methods::{
+    RpcError, parse_account_encoding, parse_commitment, positional, required, version,
+};
+use crate::server::wire::Call;
 
 /// The unsubscribe methods (each ends a subscription of any kind, as in agave).
 const UNSUBSCRIBE: [&str; 6] = [
@@ -24,23 +27,6 @@ const UNSUBSCRIBE: [&str; 6] = [
     "programUnsubscribe",
     "signatureUnsubscribe",
 ];
-
-#[derive(Debug, Deserialize)]
-struct Call<'a> {
-    #[serde(borrow, default, deserialize_with = "present")]
-    id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    jsonrpc: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    method: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    params: Option<&'a RawValue>,
-}
-
-/// Distinguishes `"id": null` (answered with `null`) from no id (a notification: no answer).
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
-    <&'de RawValue>::deserialize(d).map(Some)
-}
 
 /// The config object of the subscribe methods (fields the sim does not use are ignored).
 #[derive(Debug, Default, Deserialize)]
@@ -216,24 +202,4 @@ fn passes(filter: &Filter) -> Result<bool, RpcError> {
 fn param<const N: usize>(text: &str, what: &str) -> Result<[u8; N], RpcError> {
     decode_fixed::<N>(text)
         .map_err(|_| RpcError::new(-32602, format!("Invalid Request: Invalid {what} provided")))
-}
-
-fn positional(params: Option<&RawValue>) -> Result<Vec<&RawValue>, RpcError> {
-    match params {
-        None => Ok(Vec::new()),
-        Some(raw) => serde_json::from_str(raw.get()).map_err(|_| {
-            RpcError::invalid_params("invalid type: map, expected a sequence of parameters")
-        }),
-    }
-}
-
-fn required<'a, T: Deserialize<'a>>(params: &[&'a RawValue], index: usize) -> Result<T, RpcError> {
-    let raw = params.get(index).ok_or_else(|| {
-        RpcError::invalid_params(format!(
-            "invalid length {}, expected at least {} parameter",
-            params.len(),
-            index + 1
-        ))
-    })?;
-    serde_json::from_str(raw.get()).map_err(RpcError::invalid_params)
 }

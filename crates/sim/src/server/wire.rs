@@ -15,15 +15,15 @@ use crate::methods::{self, CallContext, RpcError};
 
 /// One JSON-RPC call as parsed from the body; fields borrow from it.
 #[derive(Debug, Deserialize)]
-pub(super) struct Call<'a> {
+pub(crate) struct Call<'a> {
     #[serde(borrow, default, deserialize_with = "present")]
-    id: Option<&'a RawValue>,
+    pub(crate) id: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    jsonrpc: Option<Cow<'a, str>>,
+    pub(crate) jsonrpc: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
-    method: Option<Cow<'a, str>>,
+    pub(crate) method: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
-    params: Option<&'a RawValue>,
+    pub(crate) params: Option<&'a RawValue>,
 }
 
 /// Distinguishes `"id": null` (echo `null`) from no id (a notification: no answer).

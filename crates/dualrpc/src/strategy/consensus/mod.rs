@@ -163,12 +163,18 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
                             // Someone knows more than the empty voters: ask them again.
                             for e in &tally.empties {
                                 if may_reask(&e.endpoint, &tally) {
-                                    schedule(&mut reasks, &mut backoff, &e.endpoint, deadline);
+                                    schedule(
+                                        &mut reasks,
+                                        &mut backoff,
+                                        &e.endpoint,
+                                        deadline,
+                                        false,
+                                    );
                                 }
                             }
                         }
                         Vote::Empty if !tally.groups.is_empty() && may_reask(&ep, &tally) => {
-                            schedule(&mut reasks, &mut backoff, &ep, deadline);
+                            schedule(&mut reasks, &mut backoff, &ep, deadline, false);
                         }
                         Vote::Empty | Vote::Repeat => {}
                     },
@@ -176,7 +182,13 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
                     Verdict::Continue => {
                         if let Some(empty) = a.take_empty() {
                             if !tally.groups.is_empty() && may_reask(&empty.endpoint, &tally) {
-                                schedule(&mut reasks, &mut backoff, &empty.endpoint, deadline);
+                                schedule(
+                                    &mut reasks,
+                                    &mut backoff,
+                                    &empty.endpoint,
+                                    deadline,
+                                    false,
+                                );
                             }
                             tally.empty(empty);
                         } else if node_error
@@ -191,7 +203,7 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
                         } else {
                             // …and after that with backoff, while the call lasts: a stalled
                             // or failed request says little about the next one.
-                            schedule_forced(&mut reasks, &mut backoff, &ep, deadline);
+                            schedule(&mut reasks, &mut backoff, &ep, deadline, true);
                         }
                     }
                 }
@@ -244,12 +256,15 @@ fn ask_again(
     }
 }
 
-/// Like [`schedule`], past an open circuit, and not before a running 429 cool-down ends.
-fn schedule_forced(
+/// Schedules `ep` to be asked again after its current backoff (doubling it), unless that
+/// would be past the deadline or it is already scheduled. `forced`: past an open circuit,
+/// and not before a running 429 cool-down ends.
+fn schedule(
     reasks: &mut Vec<Reask>,
     backoff: &mut [Duration],
     ep: &Arc<Endpoint>,
     deadline: Instant,
+    forced: bool,
 ) {
     if reasks.iter().any(|r| r.ep.index == ep.index) {
         return;
@@ -258,37 +273,14 @@ fn schedule_forced(
     let wait = &mut backoff[ep.index];
     let mut at = now + *wait;
     *wait *= 2;
-    if let Some(until) = ep.stats.cooling_until(now) {
+    if forced && let Some(until) = ep.stats.cooling_until(now) {
         at = at.max(until);
     }
     if at < deadline {
         reasks.push(Reask {
             at,
             ep: ep.clone(),
-            forced: true,
-        });
-    }
-}
-
-/// Schedules `ep` to be asked again after its current backoff (doubling it), unless that
-/// would be past the deadline or it is already scheduled.
-fn schedule(
-    reasks: &mut Vec<Reask>,
-    backoff: &mut [Duration],
-    ep: &Arc<Endpoint>,
-    deadline: Instant,
-) {
-    if reasks.iter().any(|r| r.ep.index == ep.index) {
-        return;
-    }
-    let wait = &mut backoff[ep.index];
-    let at = clock::now() + *wait;
-    *wait *= 2;
-    if at < deadline {
-        reasks.push(Reask {
-            at,
-            ep: ep.clone(),
-            forced: false,
+            forced,
         });
     }
 }
