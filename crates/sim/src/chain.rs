@@ -35,6 +35,7 @@
 //! cluster costs nothing.
 
 mod ledger;
+mod records;
 mod time;
 mod visibility;
 

@@ -1,6 +1,7 @@
 //! The chain's ledger: the launchpad transactions generated so far, oldest first, with the
 //! indexes methods look them up by (signature, mint) and each transaction's indexing delay on
-//! every endpoint; and the [`Chain`]'s ground-truth queries on it (no lag or delay applied).
+//! every endpoint (kept in a [`Records`]); and the [`Chain`]'s ground-truth queries on it (no
+//! lag or delay applied).
 //!
 //! Everything in it is derived from the seed: the number of transactions in a slot from
 //! `(seed, slot)`, every key of a transaction from `(seed, sequence)`, and its indexing delay on
@@ -8,10 +9,10 @@
 //! when the transaction is generated, and kept beside it, so a visibility check on the hot path
 //! (every entry of a 1000-signature page) is a lookup.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::Duration;
 
-use super::visibility::draw_indexing_delay;
+use super::records::Records;
 use super::{Chain, SignatureInfo};
 use crate::accounts::LaunchAccount;
 use crate::codec::{SeedStream, base58_encode, decode_fixed};
@@ -66,7 +67,12 @@ pub(crate) struct Record {
 }
 
 impl Record {
-    fn new(sequence: u64, slot: u64, transaction_index: u32, signature: [u8; 64]) -> Record {
+    pub(super) fn new(
+        sequence: u64,
+        slot: u64,
+        transaction_index: u32,
+        signature: [u8; 64],
+    ) -> Record {
         let text = base58_encode(&signature);
         let mut signature_text = [0_u8; 88];
         // 64 bytes never need more than 88 base58 characters.
@@ -100,12 +106,8 @@ pub(crate) struct Ledger {
     delay_models: Vec<LatencyModel>,
     /// Last slot generated (inclusive).
     pub(super) through_slot: u64,
-    next_sequence: u64,
-    pub(super) records: VecDeque<Record>,
-    /// Indexing delay (ns) of every retained record on every endpoint: `delay_models.len()`
-    /// entries per record, in the order of `records`.
-    delays_ns: VecDeque<u64>,
-    by_signature: HashMap<[u8; 64], u64>,
+    /// The launchpad's transactions, numbered from 0.
+    pub(super) launches: Records,
     by_mint: HashMap<[u8; 32], u64>,
     by_curve: HashMap<[u8; 32], u64>,
 }
@@ -119,31 +121,27 @@ impl Ledger {
         delay_models: Vec<LatencyModel>,
         through_slot: u64,
     ) -> Ledger {
+        let endpoints = delay_models.len();
         Ledger {
             seed,
             per_slot,
             max_retained,
             delay_models,
             through_slot,
-            next_sequence: 0,
-            records: VecDeque::new(),
-            delays_ns: VecDeque::new(),
-            by_signature: HashMap::new(),
+            launches: Records::new(0, endpoints),
             by_mint: HashMap::new(),
             by_curve: HashMap::new(),
         }
     }
 
-    /// The retained transaction with this sequence number.
+    /// The retained launch transaction with this sequence number.
     pub(crate) fn get(&self, sequence: u64) -> Option<&Record> {
-        let first = self.records.front()?.sequence;
-        self.records
-            .get(usize::try_from(sequence.checked_sub(first)?).ok()?)
+        self.launches.get(sequence)
     }
 
-    /// The transaction with this signature, if still retained.
+    /// The launch transaction with this signature, if still retained.
     pub(crate) fn by_signature(&self, signature: &[u8; 64]) -> Option<&Record> {
-        self.get(*self.by_signature.get(signature)?)
+        self.launches.by_signature(signature)
     }
 
     /// The transaction that created this mint, if still retained.
@@ -163,50 +161,31 @@ impl Ledger {
         ))
     }
 
-    /// The retained transactions from sequence number `from` on, oldest first.
+    /// The retained launch transactions from sequence number `from` on, oldest first.
     pub(crate) fn since(&self, from: u64) -> impl Iterator<Item = &Record> {
-        let first = self.records.front().map_or(0, |r| r.sequence);
-        let skip = usize::try_from(from.saturating_sub(first)).unwrap_or(usize::MAX);
-        self.records.range(skip.min(self.records.len())..)
+        self.launches.since(from)
     }
 
-    /// The sequence number of the oldest retained transaction with a slot at or after `slot`
-    /// (the next one to be generated if there is none yet).
+    /// The sequence number of the oldest retained launch transaction with a slot at or after
+    /// `slot` (the next one to be generated if there is none yet).
     pub(crate) fn first_sequence_at(&self, slot: u64) -> u64 {
-        let index = self.records.partition_point(|r| r.slot < slot);
-        self.records
-            .get(index)
-            .map_or(self.next_sequence, |r| r.sequence)
+        self.launches.first_sequence_at(slot)
     }
 
-    /// Transactions with `slot <= max_slot`, newest first, strictly older than `before` (a
-    /// sequence number) when given.
+    /// Launch transactions with `slot <= max_slot`, newest first, strictly older than `before`
+    /// (a sequence number) when given.
     pub(crate) fn newest_first(
         &self,
         max_slot: u64,
         before: Option<u64>,
     ) -> impl Iterator<Item = &Record> {
-        let mut end = self.records.partition_point(|r| r.slot <= max_slot);
-        if let Some(before) = before {
-            let first = self.records.front().map_or(0, |r| r.sequence);
-            let idx = before.saturating_sub(first) as usize;
-            end = end.min(idx);
-        }
-        self.records.range(..end).rev()
+        self.launches.newest_first(max_slot, before)
     }
 
     /// The indexing delay of a retained `record` on `endpoint` (zero for an endpoint the
     /// chain was not told about).
     pub(crate) fn delay(&self, record: &Record, endpoint: usize) -> Duration {
-        let n = self.delay_models.len();
-        let Some(first) = self.records.front().map(|r| r.sequence) else {
-            return Duration::ZERO;
-        };
-        if endpoint >= n {
-            return Duration::ZERO;
-        }
-        let index = (record.sequence.saturating_sub(first) as usize) * n + endpoint;
-        Duration::from_nanos(self.delays_ns.get(index).copied().unwrap_or(0))
+        self.launches.delay(record, endpoint)
     }
 
     /// Generates every slot up to `tip`, then forgets the oldest transactions beyond the
@@ -216,32 +195,25 @@ impl Ledger {
             let slot = self.through_slot + 1;
             let count = slot_count(self.seed, self.per_slot, slot);
             for index in 0..count {
-                let sequence = self.next_sequence;
-                self.next_sequence += 1;
+                let sequence = self.launches.next_sequence();
                 let keys = tx_keys(self.seed, sequence);
                 // Launchpad transactions sit among others in a real block.
                 let transaction_index = 40 + index * 17;
-                self.records.push_back(Record::new(
-                    sequence,
+                let record = self.launches.push(
                     slot,
                     transaction_index,
                     keys.signature,
-                ));
-                for (endpoint, model) in self.delay_models.iter().enumerate() {
-                    let delay = draw_indexing_delay(model, self.seed, endpoint, sequence);
-                    let ns = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
-                    self.delays_ns.push_back(ns);
-                }
-                self.by_signature.insert(keys.signature, sequence);
+                    self.seed,
+                    &self.delay_models,
+                );
+                debug_assert_eq!(record.sequence, sequence);
                 self.by_mint.insert(keys.accounts[MINT_ROLE], sequence);
                 self.by_curve.insert(keys.accounts[CURVE_ROLE], sequence);
             }
             self.through_slot = slot;
         }
-        while self.records.len() > self.max_retained {
-            if let Some(old) = self.records.pop_front() {
-                self.delays_ns.drain(..self.delay_models.len());
-                self.by_signature.remove(&old.signature);
+        while self.launches.len() > self.max_retained {
+            if let Some(old) = self.launches.pop_front() {
                 let keys = tx_keys(self.seed, old.sequence);
                 self.by_mint.remove(&keys.accounts[MINT_ROLE]);
                 self.by_curve.remove(&keys.accounts[CURVE_ROLE]);
@@ -277,9 +249,9 @@ impl Chain {
         self.read(|l| l.by_mint(&mint).map(|r| r.slot))
     }
 
-    /// How many transactions the chain currently retains.
+    /// How many launch transactions the chain currently retains.
     pub fn retained_signatures(&self) -> usize {
-        self.read(|l| l.records.len())
+        self.read(|l| l.launches.len())
     }
 
     pub(crate) fn info(&self, record: &Record) -> SignatureInfo {
@@ -326,6 +298,7 @@ fn poisson(mean: f64, s: &mut SeedStream) -> u32 {
 
 #[cfg(test)]
 mod tests {
+    use super::super::visibility::draw_indexing_delay;
     use super::*;
 
     #[test]
@@ -346,9 +319,10 @@ mod tests {
         ];
         let mut ledger = Ledger::new(9, 2.0, 50, models.clone(), 0);
         ledger.extend_to(200);
-        assert_eq!(ledger.records.len(), 50);
-        assert_eq!(ledger.delays_ns.len(), 150);
-        for r in &ledger.records {
+        assert_eq!(ledger.launches.len(), 50);
+        let first = ledger.first_sequence_at(0);
+        assert_eq!(ledger.since(first).count(), 50);
+        for r in ledger.since(first) {
             for (e, model) in models.iter().enumerate() {
                 let expected = draw_indexing_delay(model, 9, e, r.sequence);
                 let ns = Duration::from_nanos(expected.as_nanos() as u64);
