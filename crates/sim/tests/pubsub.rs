@@ -10,19 +10,13 @@ mod support;
 use std::time::Duration;
 
 use dualrpc_sim::{
-    Chain, ChainTime, Commitment, EndpointSpec, LatencyModel, LaunchNotification,
-    PUMP_FUN_PROGRAM_ID as PUMP, PubsubModel,
+    Commitment, EndpointSpec, LatencyModel, LaunchNotification, PUMP_FUN_PROGRAM_ID as PUMP,
+    PubsubModel,
 };
 use serde_json::{Value, json};
-use support::{Client, Json, fixture_frame, launch_in_tip_slot, manual_cluster, results, rpc};
-
-/// Moves a manual clock to `at`.
-fn advance_to(chain: &Chain, at: ChainTime) {
-    let by = at
-        .checked_duration_since(chain.now())
-        .expect("a later instant");
-    chain.advance_time(by);
-}
+use support::{
+    Client, Json, advance_to, fixture_frame, launch_in_tip_slot, manual_cluster, results, rpc,
+};
 
 /// Whether `frames` hold a logs notification for `signature`.
 fn has_logs(frames: &[Value], signature: &str) -> bool {

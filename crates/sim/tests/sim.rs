@@ -1,6 +1,9 @@
 //! End-to-end tests of the simulated cluster over real HTTP on loopback, with a raw TCP client
 //! so resets and hangs can be observed exactly.
 
+#[path = "pubsub/support.rs"]
+mod support;
+
 use std::collections::BTreeSet;
 use std::io;
 use std::net::SocketAddr;
@@ -11,6 +14,7 @@ use dualrpc_sim::{
     PUMP_FUN_PROGRAM_ID, Profile, RateLimit, SignatureInfo,
 };
 use serde_json::{Value, json};
+use support::base64;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -501,24 +505,6 @@ async fn agave_errors_for_bad_or_early_requests() {
     let sig = sent["result"].as_str().unwrap();
     assert!((86..=88).contains(&sig.len()));
     cluster.shutdown().await;
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s = String::new();
-    for c in bytes.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                s.push(A[(n >> (18 - 6 * i)) as usize & 63] as char);
-            } else {
-                s.push('=');
-            }
-        }
-    }
-    s
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! Helpers of the PubSub tests: a WebSocket client that tells answers from notifications,
 //! order-preserving JSON for comparing frames with the agave capture, clusters on a manual
-//! clock, and a one-shot HTTP JSON-RPC call. Shared by `tests/pubsub.rs` and
-//! `tests/pubsub_faults.rs`, each of which uses only part of it.
+//! clock, and a one-shot HTTP JSON-RPC call. Shared by `tests/pubsub.rs`,
+//! `tests/pubsub_faults.rs` and `tests/send.rs`, each of which uses only part of it.
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use dualrpc_sim::{
-    Chain, ChainConfig, ClockMode, Cluster, ClusterOptions, EndpointSpec, Profile, SignatureInfo,
-    SimEndpoint,
+    Chain, ChainConfig, ChainTime, ClockMode, Cluster, ClusterOptions, EndpointSpec, Profile,
+    SignatureInfo, SimEndpoint,
 };
 use futures_util::{SinkExt, StreamExt};
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -72,6 +72,18 @@ pub(crate) fn launch_in_tip_slot(chain: &Chain) -> SignatureInfo {
 
 /// One JSON-RPC call over HTTP; returns `result`.
 pub(crate) async fn rpc(addr: SocketAddr, method: &str, params: Value) -> Value {
+    let reply = rpc_reply(addr, method, params).await;
+    assert!(reply.get("error").is_none(), "{method}: {reply}");
+    reply["result"].clone()
+}
+
+/// One JSON-RPC call over HTTP; returns the whole reply (`result` or `error`).
+pub(crate) async fn rpc_reply(addr: SocketAddr, method: &str, params: Value) -> Value {
+    serde_json::from_str(&rpc_text(addr, method, params).await).unwrap()
+}
+
+/// One JSON-RPC call over HTTP; returns the reply's text, as the endpoint wrote it.
+pub(crate) async fn rpc_text(addr: SocketAddr, method: &str, params: Value) -> String {
     let body = json!({"jsonrpc":"2.0","id":1,"method":method,"params":params}).to_string();
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let request = format!(
@@ -83,9 +95,34 @@ pub(crate) async fn rpc(addr: SocketAddr, method: &str, params: Value) -> Value 
     stream.read_to_end(&mut raw).await.unwrap();
     let text = String::from_utf8(raw).unwrap();
     let (_, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
-    let reply: Value = serde_json::from_str(body).unwrap();
-    assert!(reply.get("error").is_none(), "{method}: {reply}");
-    reply["result"].clone()
+    body.to_owned()
+}
+
+/// Moves a manual clock to `at`.
+pub(crate) fn advance_to(chain: &Chain, at: ChainTime) {
+    let by = at
+        .checked_duration_since(chain.now())
+        .expect("a later instant");
+    chain.advance_time(by);
+}
+
+/// Standard base64 with padding.
+pub(crate) fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::new();
+    for c in bytes.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                s.push(A[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
 }
 
 /// A PubSub client: answers are returned to the caller, notifications are kept in order.
