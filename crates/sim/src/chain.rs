@@ -26,6 +26,9 @@
 //! * **Mints.** Every transaction creates one SPL mint (decimals 6, supply 10⁹ tokens, mint
 //!   authority revoked — what pump.fun's `create` leaves behind). The mint exists wherever and
 //!   whenever the transaction that created it is visible.
+//! * **Sent transactions.** A transaction a client sends (`sendTransaction`) lands in the slot
+//!   after the tip and then has a signature status, like a launch, on every endpoint; it is not
+//!   a launch (no mint, no history entry). The `sent` submodule has the rules.
 //!
 //! Endpoints see the chain through a whole-slot lag (an endpoint `L` slots behind answers as of
 //! tip − L) **and** a per-transaction indexing delay drawn from their own distribution: the
@@ -36,6 +39,7 @@
 
 mod ledger;
 mod records;
+mod sent;
 mod time;
 mod visibility;
 

@@ -1,7 +1,7 @@
 //! The JSON-RPC methods a simulated endpoint answers, each reading the shared [`Chain`] through
 //! the endpoint's slot lag and indexing delay and writing its `result` straight into the
 //! response buffer. The methods that reveal transactions or their accounts, and the one
-//! visibility rule they share, are in the `reveal` submodule.
+//! visibility rule they share, are in the `reveal` submodule; `sendTransaction` is in `send`.
 //!
 //! Semantics follow agave where it matters to a client:
 //! * default commitment is `finalized` (≈32 slots behind); `getTransaction` and
@@ -22,11 +22,17 @@
 //!   ignored and `base64+zstd` is refused.
 //! * `getSignaturesForAddress` knows the launchpad program and each mint (its `create`);
 //!   every other address has no history. An unknown `before` gives `[]` (as agave).
-//! * `sendTransaction` returns the transaction's first signature when the payload decodes to
-//!   something with one, and otherwise a signature hashed from the payload; nothing is executed
-//!   and nothing appears on the chain.
+//! * `sendTransaction` (the `send` submodule) returns the transaction's first signature when
+//!   the payload decodes to a serialized transaction with one, and lands it on the chain: in
+//!   the slot after the tip, once per signature (the newest 10 000 kept). From then on
+//!   `getSignatureStatuses` and `signatureSubscribe` show it on every endpoint through its view,
+//!   as they show a launch. Nothing is checked or executed (it always succeeds), and it does
+//!   not appear in `getSignaturesForAddress` or `getTransaction` (`null`), which know only the
+//!   launchpad's transactions. Any other payload gets a signature hashed from it and lands
+//!   nothing.
 
 mod reveal;
+mod send;
 
 pub(crate) use self::reveal::render_transaction;
 
@@ -39,10 +45,9 @@ use self::reveal::{
     get_account_info, get_balance, get_multiple_accounts, get_signature_statuses,
     get_signatures_for_address, get_transaction,
 };
+use self::send::send_transaction;
 use crate::chain::{API_VERSION, Chain, ChainTime, Commitment};
-use crate::codec::{
-    SeedStream, base58_decode, base58_encode, base64_decode, decode_fixed, hash_str,
-};
+use crate::codec::decode_fixed;
 use crate::templates::{AccountEncoding, fmt_int};
 
 /// Method names the sim implements (index = counter slot; unknown methods count as "other").
@@ -177,7 +182,7 @@ pub(crate) fn call(
         "getSignaturesForAddress" => get_signatures_for_address(ctx, &params, out),
         "getTransaction" => get_transaction(ctx, &params, out),
         "getSignatureStatuses" => get_signature_statuses(ctx, &params, out),
-        "sendTransaction" => send_transaction(&params, out),
+        "sendTransaction" => send_transaction(ctx, &params, out),
         _ => Err(RpcError::method_not_found()),
     }
 }
@@ -348,27 +353,4 @@ pub(crate) fn parse_account_encoding(name: Option<&str>) -> Result<AccountEncodi
         )),
         None => unreachable!("no encoding parses"),
     })
-}
-
-fn send_transaction(params: &[&RawValue], out: &mut Vec<u8>) -> Result<(), RpcError> {
-    let payload: Cow<'_, str> = required(params, 0)?;
-    let config = config_at(params, 1)?;
-    let bytes = match config.encoding.as_deref() {
-        None | Some("base58") => base58_decode(&payload),
-        Some("base64") => base64_decode(&payload),
-        Some(other) => {
-            return Err(RpcError::invalid_params(format!(
-                "unknown variant `{other}`, expected `base58` or `base64`"
-            )));
-        }
-    };
-    // A serialized transaction starts with a compact-u16 signature count, then the signatures.
-    let signature = match bytes {
-        Some(b) if b.len() >= 65 && b[0] >= 1 && b[0] < 0x80 => base58_encode(&b[1..65]),
-        _ => base58_encode(&SeedStream::new(&[hash_str(&payload), 0x5E4D]).bytes::<64>()),
-    };
-    out.push(b'"');
-    out.extend_from_slice(signature.as_bytes());
-    out.push(b'"');
-    Ok(())
 }

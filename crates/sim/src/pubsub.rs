@@ -19,7 +19,7 @@
 //! | `logsSubscribe` (`"all"`, `"allWithVotes"`, `{"mentions":[one key]}`) | each launch transaction mentioning it (the pump.fun program or one of the launch's own accounts) | `{"context":{"slot"},"value":{"signature","err":null,"logs":[…]}}` |
 //! | `accountSubscribe` (a launch's mint or bonding curve) | its creation | `{"context":{"slot"},"value":ACCOUNT}` |
 //! | `programSubscribe` (pump.fun; `dataSize` / `memcmp` filters) | each new bonding curve | `{"context":{"slot"},"value":{"pubkey","account"}}` |
-//! | `signatureSubscribe` | once, then the subscription ends | `{"context":{"slot"},"value":{"err":null}}` |
+//! | `signatureSubscribe` (a launch, or a transaction a client sent with `sendTransaction`) | once, then the subscription ends | `{"context":{"slot"},"value":{"err":null}}` |
 //!
 //! plus every `…Unsubscribe` (`true`, or `-32602 Invalid subscription id.`; any of them ends
 //! any kind, as in agave) and `getVersion`. Errors as agave sends them: `-32601 Method not
@@ -33,7 +33,9 @@
 //! (`slot_start(s + lag)`), root `r` when its finalized slot does; a launch transaction when
 //! the endpoint shows it at the subscription's commitment — [`crate::Chain::visibility`]'s
 //! `visible_at`, so the lag and the per-transaction indexing delay apply, and which endpoint
-//! delivers a launch first changes from launch to launch. The `context.slot` is the
+//! delivers a launch first changes from launch to launch. (A transaction a client sent lands
+//! like a launch, the chain's `sent` submodule, and `signatureSubscribe` notifies it by the
+//! same rule.) The `context.slot` is the
 //! transaction's slot. A subscription gets the events after the instant it was made (as on a
 //! node, nothing is replayed) — except `signatureSubscribe` for a transaction the endpoint
 //! already shows, which agave 4.2.2 notifies at the next commitment update: here at the next

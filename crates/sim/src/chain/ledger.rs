@@ -1,7 +1,8 @@
 //! The chain's ledger: the launchpad transactions generated so far, oldest first, with the
 //! indexes methods look them up by (signature, mint) and each transaction's indexing delay on
-//! every endpoint (kept in a [`Records`]); and the [`Chain`]'s ground-truth queries on it (no
-//! lag or delay applied).
+//! every endpoint (kept in a [`Records`]); the transactions clients sent, in a `Records` of
+//! their own (the `sent` submodule); and the [`Chain`]'s ground-truth queries on the launches
+//! (no lag or delay applied).
 //!
 //! Everything in it is derived from the seed: the number of transactions in a slot from
 //! `(seed, slot)`, every key of a transaction from `(seed, sequence)`, and its indexing delay on
@@ -13,6 +14,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::records::Records;
+use super::sent::{SENT_SEQUENCE_BASE, is_sent};
 use super::{Chain, SignatureInfo};
 use crate::accounts::LaunchAccount;
 use crate::codec::{SeedStream, base58_encode, decode_fixed};
@@ -95,19 +97,22 @@ impl Record {
     }
 }
 
-/// The generated transactions, oldest first.
+/// The generated transactions, oldest first, and apart from them the transactions clients
+/// sent (the `sent` submodule).
 #[derive(Debug)]
 pub(crate) struct Ledger {
-    seed: u64,
+    pub(super) seed: u64,
     /// Mean transactions per slot.
     per_slot: f64,
     max_retained: usize,
     /// Indexing-delay model of each endpoint, in endpoint order.
-    delay_models: Vec<LatencyModel>,
+    pub(super) delay_models: Vec<LatencyModel>,
     /// Last slot generated (inclusive).
     pub(super) through_slot: u64,
     /// The launchpad's transactions, numbered from 0.
     pub(super) launches: Records,
+    /// The transactions clients sent, numbered from [`SENT_SEQUENCE_BASE`].
+    pub(super) sent: Records,
     by_mint: HashMap<[u8; 32], u64>,
     by_curve: HashMap<[u8; 32], u64>,
 }
@@ -129,14 +134,20 @@ impl Ledger {
             delay_models,
             through_slot,
             launches: Records::new(0, endpoints),
+            sent: Records::new(SENT_SEQUENCE_BASE, endpoints),
             by_mint: HashMap::new(),
             by_curve: HashMap::new(),
         }
     }
 
-    /// The retained launch transaction with this sequence number.
+    /// The retained transaction with this sequence number: a launch, or a sent one (numbered
+    /// from [`SENT_SEQUENCE_BASE`]).
     pub(crate) fn get(&self, sequence: u64) -> Option<&Record> {
-        self.launches.get(sequence)
+        if sequence >= SENT_SEQUENCE_BASE {
+            self.sent.get(sequence)
+        } else {
+            self.launches.get(sequence)
+        }
     }
 
     /// The launch transaction with this signature, if still retained.
@@ -182,10 +193,14 @@ impl Ledger {
         self.launches.newest_first(max_slot, before)
     }
 
-    /// The indexing delay of a retained `record` on `endpoint` (zero for an endpoint the
-    /// chain was not told about).
+    /// The indexing delay of a retained `record` (a launch or a sent transaction) on
+    /// `endpoint` (zero for an endpoint the chain was not told about).
     pub(crate) fn delay(&self, record: &Record, endpoint: usize) -> Duration {
-        self.launches.delay(record, endpoint)
+        if is_sent(record) {
+            self.sent.delay(record, endpoint)
+        } else {
+            self.launches.delay(record, endpoint)
+        }
     }
 
     /// Generates every slot up to `tip`, then forgets the oldest transactions beyond the

@@ -1,5 +1,8 @@
 //! A run of transactions in sequence order, with each one's indexing delay on every endpoint
-//! and an index by signature: what the ledger keeps for the launchpad's transactions.
+//! and an index by signature: what the ledger keeps for the launchpad's transactions and, apart
+//! from them, for the transactions clients sent (see the `sent` submodule). Both go through the
+//! same lookups, so every method and every subscription applies the same visibility rule to
+//! either.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -76,6 +79,11 @@ impl Records {
     /// The sequence number the next transaction will get.
     pub(super) fn next_sequence(&self) -> u64 {
         self.next_sequence
+    }
+
+    /// The newest transaction.
+    pub(super) fn back(&self) -> Option<&Record> {
+        self.records.back()
     }
 
     /// The sequence number of the oldest retained transaction (the next one's if none is).

@@ -164,6 +164,10 @@ impl Chain {
     /// `getTransaction`, `getSignatureStatuses` and the reads of the mint it created all show
     /// it on that endpoint at that commitment; before, none does.
     ///
+    /// It also answers for a transaction a client sent (`sendTransaction`), which only
+    /// `getSignatureStatuses` and `signatureSubscribe` show, by the same rule; its `sequence`
+    /// is numbered apart from the launches' (from 2⁶²).
+    ///
     /// `None` for an unknown or forgotten signature or an unknown endpoint. The answer does not
     /// depend on the current time, so it can be asked before the transaction is visible (or
     /// even generated, with [`Chain::visibility_of`]).
@@ -174,13 +178,14 @@ impl Chain {
         commitment: Commitment,
     ) -> Option<Visibility> {
         let sig = decode_fixed::<64>(signature).ok()?;
-        let sequence = self.read(|l| l.by_signature(&sig).map(|r| r.sequence))?;
+        let sequence = self.read(|l| l.landed(&sig).map(|r| r.sequence))?;
         self.visibility_of(sequence, endpoint, commitment)
     }
 
     /// [`Chain::visibility`] by the transaction's sequence number
-    /// ([`crate::SignatureInfo::sequence`]). `None` if that transaction has not been generated
-    /// yet (its slot is beyond the tip) or has been forgotten.
+    /// ([`crate::SignatureInfo::sequence`], or a sent transaction's [`Visibility::sequence`]).
+    /// `None` if that transaction has not been generated (or sent) yet (its slot is beyond the
+    /// tip) or has been forgotten.
     pub fn visibility_of(
         &self,
         sequence: u64,

@@ -7,7 +7,8 @@
 //! (whole-slot lag) and the endpoint's indexing delay for it has passed (see the chain's
 //! `visibility` module). So at one commitment and one instant, no method shows a transaction
 //! another says does not exist. `getSignatureStatuses` has no commitment: it reports the
-//! highest level at which the endpoint shows the transaction.
+//! highest level at which the endpoint shows the transaction — a launch, or a transaction a
+//! client sent (the chain's `sent` submodule), by the same rule.
 
 use std::borrow::Cow;
 
@@ -316,7 +317,7 @@ pub(super) fn get_signature_statuses(
     let statuses: Vec<Option<(u64, Commitment)>> = ctx.chain.read(|l| {
         sigs.iter()
             .map(|s| {
-                let r = l.by_signature(s)?;
+                let r = l.landed(s)?;
                 let level = [
                     Commitment::Finalized,
                     Commitment::Confirmed,

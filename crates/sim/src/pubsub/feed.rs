@@ -6,7 +6,9 @@
 //! Launch subscriptions keep a cursor over the ledger's sequence numbers: every transaction
 //! generated since the last look that the subscription matches is scheduled at the instant the
 //! endpoint shows it (its `visible_at` at the subscription's commitment, with the endpoint's
-//! lag at that moment), and notified once the clock passes it.
+//! lag at that moment), and notified once the clock passes it. A `signatureSubscribe` also
+//! keeps a cursor over the transactions clients sent (the chain's `sent` submodule), scheduled
+//! by the same rule.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -54,6 +56,8 @@ struct Launches {
     since: ChainTime,
     /// Next sequence number to look at.
     cursor: u64,
+    /// Next sent transaction's sequence number to look at (`signatureSubscribe` only).
+    sent_cursor: u64,
     /// Matching launches not shown yet, by the instant they will be.
     upcoming: BinaryHeap<Reverse<Upcoming>>,
     /// A signature already shown when subscribed: notified at this instant (next slot).
@@ -135,16 +139,18 @@ impl Feed {
             Spec::Launch { watch, commitment } => {
                 let view = tip.saturating_sub(lag + commitment.depth());
                 let index = self.ep.index;
-                let (cursor, shown) = chain.read(|l| {
-                    let cursor = l.first_sequence_at(view.saturating_sub(HORIZON_SLOTS));
+                let (cursor, sent_cursor, shown) = chain.read(|l| {
+                    let horizon = view.saturating_sub(HORIZON_SLOTS);
+                    let cursor = l.first_sequence_at(horizon);
+                    let sent_cursor = l.first_sent_at(horizon);
                     let shown = match &watch {
-                        Watch::Signature(sig) => l.by_signature(sig).map(|r| {
+                        Watch::Signature(sig) => l.landed(sig).map(|r| {
                             let at = chain.visible_at(r, l.delay(r, index), lag, commitment);
                             (at, *r)
                         }),
                         _ => None,
                     };
-                    (cursor, shown)
+                    (cursor, sent_cursor, shown)
                 });
                 // agave 4.2.2 finds a signature it already has at the next commitment update.
                 let late = shown
@@ -157,6 +163,7 @@ impl Feed {
                     commitment,
                     since: now,
                     cursor,
+                    sent_cursor,
                     upcoming: BinaryHeap::new(),
                     late,
                 }))
@@ -311,20 +318,30 @@ fn collect(ep: &Endpoint, target: &mut Target, now: ChainTime, tip: u64, lag: u6
         }
         Target::Launch(l) => {
             let (seed, index) = (ep.seed, ep.index);
+            let kind = l.watch.kind();
+            let ends = kind == Kind::Signature;
             chain.read(|ledger| {
-                for r in ledger.since(l.cursor) {
-                    l.cursor = r.sequence + 1;
+                let mut schedule = |r: &Record| {
                     if !l.watch.matches(seed, r) {
-                        continue;
+                        return;
                     }
                     let at = chain.visible_at(r, ledger.delay(r, index), lag, l.commitment);
                     if at > l.since {
                         l.upcoming.push(Reverse(Upcoming { at, record: *r }));
                     }
+                };
+                for r in ledger.since(l.cursor) {
+                    l.cursor = r.sequence + 1;
+                    schedule(r);
+                }
+                // Transactions clients sent have a signature status too, nothing else.
+                if kind == Kind::Signature {
+                    for r in ledger.sent_since(l.sent_cursor) {
+                        l.sent_cursor = r.sequence + 1;
+                        schedule(r);
+                    }
                 }
             });
-            let kind = l.watch.kind();
-            let ends = kind == Kind::Signature;
             let mut due = Vec::new();
             while l.upcoming.peek().is_some_and(|u| u.0.at <= now) {
                 if let Some(Reverse(u)) = l.upcoming.pop() {

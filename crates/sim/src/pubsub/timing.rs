@@ -18,7 +18,7 @@ const DOMAIN_LIFETIME: u64 = 0x11FE_7111;
 /// An event on an endpoint's view of the chain, which notifications are sent for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum EventKey {
-    /// A launch transaction shown at a commitment.
+    /// A launch transaction (or a sent one, numbered apart) shown at a commitment.
     Launch {
         sequence: u64,
         commitment: Commitment,

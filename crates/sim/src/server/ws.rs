@@ -116,7 +116,8 @@ impl SimEndpoint {
     /// When this endpoint sends the `kind` notification of the launch `signature` to a
     /// subscription at `commitment` made before the launch was shown (at its current lag and
     /// PubSub model): the PubSub counterpart of [`crate::Chain::visibility`]. `None` for an
-    /// unknown or forgotten signature.
+    /// unknown or forgotten signature. For a transaction a client sent, only
+    /// [`LaunchNotification::Signature`] is ever sent.
     pub fn notification_timing(
         &self,
         kind: LaunchNotification,
