@@ -1,7 +1,8 @@
 //! The JSON-RPC methods a simulated endpoint answers, each reading the shared [`Chain`] through
 //! the endpoint's slot lag and indexing delay and writing its `result` straight into the
 //! response buffer. The methods that reveal transactions or their accounts, and the one
-//! visibility rule they share, are in the `reveal` submodule; `sendTransaction` is in `send`.
+//! visibility rule they share, are in the `reveal` submodule; `sendTransaction` is in `send`,
+//! `getEpochInfo` in `epoch`.
 //!
 //! Semantics follow agave where it matters to a client:
 //! * default commitment is `finalized` (≈32 slots behind); `getTransaction` and
@@ -30,7 +31,10 @@
 //!   not appear in `getSignaturesForAddress` or `getTransaction` (`null`), which know only the
 //!   launchpad's transactions. Any other payload gets a signature hashed from it and lands
 //!   nothing.
+//! * `getEpochInfo` (the `epoch` submodule) follows mainnet's epoch schedule;
+//!   `transactionCount` is a constant number per block.
 
+mod epoch;
 mod reveal;
 mod send;
 
@@ -41,6 +45,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use self::epoch::get_epoch_info;
 use self::reveal::{
     get_account_info, get_balance, get_multiple_accounts, get_signature_statuses,
     get_signatures_for_address, get_transaction,
@@ -51,7 +56,7 @@ use crate::codec::decode_fixed;
 use crate::templates::{AccountEncoding, fmt_int};
 
 /// Method names the sim implements (index = counter slot; unknown methods count as "other").
-pub(crate) const METHODS: [&str; 12] = [
+pub(crate) const METHODS: [&str; 13] = [
     "getSlot",
     "getHealth",
     "getVersion",
@@ -64,6 +69,7 @@ pub(crate) const METHODS: [&str; 12] = [
     "sendTransaction",
     "getBlockHeight",
     "getBalance",
+    "getEpochInfo",
 ];
 
 /// agave's health-check distance: beyond this many slots behind, `getHealth` fails.
@@ -183,6 +189,7 @@ pub(crate) fn call(
         "getTransaction" => get_transaction(ctx, &params, out),
         "getSignatureStatuses" => get_signature_statuses(ctx, &params, out),
         "sendTransaction" => send_transaction(ctx, &params, out),
+        "getEpochInfo" => get_epoch_info(ctx, &params, out),
         _ => Err(RpcError::method_not_found()),
     }
 }

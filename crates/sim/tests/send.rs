@@ -2,7 +2,8 @@
 //! transaction in the next slot, `getSignatureStatuses` and `signatureSubscribe` then show it on
 //! every endpoint through its own view (lag, indexing delay, PubSub delivery delay) as the
 //! visibility oracle says, a resend lands nothing more, a payload that is no transaction lands
-//! nothing.
+//! nothing; and `getEpochInfo`, which a client watches a blockhash's lifetime with, agrees with
+//! the other slot methods.
 //!
 //! Clocks are manual throughout: time moves only through `advance` / `advance_time`.
 
@@ -17,7 +18,9 @@ use dualrpc_sim::{
     PUMP_FUN_PROGRAM_ID, PubsubModel, base58_encode,
 };
 use serde_json::{Value, json};
-use support::{Client, advance_to, base64, manual_cluster, results, rpc, rpc_reply};
+use support::{
+    Client, Json, advance_to, base64, manual_cluster, results, rpc, rpc_reply, rpc_text,
+};
 
 const LEVELS: [Commitment; 3] = [
     Commitment::Finalized,
@@ -307,5 +310,56 @@ async fn payloads_that_are_no_transaction_land_nothing() {
     );
     let missing = rpc_reply(addr, "sendTransaction", json!([])).await;
     assert_eq!(missing["error"]["code"], -32602);
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn epoch_info_agrees_with_the_slot_methods_at_every_commitment() {
+    let cluster = cluster(25).await;
+    let chain = cluster.chain();
+    for endpoint in cluster.endpoints() {
+        let addr = endpoint.addr();
+        for config in [
+            json!({}),
+            json!({"commitment": "processed"}),
+            json!({"commitment": "confirmed"}),
+            json!({"commitment": "finalized"}),
+        ] {
+            let text = rpc_text(addr, "getEpochInfo", json!([config])).await;
+            let info = Json::parse(&text).get("result").unwrap().clone();
+            let skeleton = "{epoch:number,slotIndex:number,slotsInEpoch:number,\
+                            absoluteSlot:number,blockHeight:number,transactionCount:number}";
+            assert_eq!(info.skeleton(), skeleton, "agave's field order");
+            let info: Value = serde_json::from_str(&info.to_string()).unwrap();
+            let slot = rpc(addr, "getSlot", json!([config])).await;
+            let height = rpc(addr, "getBlockHeight", json!([config])).await;
+            let blockhash = rpc(addr, "getLatestBlockhash", json!([config])).await;
+            let slot = slot.as_u64().unwrap();
+            assert_eq!(info["absoluteSlot"], slot);
+            assert_eq!(info["blockHeight"], height);
+            assert_eq!(
+                blockhash["value"]["lastValidBlockHeight"],
+                height.as_u64().unwrap() + 150
+            );
+            assert_eq!(info["epoch"], slot / 432_000);
+            assert_eq!(info["slotIndex"], slot % 432_000);
+            assert_eq!(info["slotsInEpoch"], 432_000);
+            assert!(info["transactionCount"].as_u64().unwrap() > 0);
+        }
+    }
+    // It moves with the chain, and minContextSlot applies.
+    let addr = cluster.endpoints()[0].addr();
+    let before = rpc(addr, "getEpochInfo", json!([])).await;
+    chain.advance(1);
+    let after = rpc(addr, "getEpochInfo", json!([])).await;
+    assert_eq!(
+        after["absoluteSlot"],
+        before["absoluteSlot"].as_u64().unwrap() + 1
+    );
+    let count = |v: &Value| v["transactionCount"].as_u64().unwrap();
+    assert!(count(&after) > count(&before));
+    let future = json!([{"minContextSlot": chain.slot() + 5}]);
+    let early = rpc_reply(addr, "getEpochInfo", future).await;
+    assert_eq!(early["error"]["code"], -32016);
     cluster.shutdown().await;
 }
