@@ -1,18 +1,37 @@
 // Subscriptions through the gateway with real Solana clients: @solana/kit's
-// createSolanaRpcSubscriptions and @solana/web3.js v1's onLogs / onSlotChange /
-// confirmTransaction, against `dualrpc sim --profile zero` (two endpoints, each serving
-// PubSub from one chain). The gateway opens each subscription on both endpoints and must
-// forward every launch exactly once.
+// createSolanaRpcSubscriptions and sendAndConfirmTransactionFactory, and @solana/web3.js v1's
+// onLogs / onSlotChange / confirmTransaction, against `dualrpc sim --profile zero` (two
+// endpoints, each serving PubSub from one chain; a transaction sent to either lands on that
+// chain). The gateway opens each subscription on both endpoints and must forward every launch
+// exactly once.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { address, createSolanaRpc, createSolanaRpcSubscriptions } from '@solana/kit';
+import {
+  AccountRole,
+  address,
+  appendTransactionMessageInstruction,
+  createSolanaRpc,
+  createSolanaRpcSubscriptions,
+  createTransactionMessage,
+  generateKeyPairSigner,
+  getSignatureFromTransaction,
+  getStructEncoder,
+  getU32Encoder,
+  getU64Encoder,
+  pipe,
+  sendAndConfirmTransactionFactory,
+  setTransactionMessageFeePayerSigner,
+  setTransactionMessageLifetimeUsingBlockhash,
+  signTransactionMessageWithSigners,
+} from '@solana/kit';
 import { Connection, PublicKey } from '@solana/web3.js';
 
 import { rpcResult, startGateway, startSim, stopAll } from './lib/harness.mjs';
 
 const PUMP_FUN = '6EF8rrecthR5Dkzon8Nwu78hRvfCKubJ14M5uBEwF6P';
+const SYSTEM_PROGRAM = '11111111111111111111111111111111';
 
 let sim;
 let gateway;
@@ -99,6 +118,38 @@ describe('@solana/kit subscriptions', () => {
   });
 });
 
+describe('@solana/kit sendAndConfirmTransactionFactory', () => {
+  test('a signed transfer sent through the gateway is confirmed', async () => {
+    const rpc = createSolanaRpc(gateway.url);
+    const rpcSubscriptions = createSolanaRpcSubscriptions(gateway.wsUrl);
+    const payer = await generateKeyPairSigner();
+    const recipient = await generateKeyPairSigner();
+    const { value: latestBlockhash } = await rpc.getLatestBlockhash({ commitment: 'confirmed' }).send();
+    const message = pipe(
+      createTransactionMessage({ version: 0 }),
+      (m) => setTransactionMessageFeePayerSigner(payer, m),
+      (m) => setTransactionMessageLifetimeUsingBlockhash(latestBlockhash, m),
+      (m) => appendTransactionMessageInstruction(transfer(payer, recipient.address, 1_000n), m),
+    );
+    const transaction = await signTransactionMessageWithSigners(message);
+    const signature = getSignatureFromTransaction(transaction);
+    // sendTransaction, then signatureNotifications + getSignatureStatuses raced against the
+    // blockhash's expiry (getEpochInfo + slotNotifications): all through the gateway.
+    const sendAndConfirm = sendAndConfirmTransactionFactory({ rpc, rpcSubscriptions });
+    await sendAndConfirm(transaction, { commitment: 'confirmed' });
+    const { value } = await rpc.getSignatureStatuses([signature]).send();
+    assert.ok(value[0], `the gateway has no status for ${signature}`);
+    assert.equal(value[0].err, null);
+    assert.ok(
+      ['confirmed', 'finalized'].includes(value[0].confirmationStatus),
+      `confirmationStatus ${value[0].confirmationStatus}`,
+    );
+    // The sim's own record: it landed once, in one slot, which the gateway reports.
+    const direct = await rpcResult(sim.endpoints[0].url, 'getSignatureStatuses', [[signature]]);
+    assert.equal(value[0].slot, BigInt(direct.value[0].slot));
+  });
+});
+
 describe('@solana/web3.js v1 subscriptions', () => {
   test('onLogs and onSlotChange over wsEndpoint', async () => {
     const connection = new Connection(gateway.url, { wsEndpoint: gateway.wsUrl, commitment: 'confirmed' });
@@ -167,6 +218,22 @@ describe('@solana/web3.js v1 account subscriptions', () => {
     assert.ok(info.lamports > 0);
   });
 });
+
+/** A System Program transfer instruction (the sim does not execute it; any would do). */
+function transfer(source, destination, lamports) {
+  const data = getStructEncoder([
+    ['instruction', getU32Encoder()],
+    ['lamports', getU64Encoder()],
+  ]).encode({ instruction: 2, lamports }); // SystemInstruction::Transfer
+  return {
+    programAddress: address(SYSTEM_PROGRAM),
+    accounts: [
+      { address: source.address, role: AccountRole.WRITABLE_SIGNER, signer: source },
+      { address: destination, role: AccountRole.WRITABLE },
+    ],
+    data,
+  };
+}
 
 /** The signature of the first launch web3.js sees at `processed` (listener removed). */
 async function firstLaunch(connection) {
