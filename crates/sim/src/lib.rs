@@ -42,6 +42,9 @@
 //! transaction (a [`Visibility`]: creation instant, indexing delay, first-visible instant, on
 //! the chain's clock [`ChainTime`]), [`Chain::first_visible`] which endpoint shows it first.
 //! With [`ClockMode::Manual`], [`Chain::advance`] and [`Chain::advance_time`] step that clock.
+//! A transaction a client sends (`sendTransaction`) lands on the chain in the next slot, so
+//! `getSignatureStatuses` and `signatureSubscribe` confirm it as they would a launch
+//! ([`Chain::sent_slot`] says where it landed).
 //!
 //! ## PubSub
 //! Every endpoint also serves Solana PubSub on its port: its URL with `ws://`
