@@ -216,6 +216,22 @@ impl Pool {
         })
     }
 
+    /// A hub over this pool's endpoints with no upstream connections at all: the tests
+    /// drive its confirmations, losses and notifications by hand.
+    #[cfg(test)]
+    pub(crate) fn hub_without_upstreams(
+        &self,
+        settings: crate::config::SubscriptionSettings,
+    ) -> crate::pubsub::Hub {
+        let core = &self.core;
+        crate::pubsub::Hub::new(
+            core.cx.upstreams.clone(),
+            Vec::new(),
+            core.cx.sightings.clone(),
+            settings,
+        )
+    }
+
     /// Endpoint names in config order.
     pub fn endpoint_names(&self) -> Vec<String> {
         self.endpoints().map(|e| e.name.to_string()).collect()

@@ -13,11 +13,11 @@
 //! - `signatureNotification`: the first one; the subscription then ends, as on a node.
 //!
 //! Account data is compared in canonical form (keys sorted, whitespace dropped): providers
-//! write the same account differently. Memory is bounded: the last [`REMEMBERED`]
-//! identities per subscription.
+//! write the same account differently. Memory is bounded: the last identities per
+//! subscription, from [`REMEMBERED`] for logs and programs down to a few for a signature.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::hash::BuildHasher;
+use std::hash::BuildHasher as _;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -122,7 +122,6 @@ pub(crate) struct Dedup {
     order: VecDeque<u64>,
     /// Newest slot forwarded per account (one entry for `accountSubscribe`).
     newest: HashMap<u64, u64>,
-    hasher: foldhash::fast::FixedState,
     done: bool,
 }
 
@@ -157,6 +156,93 @@ struct SlotInfo {
     slot: u64,
 }
 
+/// What identifies one copy of a notification, computed without the subscription's state
+/// (parsing and canonicalising account data is the costly part; the hub does it before it
+/// takes its lock), then judged by [`Dedup::judge_identity`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Identity {
+    /// Forwarded once: logs (signature), slots, roots, `receivedSignature`.
+    Once(u64),
+    /// Forwarded once, and never older than what was forwarded for `account`.
+    Versioned { account: u64, slot: u64, id: u64 },
+    /// A signature's result: forwarded once, then the subscription is over.
+    Final,
+    /// Not a notification this kind can carry.
+    Malformed,
+}
+
+/// The hasher every identity is made with (fixed, so identities compare across calls).
+fn hasher() -> foldhash::fast::FixedState {
+    foldhash::fast::FixedState::with_seed(0x5eed)
+}
+
+/// The identity of `result`, a `kind` notification's `result` (module docs).
+pub(crate) fn identify(kind: Kind, result: &str) -> Identity {
+    let h = hasher();
+    match kind {
+        Kind::Logs => match serde_json::from_str::<WithContext<'_>>(result)
+            .ok()
+            .and_then(|w| serde_json::from_str::<Logs<'_>>(w.value.get()).ok())
+        {
+            Some(l) => Identity::Once(h.hash_one(l.signature.as_bytes())),
+            None => Identity::Malformed,
+        },
+        Kind::Account => match serde_json::from_str::<WithContext<'_>>(result) {
+            Ok(w) => Identity::Versioned {
+                account: 0,
+                slot: w.context.slot,
+                id: h.hash_one((w.context.slot, canonical(w.value.get()))),
+            },
+            Err(_) => Identity::Malformed,
+        },
+        Kind::Program => match serde_json::from_str::<WithContext<'_>>(result)
+            .ok()
+            .and_then(|w| {
+                Some((
+                    w.context.slot,
+                    serde_json::from_str::<Keyed<'_>>(w.value.get()).ok()?,
+                ))
+            }) {
+            Some((slot, k)) => {
+                let account = h.hash_one(k.pubkey.as_bytes());
+                Identity::Versioned {
+                    account,
+                    slot,
+                    id: h.hash_one((account, slot, canonical(k.account.get()))),
+                }
+            }
+            None => Identity::Malformed,
+        },
+        Kind::Slot => match serde_json::from_str::<SlotInfo>(result) {
+            Ok(s) => Identity::Once(h.hash_one(("slot", s.slot))),
+            Err(_) => Identity::Malformed,
+        },
+        Kind::Root => match result.trim().parse::<u64>() {
+            Ok(root) => Identity::Once(h.hash_one(("root", root))),
+            Err(_) => Identity::Malformed,
+        },
+        Kind::Signature => match serde_json::from_str::<WithContext<'_>>(result) {
+            // `{"err": …}` is the result, which ends the subscription; the string
+            // `"receivedSignature"` (enableReceivedNotification) only says it arrived.
+            Ok(w) if w.value.get().trim_start().starts_with('{') => Identity::Final,
+            Ok(_) => Identity::Once(h.hash_one(("received", 0u8))),
+            Err(_) => Identity::Malformed,
+        },
+    }
+}
+
+/// Identities remembered by a subscription of `kind`: a copy arrives within seconds of the
+/// first, so the bound covers that many seconds of the kind's traffic (an account changes
+/// a few times a slot; logs and programs can see thousands of transactions a second).
+fn remembered(kind: Kind) -> usize {
+    match kind {
+        Kind::Logs | Kind::Program => REMEMBERED,
+        Kind::Account => 256,
+        Kind::Slot | Kind::Root => 64,
+        Kind::Signature => 4,
+    }
+}
+
 impl Dedup {
     /// Nothing forwarded yet.
     pub(crate) fn new(kind: Kind) -> Dedup {
@@ -165,64 +251,29 @@ impl Dedup {
             seen: HashSet::new(),
             order: VecDeque::new(),
             newest: HashMap::new(),
-            hasher: foldhash::fast::FixedState::with_seed(0x5eed),
             done: false,
         }
     }
 
     /// Judges one copy of a notification's `result`; remembers it if it is the first.
+    #[cfg(test)]
     pub(crate) fn judge(&mut self, result: &str) -> Judgement {
+        self.judge_identity(identify(self.kind, result))
+    }
+
+    /// Judges one copy by its [`identify`]d identity; remembers it if it is the first.
+    pub(crate) fn judge_identity(&mut self, identity: Identity) -> Judgement {
         if self.done {
             return Judgement::Duplicate;
         }
-        match self.kind {
-            Kind::Logs => match serde_json::from_str::<WithContext<'_>>(result)
-                .ok()
-                .and_then(|w| serde_json::from_str::<Logs<'_>>(w.value.get()).ok())
-            {
-                Some(l) => self.first(self.hasher.hash_one(l.signature.as_bytes())),
-                None => Judgement::Malformed,
-            },
-            Kind::Account => match serde_json::from_str::<WithContext<'_>>(result) {
-                Ok(w) => {
-                    let id = self.hash_of((w.context.slot, canonical(w.value.get())));
-                    self.newer_first(0, w.context.slot, id)
-                }
-                Err(_) => Judgement::Malformed,
-            },
-            Kind::Program => match serde_json::from_str::<WithContext<'_>>(result)
-                .ok()
-                .and_then(|w| {
-                    Some((
-                        w.context.slot,
-                        serde_json::from_str::<Keyed<'_>>(w.value.get()).ok()?,
-                    ))
-                }) {
-                Some((slot, k)) => {
-                    let account = self.hasher.hash_one(k.pubkey.as_bytes());
-                    let id = self.hash_of((account, slot, canonical(k.account.get())));
-                    self.newer_first(account, slot, id)
-                }
-                None => Judgement::Malformed,
-            },
-            Kind::Slot => match serde_json::from_str::<SlotInfo>(result) {
-                Ok(s) => self.first(self.hash_of(("slot", s.slot))),
-                Err(_) => Judgement::Malformed,
-            },
-            Kind::Root => match result.trim().parse::<u64>() {
-                Ok(root) => self.first(self.hash_of(("root", root))),
-                Err(_) => Judgement::Malformed,
-            },
-            Kind::Signature => match serde_json::from_str::<WithContext<'_>>(result) {
-                // `{"err": …}` is the result, which ends the subscription; the string
-                // `"receivedSignature"` (enableReceivedNotification) only says it arrived.
-                Ok(w) if w.value.get().trim_start().starts_with('{') => {
-                    self.done = true;
-                    Judgement::First
-                }
-                Ok(_) => self.first(self.hash_of(("received", 0u8))),
-                Err(_) => Judgement::Malformed,
-            },
+        match identity {
+            Identity::Once(id) => self.first(id),
+            Identity::Versioned { account, slot, id } => self.newer_first(account, slot, id),
+            Identity::Final => {
+                self.done = true;
+                Judgement::First
+            }
+            Identity::Malformed => Judgement::Malformed,
         }
     }
 
@@ -231,16 +282,12 @@ impl Dedup {
         self.done
     }
 
-    fn hash_of(&self, v: impl std::hash::Hash) -> u64 {
-        self.hasher.hash_one(v)
-    }
-
     fn first(&mut self, id: u64) -> Judgement {
         if !self.seen.insert(id) {
             return Judgement::Duplicate;
         }
         self.order.push_back(id);
-        if self.order.len() > REMEMBERED
+        if self.order.len() > remembered(self.kind)
             && let Some(old) = self.order.pop_front()
         {
             self.seen.remove(&old);
@@ -258,7 +305,7 @@ impl Dedup {
         }
         let verdict = self.first(id);
         if verdict == Judgement::First {
-            if self.newest.len() >= REMEMBERED && !self.newest.contains_key(&account) {
+            if self.newest.len() >= remembered(self.kind) && !self.newest.contains_key(&account) {
                 self.newest.clear();
             }
             self.newest.insert(account, slot);
@@ -365,5 +412,20 @@ mod tests {
             assert_eq!(d.judge(&logs(1, &format!("s{i}"))), First);
         }
         assert!(d.seen.len() <= REMEMBERED && d.order.len() <= REMEMBERED);
+        // One account remembers far fewer: its copies come within a few slots.
+        let mut a = Dedup::new(Kind::Account);
+        for slot in 0..2_000 {
+            assert_eq!(a.judge(&account(slot, slot)), First);
+        }
+        assert!(
+            a.seen.len() <= 256 && a.order.len() <= 256,
+            "{}",
+            a.seen.len()
+        );
+        assert_eq!(
+            a.judge(&account(1_999, 1_999)),
+            Duplicate,
+            "recent copies still caught"
+        );
     }
 }

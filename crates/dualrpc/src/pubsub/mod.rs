@@ -15,6 +15,8 @@
 //! delivered a transaction first, and how far behind the others were.
 
 pub mod dedup;
+#[cfg(test)]
+mod tests;
 mod upstream;
 
 use std::collections::HashMap;
@@ -136,6 +138,9 @@ struct Shared {
     asked: u64,
     carriers: u64,
     refusals: u64,
+    /// Bumped each time it loses its last carrier: an orphan timer ends it only if it has
+    /// had no carrier since the loss that armed the timer.
+    orphaned: u64,
     confirm: watch::Sender<Confirm>,
 }
 
@@ -274,6 +279,7 @@ impl Hub {
                             asked,
                             carriers: 0,
                             refusals: 0,
+                            orphaned: 0,
                             confirm: watch::channel(Confirm::Pending).0,
                         },
                     );
@@ -365,6 +371,9 @@ impl HubInner {
         let mut subs = self.subs.lock();
         if let Some(s) = subs.shared.get_mut(&shared) {
             s.carriers |= 1 << (index % 64);
+            // An upstream that refused once and carries it now (asked again after a
+            // reconnect) is no longer a refusal.
+            s.refusals &= !(1 << (index % 64));
             s.confirm.send_if_modified(|c| {
                 let pending = !matches!(c, Confirm::Open);
                 *c = Confirm::Open;
@@ -396,7 +405,8 @@ impl HubInner {
                 if s.carriers & bit != 0 {
                     s.carriers &= !bit;
                     if s.carriers == 0 {
-                        orphans.push(*id);
+                        s.orphaned += 1;
+                        orphans.push((*id, s.orphaned));
                     }
                 }
             }
@@ -410,9 +420,11 @@ impl HubInner {
             tokio::time::sleep(wait).await;
             let Some(hub) = hub.upgrade() else { return };
             let subs = hub.subs.lock();
-            for id in orphans {
+            for (id, orphaned) in orphans {
+                // Still without a carrier, and none came back (and left again) meanwhile.
                 if let Some(s) = subs.shared.get(&id)
                     && s.carriers == 0
+                    && s.orphaned == orphaned
                 {
                     for (client, _) in &s.sinks {
                         client.close(CloseReason::NoUpstream);
@@ -422,20 +434,23 @@ impl HubInner {
         });
     }
 
-    /// A notification for `shared` from upstream `index`.
-    fn deliver(&self, shared: u64, index: usize, result: &str) {
-        let mut subs = self.subs.lock();
-        let Some(s) = subs.shared.get_mut(&shared) else {
-            return;
-        };
-        let judgement = s.dedup.judge(result);
-        crate::telemetry::notification(judgement_label(judgement));
-        if s.kind == Kind::Logs
+    /// A `kind` notification for `shared` from upstream `index`. What identifies it is
+    /// worked out before the hub's lock is taken, so parsing one notification never holds
+    /// up another subscription's.
+    fn deliver(&self, shared: u64, index: usize, kind: Kind, result: &str) {
+        let identity = dedup::identify(kind, result);
+        if kind == Kind::Logs
             && let Some(ep) = self.endpoints.endpoints.get(index)
         {
             self.sightings
                 .observe_notification(ep, result, crate::clock::now());
         }
+        let mut subs = self.subs.lock();
+        let Some(s) = subs.shared.get_mut(&shared) else {
+            return;
+        };
+        let judgement = s.dedup.judge_identity(identity);
+        crate::telemetry::notification(judgement_label(judgement));
         if judgement != Judgement::First {
             return;
         }

@@ -1,0 +1,107 @@
+//! The hub's bookkeeping under tokio's paused time, with no upstream connection at all:
+//! the tests play the upstreams' part (confirm, lose, deliver) by hand, so every instant is
+//! exact.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::*;
+use crate::{Config, Pool};
+
+fn hub(stall: Duration) -> (Pool, Hub) {
+    let toml = "[[endpoint]]\nname = \"a\"\nurl = \"http://127.0.0.1:1\"\n\
+                [[endpoint]]\nname = \"b\"\nurl = \"http://127.0.0.1:2\"\n\
+                [health]\ninterval_ms = 0\n";
+    let pool = Pool::from_config(Config::from_toml(toml, |_| None).unwrap()).unwrap();
+    let settings = SubscriptionSettings {
+        stall_timeout: stall,
+        ..SubscriptionSettings::default()
+    };
+    let hub = pool.hub_without_upstreams(settings);
+    (pool, hub)
+}
+
+/// Subscribes `client` to slots, confirmed by upstream 0; returns the handle and the
+/// shared subscription's id.
+async fn subscribed(hub: &Hub, client: &Arc<Client>) -> (Handle, u64) {
+    let pending = {
+        let (hub, client) = (hub.clone(), client.clone());
+        tokio::spawn(async move { hub.subscribe(&client, 0, Kind::Slot, None).await })
+    };
+    let shared = loop {
+        if let Some(&id) = hub.inner.subs.lock().by_key.values().next() {
+            break id;
+        }
+        tokio::task::yield_now().await;
+    };
+    hub.inner.confirmed(shared, 0);
+    let handle = pending.await.unwrap().expect("confirmed");
+    (handle, shared)
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_orphan_is_ended_a_full_stall_timeout_after_its_last_carrier_left() {
+    let stall = Duration::from_secs(1);
+    let (_pool, hub) = hub(stall);
+    let (client, _rx) = Client::new(8);
+    let (_handle, shared) = subscribed(&hub, &client).await;
+    // Lost at 0 ms, back at 500, lost again at 800: the timer armed at 0 must not end it at
+    // 1,000 (it has been without a carrier for 200 ms only).
+    hub.inner.carrier_lost(0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    hub.inner.confirmed(shared, 0);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    hub.inner.carrier_lost(0);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(client.reason(), None, "ended by a stale timer");
+    // 1,800 ms: a full stall timeout after the second loss.
+    tokio::time::sleep(Duration::from_millis(750)).await;
+    assert_eq!(client.reason(), Some(CloseReason::NoUpstream));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_carrier_that_comes_back_in_time_keeps_the_clients() {
+    let (_pool, hub) = hub(Duration::from_secs(1));
+    let (client, _rx) = Client::new(8);
+    let (_handle, shared) = subscribed(&hub, &client).await;
+    hub.inner.carrier_lost(0);
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    hub.inner.confirmed(shared, 0);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(client.reason(), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_upstream_that_refused_and_then_carries_is_no_refusal() {
+    let (_pool, hub) = hub(Duration::from_secs(1));
+    let (client, mut rx) = Client::new(8);
+    let (_handle, shared) = subscribed(&hub, &client).await;
+    hub.inner
+        .refused(shared, 1, r#"{"code":-32005,"message":"busy"}"#);
+    hub.inner.confirmed(shared, 1);
+    let refusals = hub.inner.subs.lock().shared[&shared].refusals;
+    assert_eq!(refusals, 0);
+    // Both carry it; the second copy of a slot is a duplicate.
+    let slot = r#"{"slot":5,"parent":4,"root":0}"#;
+    hub.inner.deliver(shared, 1, Kind::Slot, slot);
+    hub.inner.deliver(shared, 0, Kind::Slot, slot);
+    let d = rx.recv().await.expect("one delivery");
+    assert_eq!(&d.result[..], slot.as_bytes());
+    assert!(rx.try_recv().is_err(), "the copy was dropped");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_malformed_notification_reaches_nobody() {
+    let (_pool, hub) = hub(Duration::from_secs(1));
+    let (client, mut rx) = Client::new(8);
+    let (_handle, shared) = subscribed(&hub, &client).await;
+    hub.inner.deliver(shared, 0, Kind::Slot, r#"{"nope":1}"#);
+    hub.inner
+        .deliver(shared, 0, Kind::Slot, r#"{"slot":6,"parent":5,"root":0}"#);
+    let d = rx.recv().await.expect("the good one");
+    assert!(
+        std::str::from_utf8(&d.result)
+            .unwrap()
+            .contains("\"slot\":6")
+    );
+}
