@@ -59,7 +59,8 @@ pub struct SubscriptionsConfig {
     /// An upstream silent this long (no frame, no pong) is reconnected; a subscription no
     /// upstream carried this long ends for its clients (close code 1011).
     pub stall_timeout_ms: u64,
-    /// First wait before reconnecting an upstream; doubles up to `reconnect_max_ms`.
+    /// First wait before reconnecting an upstream; doubles up to `reconnect_max_ms`. A
+    /// connection that served for `reconnect_max_ms` or longer is reconnected at once.
     pub reconnect_min_ms: u64,
     /// Longest wait between reconnects.
     pub reconnect_max_ms: u64,

@@ -3,9 +3,11 @@
 //! confirmations, refusals and notifications back to the hub.
 //!
 //! It connects on the first subscription; on a disconnect, an error or a stall (no frame
-//! and no pong for `stall_timeout`) it reconnects after a backoff (`reconnect_min`,
-//! doubling to `reconnect_max`, reset after a connection that lasted a minute) and opens
-//! every subscription again. The URL is secret: nothing here prints it.
+//! and no pong for `stall_timeout`) it reconnects — at once after a connection that served
+//! for `reconnect_max` or longer, otherwise after a backoff (`reconnect_min`, doubling to
+//! `reconnect_max`) — and opens every subscription again. A subscription the node refused is asked for again on the
+//! next connection and, on this one, after `reconnect_max`. The URL is secret: nothing
+//! here prints it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
@@ -80,6 +82,9 @@ struct Open {
     params: Arc<str>,
     /// The node's subscription id, once confirmed on the current connection.
     upstream_id: Option<u64>,
+    /// When the node refused it: asked again after `reconnect_max` (a node may refuse for a
+    /// while, e.g. at its own subscription limit), and on every reconnect.
+    refused: Option<clock::Instant>,
 }
 
 #[derive(Deserialize)]
@@ -139,13 +144,28 @@ async fn run(
             return; // the hub is gone
         }
         let lasted = clock::now().saturating_duration_since(started);
-        backoff = Some(match backoff {
-            _ if lasted > Duration::from_secs(60) => settings.reconnect_min,
-            None => settings.reconnect_min,
-            Some(b) => (b * 2).min(settings.reconnect_max),
-        });
+        backoff = next_backoff(backoff, lasted, &settings);
         tracing::warn!(endpoint = %name, "upstream subscriptions disconnected; reconnecting");
     }
+}
+
+/// The wait before the next connection attempt, after one that `lasted` this long. A
+/// connection that served for at least `reconnect_max` was healthy: a provider or a load
+/// balancer cut it, and every moment without it is a moment the subscriptions have one
+/// carrier fewer, so the next attempt goes at once. Attempts that fail or die young wait
+/// `reconnect_min`, doubling up to `reconnect_max`.
+fn next_backoff(
+    last: Option<Duration>,
+    lasted: Duration,
+    settings: &super::SubscriptionSettings,
+) -> Option<Duration> {
+    if lasted >= settings.reconnect_max {
+        return None;
+    }
+    Some(match last {
+        None | Some(Duration::ZERO) => settings.reconnect_min,
+        Some(b) => (b * 2).min(settings.reconnect_max),
+    })
 }
 
 /// Applies a command while there is no connection (or on it, through `ws`).
@@ -167,6 +187,7 @@ async fn apply(state: &mut State, command: Command, ws: Option<&mut Ws>) {
                     kind,
                     params,
                     upstream_id: None,
+                    refused: None,
                 },
             );
             return;
@@ -178,8 +199,9 @@ async fn apply(state: &mut State, command: Command, ws: Option<&mut Ws>) {
         return;
     };
     let Some(id) = o.upstream_id else {
-        // Not confirmed yet: unsubscribed when it is (`on_text`).
-        if ws.is_some() && !forget {
+        // Not confirmed yet: unsubscribed when it is (`on_text`). A refused one is not
+        // open on the node.
+        if ws.is_some() && !forget && o.refused.is_none() {
             state.closing.insert(shared, o.kind);
         }
         return;
@@ -236,8 +258,10 @@ async fn connection(
         Ok(Ok((ws, _))) => ws,
         _ => return Ok(()),
     };
-    // Re-open everything; request ids are the shared ids (unique per hub; 0 is never one).
-    for (shared, o) in state.open.iter() {
+    // Re-open everything, refused ones too; request ids are the shared ids (unique per
+    // hub; 0 is never one).
+    for (shared, o) in state.open.iter_mut() {
+        o.refused = None;
         let body = request(*shared, o.kind.subscribe(), &o.params);
         if ws.send(Message::text(body)).await.is_err() {
             return Ok(());
@@ -278,9 +302,27 @@ async fn connection(
                 if ws.send(Message::Ping(Default::default())).await.is_err() {
                     return Ok(());
                 }
+                if ask_again(state, &mut ws, settings.reconnect_max).await.is_err() {
+                    return Ok(());
+                }
             }
         }
     }
+}
+
+/// Sends the subscribe again for every subscription the node refused more than `after` ago.
+async fn ask_again(state: &mut State, ws: &mut Ws, after: Duration) -> Result<(), ()> {
+    let now = clock::now();
+    for (shared, o) in state.open.iter_mut() {
+        if o.refused
+            .is_some_and(|at| now.saturating_duration_since(at) >= after)
+        {
+            o.refused = None;
+            let body = request(*shared, o.kind.subscribe(), &o.params);
+            ws.send(Message::text(body)).await.map_err(|_| ())?;
+        }
+    }
+    Ok(())
 }
 
 /// A text frame from the upstream: an answer to a (un)subscribe, or a notification.
@@ -292,7 +334,9 @@ fn on_text(index: usize, hub: &HubInner, state: &mut State, text: &str) -> Optio
     if let Some(n) = frame.params {
         if let Some(carried) = state.by_upstream.get(&n.subscription) {
             for &shared in carried {
-                hub.deliver(shared, index, n.result.get());
+                if let Some(o) = state.open.get(&shared) {
+                    hub.deliver(shared, index, o.kind, n.result.get());
+                }
             }
         }
         return None;
@@ -319,11 +363,34 @@ fn on_text(index: usize, hub: &HubInner, state: &mut State, text: &str) -> Optio
                 }
             }
         }
-        (_, Some(error)) => {
-            state.open.remove(&shared);
+        // Kept, and asked again later: a refusal need not be for good.
+        (_, Some(error)) if o.upstream_id.is_none() => {
+            o.refused = Some(clock::now());
             hub.refused(shared, index, error.get());
         }
         _ => {}
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_healthy_connection_is_replaced_at_once_a_flapping_one_backs_off() {
+        let s = super::super::SubscriptionSettings {
+            reconnect_min: Duration::from_millis(100),
+            reconnect_max: Duration::from_secs(5),
+            ..Default::default()
+        };
+        let ms = Duration::from_millis;
+        // Cut after serving for a while (a load balancer's idle cut): no wait.
+        assert_eq!(next_backoff(None, Duration::from_secs(5), &s), None);
+        assert_eq!(next_backoff(Some(ms(3200)), Duration::from_secs(60), &s), None);
+        // Failing or dying young: 100, 200, 400 … capped at 5 s.
+        assert_eq!(next_backoff(None, ms(0), &s), Some(ms(100)));
+        assert_eq!(next_backoff(Some(ms(100)), ms(10), &s), Some(ms(200)));
+        assert_eq!(next_backoff(Some(ms(4000)), ms(10), &s), Some(ms(5000)));
+    }
 }

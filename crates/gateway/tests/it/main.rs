@@ -13,6 +13,7 @@ mod props;
 mod soak;
 mod strategies;
 mod subscriptions;
+mod subscriptions_recovery;
 mod subscriptions_sim;
 mod support;
 mod timeouts;

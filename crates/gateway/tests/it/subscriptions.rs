@@ -12,10 +12,10 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::*;
 
-type Client =
+pub(crate) type Client =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn ws_ups(n: usize) -> Vec<WsUpstream> {
+pub(crate) async fn ws_ups(n: usize) -> Vec<WsUpstream> {
     let mut v = Vec::new();
     for _ in 0..n {
         v.push(WsUpstream::start().await);
@@ -24,7 +24,7 @@ async fn ws_ups(n: usize) -> Vec<WsUpstream> {
 }
 
 /// A pool over the PubSub upstreams `ups`, with `rest` appended.
-fn ws_pool(ups: &[WsUpstream], rest: &str) -> Pool {
+pub(crate) fn ws_pool(ups: &[WsUpstream], rest: &str) -> Pool {
     let mut toml = String::new();
     for (i, u) in ups.iter().enumerate() {
         toml.push_str(&format!(
@@ -38,7 +38,7 @@ fn ws_pool(ups: &[WsUpstream], rest: &str) -> Pool {
     Pool::from_config(Config::from_toml(&toml, |_| None).unwrap()).unwrap()
 }
 
-async fn connect(addr: std::net::SocketAddr) -> Client {
+pub(crate) async fn connect(addr: std::net::SocketAddr) -> Client {
     let (ws, _) = within(
         "ws connect",
         tokio_tungstenite::connect_async(format!("ws://{addr}/")),
@@ -48,12 +48,12 @@ async fn connect(addr: std::net::SocketAddr) -> Client {
     ws
 }
 
-async fn send(ws: &mut Client, v: Value) {
+pub(crate) async fn send(ws: &mut Client, v: Value) {
     ws.send(Message::text(v.to_string())).await.unwrap();
 }
 
 /// The next text frame, as JSON.
-async fn next(ws: &mut Client) -> Value {
+pub(crate) async fn next(ws: &mut Client) -> Value {
     loop {
         let frame = within("a frame", ws.next())
             .await
@@ -65,7 +65,7 @@ async fn next(ws: &mut Client) -> Value {
     }
 }
 
-async fn subscribe(ws: &mut Client, id: u64, method: &str, params: Value) -> Value {
+pub(crate) async fn subscribe(ws: &mut Client, id: u64, method: &str, params: Value) -> Value {
     send(
         ws,
         json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}),
@@ -74,7 +74,7 @@ async fn subscribe(ws: &mut Client, id: u64, method: &str, params: Value) -> Val
     next(ws).await
 }
 
-fn logs(slot: u64, sig: &str) -> String {
+pub(crate) fn logs(slot: u64, sig: &str) -> String {
     format!(
         r#"{{"context":{{"slot":{slot}}},"value":{{"signature":"{sig}","err":null,"logs":["Program log: Create"]}}}}"#
     )
@@ -82,7 +82,7 @@ fn logs(slot: u64, sig: &str) -> String {
 
 const PUMP: &str = "6EF8rrecthR5Dkzon8Nwu78hRvfCKubJ14M5uBEwF6P";
 
-fn mentions() -> Value {
+pub(crate) fn mentions() -> Value {
     json!([{"mentions": [PUMP]}, {"commitment": "confirmed"}])
 }
 

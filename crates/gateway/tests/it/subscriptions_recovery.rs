@@ -1,0 +1,52 @@
+//! Subscriptions through the gateway when an upstream refuses and later accepts: a
+//! refusal is not for good.
+
+use futures_util::StreamExt;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::subscriptions::*;
+use crate::support::*;
+
+#[tokio::test]
+async fn an_upstream_that_refused_is_asked_again_and_then_carries_alone() {
+    let ups = ws_ups(2).await;
+    ups[0].refuse(Some(
+        r#"{"code":-32005,"message":"too many subscriptions"}"#,
+    ));
+    let gw = gateway(ws_pool(
+        &ups,
+        "[subscriptions]\nping_interval_ms = 20\nreconnect_min_ms = 10\nreconnect_max_ms = 50\n",
+    ))
+    .await;
+    let mut c = connect(gw.server.ws_addr()).await;
+    let r = subscribe(&mut c, 1, "logsSubscribe", mentions()).await;
+    assert_eq!(r["result"], 0, "b carries it: {r}");
+    assert!(ups[0].subscriptions().is_empty());
+    // a recovers: asked again on its open connection, without a reconnect.
+    ups[0].refuse(None);
+    // Meanwhile the client keeps answering the gateway's pings (it closes silent clients).
+    let asked = eventually("a asked again", || ups[0].subscriptions().len() == 1);
+    let pings = async {
+        loop {
+            match c.next().await {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => return other,
+            }
+        }
+    };
+    tokio::select! {
+        _ = asked => {}
+        frame = pings => panic!("nothing but pings expected: {frame:?}"),
+    }
+    assert_eq!(ups[0].connections(), 1, "no reconnect was needed");
+    // b goes silent for good; a alone delivers.
+    ups[1].stall(true);
+    ups[0].notify("logsSubscribe", &logs(5, "carried-by-a"));
+    let n = next(&mut c).await;
+    assert_eq!(
+        n["params"]["result"]["value"]["signature"],
+        json!("carried-by-a"),
+        "{n}"
+    );
+}
