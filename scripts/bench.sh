@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs `dualrpc bench` after making sure nginx (the peer) and wrk (the overhead
 # benchmark's load) are installed.
-# Usage: scripts/bench.sh [bench options...]    e.g. --profile seed, --overhead, --budget
+# Usage: scripts/bench.sh [bench options...]    e.g. --profile seed, --overhead, --budget, --streaming
 set -euo pipefail
 
 cd "$(dirname "$0")/.."

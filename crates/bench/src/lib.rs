@@ -15,6 +15,8 @@
 //! - `overhead` — the gateway's own cost beside nginx: wrk against a zero-latency upstream
 //!   with distinct requests, and memory with calls in flight;
 //! - `nginx` — nginx as a failover reverse proxy, the peer a user would pick instead;
+//! - `streaming` — time from a launch to its `logsNotification` through dualrpc and through
+//!   each provider while providers drop connections, and what subscriptions cost the gateway;
 //! - `report` — the Markdown report, the plots and the terminal table;
 //! - `results` — the plain data all of the above exchange;
 //! - `run` — `demo` and `bench` themselves (arguments, progress bar, output).
@@ -30,6 +32,7 @@ pub mod overhead;
 pub mod report;
 pub mod results;
 pub mod run;
+pub mod streaming;
 pub mod workload;
 
 pub use run::{BenchArgs, DemoArgs, bench, demo};

@@ -177,7 +177,7 @@ impl Detection {
 }
 
 /// Nearest-rank quantile in ms of sorted µs values.
-fn quantile_ms(sorted_us: &[u64], q: f64) -> Option<f64> {
+pub(crate) fn quantile_ms(sorted_us: &[u64], q: f64) -> Option<f64> {
     let n = sorted_us.len();
     if n == 0 {
         return None;

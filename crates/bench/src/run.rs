@@ -2,7 +2,8 @@
 //!
 //! The demo is the bench with a short default duration, no nginx and a terminal table
 //! instead of a written report. `bench --budget` and `bench --overhead` run their own
-//! measurements instead of the workload.
+//! measurements instead of the workload, and so does `bench --streaming`; the demo runs the
+//! streaming arm beside its request arms.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::arms::{self, ArmSpec};
 use crate::results::BenchRun;
+use crate::streaming::{self, StreamingConfig};
 use crate::workload::WorkloadConfig;
 use crate::{oracle, report};
 
@@ -67,6 +69,17 @@ pub struct BenchArgs {
     /// Seconds per offered rate in the budget benchmark.
     #[arg(long, default_value_t = 5)]
     pub budget_step: u64,
+    /// Run the streaming benchmark instead: time from a launch to its notification through
+    /// dualrpc and each provider, losses across forced disconnects, and the gateway's
+    /// memory and CPU per 1,000 subscriptions.
+    #[arg(long)]
+    pub streaming: bool,
+    /// Subscriptions held for the streaming benchmark's footprint (0: skip it).
+    #[arg(long, default_value_t = 1_000)]
+    pub streaming_subscriptions: usize,
+    /// Seconds between forced disconnects of one provider's PubSub (streaming; 0: none).
+    #[arg(long, default_value_t = 5)]
+    pub disconnect_every: u64,
 }
 
 fn parse_arms(names: &[String], with_nginx: bool) -> Result<Vec<ArmSpec>, String> {
@@ -162,11 +175,27 @@ async fn run_arms(
     })
 }
 
+/// The streaming measurement for `args` (its own cluster, the same profile and seed).
+fn streaming_config(args: &DemoArgs, disconnect_every: Duration) -> StreamingConfig {
+    StreamingConfig {
+        duration: Duration::from_secs(args.duration),
+        disconnect_every,
+        ..StreamingConfig::default()
+    }
+}
+
 /// `dualrpc demo`.
 pub async fn demo(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     let arms = parse_arms(&args.arms, false)?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
-    let run = run_arms(&args, &arms, command).await?;
+    // The streaming arm runs beside the request arms, on a cluster of its own.
+    let profile = profile(&args)?;
+    let stream_config = streaming_config(&args, Duration::from_secs(5));
+    let (run, stream) = tokio::join!(
+        run_arms(&args, &arms, command),
+        streaming::run(&profile, args.seed, &stream_config)
+    );
+    let (run, stream) = (run?, stream?);
     println!("{}", report::render_table(&run));
     println!(
         "latency in ms over every request of the workload; success = usable answers ÷ requests; stale = null \
@@ -179,6 +208,20 @@ pub async fn demo(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
          shows the launch and answers fastest (on the first arm's polls).",
         WorkloadConfig::default().detection_grace.as_secs()
     );
+    println!(
+        "\nstreaming: logsSubscribe on the launchpad at `{}`, through dualrpc and straight to each \
+         provider; one provider's PubSub connections dropped every {} s ({} times), {} launches",
+        stream.commitment,
+        stream_config.disconnect_every.as_secs(),
+        stream.forced_disconnects,
+        stream.launches
+    );
+    println!("{}", streaming::render_table(&stream));
+    println!(
+        "ms from a launch's creation to the client's notification; behind first = after the \
+         first provider's copy; lost = launches never notified; first provider = the earliest \
+         direct client per launch (the oracle)."
+    );
     Ok(())
 }
 
@@ -189,6 +232,9 @@ pub async fn bench(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     if args.overhead {
         return overhead(args).await;
+    }
+    if args.streaming {
+        return streaming_bench(args).await;
     }
     let with_nginx = crate::nginx::find_nginx().is_some();
     if !with_nginx && args.run.arms.is_empty() {
@@ -256,6 +302,59 @@ async fn overhead(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
     let path = dir.join("report.md");
     std::fs::write(&path, &md)?;
     let _ = std::fs::remove_dir_all(&config.dir);
+    println!("{md}");
+    println!("report written to {}", path.display());
+    Ok(())
+}
+
+/// `dualrpc bench --streaming`.
+async fn streaming_bench(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let profile = profile(&args.run)?;
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("bench-results").join("streaming"));
+    let config = streaming_config(&args.run, Duration::from_secs(args.disconnect_every));
+    eprintln!(
+        "streaming on `{}`: logsSubscribe through dualrpc and each provider for {} s…",
+        profile.name, args.run.duration
+    );
+    let run = streaming::run(&profile, args.run.seed, &config).await?;
+    let mut footprint = Vec::new();
+    if args.streaming_subscriptions > 0 {
+        eprintln!(
+            "footprint: `dualrpc serve` holding {} subscriptions, distinct then shared…",
+            args.streaming_subscriptions
+        );
+        let mut quiet = profile.clone();
+        for e in &mut quiet.endpoints {
+            // The footprint measures holding and forwarding, not reconnecting.
+            e.pubsub.mean_time_between_disconnects = Duration::ZERO;
+        }
+        let cluster = dualrpc_sim::Cluster::start(
+            &quiet,
+            dualrpc_sim::ClusterOptions {
+                seed: args.run.seed,
+                ..Default::default()
+            },
+        )
+        .await?;
+        footprint = streaming::footprint::run(
+            &std::env::current_exe()?,
+            &dir.join("work"),
+            &cluster,
+            args.streaming_subscriptions,
+            Duration::from_secs(10),
+        )
+        .await?;
+        cluster.shutdown().await;
+        let _ = std::fs::remove_dir_all(dir.join("work"));
+    }
+    let md = streaming::render_markdown(&run, &footprint, &command, &machine());
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("report.md");
+    std::fs::write(&path, &md)?;
     println!("{md}");
     println!("report written to {}", path.display());
     Ok(())
