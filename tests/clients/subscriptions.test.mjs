@@ -1,5 +1,6 @@
 // Subscriptions through the gateway with real Solana clients: @solana/kit's
-// createSolanaRpcSubscriptions and sendAndConfirmTransactionFactory, and @solana/web3.js v1's
+// createSolanaRpcSubscriptions (logs, slot, signature, account) and
+// sendAndConfirmTransactionFactory, and @solana/web3.js v1's
 // onLogs / onSlotChange / confirmTransaction, against `dualrpc sim --profile zero` (two
 // endpoints, each serving PubSub from one chain; a transaction sent to either lands on that
 // chain). The gateway opens each subscription on both endpoints and must forward every launch
@@ -115,6 +116,60 @@ describe('@solana/kit subscriptions', () => {
     abort.abort();
     const { value } = await rpc.getSignatureStatuses([signature]).send();
     assert.ok(value[0], 'the gateway knows the confirmed signature');
+  });
+});
+
+describe('@solana/kit account subscriptions', () => {
+  test('accountNotifications: a new launch\'s mint, notified when it is finalized', async () => {
+    const subs = createSolanaRpcSubscriptions(gateway.wsUrl);
+    const rpc = createSolanaRpc(gateway.url);
+    // A launch seen at `processed`, awaited at `confirmed`, then the mint it created.
+    const abortLogs = new AbortController();
+    const logs = await subs
+      .logsNotifications({ mentions: [address(PUMP_FUN)] }, { commitment: 'processed' })
+      .subscribe({ abortSignal: abortLogs.signal });
+    let signature;
+    for await (const n of logs) {
+      signature = n.value.signature;
+      break;
+    }
+    abortLogs.abort();
+    const abortSig = new AbortController();
+    const confirmed = await subs
+      .signatureNotifications(signature, { commitment: 'confirmed' })
+      .subscribe({ abortSignal: abortSig.signal });
+    for await (const n of confirmed) {
+      assert.equal(n.value.err, null);
+      break;
+    }
+    abortSig.abort();
+    const tx = await rpc
+      .getTransaction(signature, {
+        commitment: 'confirmed',
+        encoding: 'jsonParsed',
+        maxSupportedTransactionVersion: 0,
+      })
+      .send();
+    assert.ok(tx, `the gateway has no ${signature} at confirmed`);
+    const mint = address(tx.meta.postTokenBalances[0].mint);
+    // The mint exists at `finalized` only once its slot is finalized: that is the change.
+    const abort = new AbortController();
+    const stream = await subs
+      .accountNotifications(mint, { commitment: 'finalized', encoding: 'base64' })
+      .subscribe({ abortSignal: abort.signal });
+    let notification;
+    for await (const n of stream) {
+      notification = n;
+      break;
+    }
+    abort.abort();
+    assert.equal(notification.value.owner, 'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA');
+    assert.ok(notification.value.lamports > 0n);
+    assert.equal(notification.value.data[1], 'base64');
+    // Finalized means the chain has the account at `finalized` too, asked through the gateway.
+    const { value } = await rpc.getAccountInfo(mint, { commitment: 'finalized', encoding: 'base64' }).send();
+    assert.ok(value, 'the mint at finalized');
+    assert.ok(notification.context.slot <= BigInt(await rpc.getSlot({ commitment: 'finalized' }).send()));
   });
 });
 
