@@ -451,7 +451,9 @@ impl<'a> IntoFuture for CallBuilder<'a> {
         if cache_policy == CachePolicy::Never && !share && !monotonic {
             return Box::pin(async move { crate::rounds::execute(&core.cx, &call).await });
         }
-        Box::pin(async move { core.run_shared(call, cache_policy, share, monotonic).await })
+        // Not wrapped in an `async` block: that would keep `call` twice in the future (as
+        // the block's capture and as the function's argument), and thousands are in flight.
+        Box::pin(core.run_shared(call, cache_policy, share, monotonic))
     }
 }
 
@@ -459,7 +461,7 @@ impl Core {
     /// A call that may be answered from the cache or by an identical call in flight, or
     /// must not serve an answer older than one served before (`monotonic`).
     async fn run_shared(
-        &self,
+        self: Arc<Self>,
         mut call: Call,
         cache_policy: CachePolicy,
         share: bool,

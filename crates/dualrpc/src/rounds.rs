@@ -95,7 +95,8 @@ pub(crate) async fn execute(cx: &Context, call: &Call) -> Result<Reply, CallErro
                     .filter(|ep| !a.tried(ep))
                     .cloned()
                     .collect();
-                last_chance(&mut a, candidates).await
+                // Boxed, as `await_late` below: rare paths, kept out of every call's future.
+                Box::pin(last_chance(&mut a, candidates)).await
             }
             Err(other) => Err(other),
         };
@@ -103,7 +104,7 @@ pub(crate) async fn execute(cx: &Context, call: &Call) -> Result<Reply, CallErro
     // Nothing else to try: an attempt past its timeout may still answer before the
     // deadline, and a late success beats an empty answer or a failure.
     if !consensus && unsatisfied(&result) {
-        result = a.await_late(result).await;
+        result = Box::pin(a.await_late(result)).await;
     }
     // A usable answer: a fresher one from an attempt still out may be worth a few
     // milliseconds (`freshness_window`). Consensus returns what its quorum agreed on.

@@ -36,9 +36,12 @@ pub(crate) async fn run(
         Strategy::Failover => failover::run(a, plan).await,
         Strategy::Race => race::run(a, plan).await,
         Strategy::Hedge => hedge::run(a, plan).await,
-        Strategy::Consensus => consensus::run(a, plan).await,
-        Strategy::Dual => dual::run(a, plan).await,
+        // The larger state machines are boxed: a call's future is as large as the largest
+        // strategy it could run, and thousands of calls may be in flight (an allocation
+        // per consensus, dual or merge call is the price).
+        Strategy::Consensus => Box::pin(consensus::run(a, plan)).await,
+        Strategy::Dual => Box::pin(dual::run(a, plan)).await,
         Strategy::Broadcast => broadcast::run(a, plan).await,
-        Strategy::Merge => merge::run(a, plan).await,
+        Strategy::Merge => Box::pin(merge::run(a, plan)).await,
     }
 }
