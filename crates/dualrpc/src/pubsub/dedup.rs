@@ -117,7 +117,11 @@ pub(crate) enum Judgement {
 /// One subscription's memory of what it forwarded.
 #[derive(Debug)]
 pub(crate) struct Dedup {
+    /// What it deduplicates (the hub identifies copies itself; the tests judge raw text).
+    #[cfg(test)]
     kind: Kind,
+    /// Identities (and accounts) remembered at most.
+    capacity: usize,
     seen: HashSet<u64>,
     order: VecDeque<u64>,
     /// Newest slot forwarded per account (one entry for `accountSubscribe`).
@@ -231,23 +235,31 @@ pub(crate) fn identify(kind: Kind, result: &str) -> Identity {
     }
 }
 
-/// Identities remembered by a subscription of `kind`: a copy arrives within seconds of the
-/// first, so the bound covers that many seconds of the kind's traffic (an account changes
-/// a few times a slot; logs and programs can see thousands of transactions a second).
-fn remembered(kind: Kind) -> usize {
+/// Identities of the whole chain's logs (`"all"`, `"allWithVotes"`) remembered: thousands
+/// of transactions a second, and a copy may come a few seconds after the first.
+pub(crate) const REMEMBERED_FIREHOSE: usize = 1 << 16;
+
+/// Identities remembered by a subscription of `kind` with canonical `params`: a copy comes
+/// within seconds of the first (or, from a provider catching up, within minutes for slots),
+/// so the bound covers that much of the kind's traffic. An account changes a few times a
+/// slot, and an older copy is dropped as older whatever the bound; a signature has two
+/// notifications at most.
+fn remembered(kind: Kind, params: &str) -> usize {
     match kind {
-        Kind::Logs | Kind::Program => REMEMBERED,
+        Kind::Logs if params.starts_with("[\"all") => REMEMBERED_FIREHOSE,
+        Kind::Logs | Kind::Program | Kind::Slot | Kind::Root => REMEMBERED,
         Kind::Account => 256,
-        Kind::Slot | Kind::Root => 64,
         Kind::Signature => 4,
     }
 }
 
 impl Dedup {
-    /// Nothing forwarded yet.
-    pub(crate) fn new(kind: Kind) -> Dedup {
+    /// Nothing forwarded yet, for a subscription of `kind` with (canonical) `params`.
+    pub(crate) fn new(kind: Kind, params: &str) -> Dedup {
         Dedup {
+            #[cfg(test)]
             kind,
+            capacity: remembered(kind, params),
             seen: HashSet::new(),
             order: VecDeque::new(),
             newest: HashMap::new(),
@@ -287,7 +299,7 @@ impl Dedup {
             return Judgement::Duplicate;
         }
         self.order.push_back(id);
-        if self.order.len() > remembered(self.kind)
+        if self.order.len() > self.capacity
             && let Some(old) = self.order.pop_front()
         {
             self.seen.remove(&old);
@@ -305,7 +317,7 @@ impl Dedup {
         }
         let verdict = self.first(id);
         if verdict == Judgement::First {
-            if self.newest.len() >= remembered(self.kind) && !self.newest.contains_key(&account) {
+            if self.newest.len() >= self.capacity && !self.newest.contains_key(&account) {
                 self.newest.clear();
             }
             self.newest.insert(account, slot);
@@ -338,7 +350,7 @@ mod tests {
 
     #[test]
     fn logs_by_signature_never_by_slot_alone() {
-        let mut d = Dedup::new(Kind::Logs);
+        let mut d = Dedup::new(Kind::Logs, "[]");
         assert_eq!(d.judge(&logs(5, "a")), First);
         assert_eq!(
             d.judge(&logs(5, "b")),
@@ -351,7 +363,7 @@ mod tests {
 
     #[test]
     fn accounts_by_slot_and_data_never_backwards() {
-        let mut d = Dedup::new(Kind::Account);
+        let mut d = Dedup::new(Kind::Account, "[]");
         assert_eq!(d.judge(&account(5, 1)), First);
         // The same account written differently by another provider.
         let reordered = r#"{ "value" : {"owner":"1111","data":["","base64"],"lamports":1}, "context":{"slot":5}}"#;
@@ -367,7 +379,7 @@ mod tests {
 
     #[test]
     fn program_notifications_per_pubkey() {
-        let mut d = Dedup::new(Kind::Program);
+        let mut d = Dedup::new(Kind::Program, "[]");
         let n = |slot: u64, key: &str, lamports: u64| {
             format!(
                 r#"{{"context":{{"slot":{slot}}},"value":{{"pubkey":"{key}","account":{{"lamports":{lamports}}}}}}}"#
@@ -387,14 +399,14 @@ mod tests {
 
     #[test]
     fn slots_roots_and_a_signature_once() {
-        let mut s = Dedup::new(Kind::Slot);
+        let mut s = Dedup::new(Kind::Slot, "[]");
         assert_eq!(s.judge(r#"{"slot":5,"parent":4,"root":0}"#), First);
         assert_eq!(s.judge(r#"{"parent":4,"root":0,"slot":5}"#), Duplicate);
         assert_eq!(s.judge(r#"{"slot":6,"parent":5,"root":0}"#), First);
-        let mut r = Dedup::new(Kind::Root);
+        let mut r = Dedup::new(Kind::Root, "[]");
         assert_eq!(r.judge("3"), First);
         assert_eq!(r.judge("3"), Duplicate);
-        let mut g = Dedup::new(Kind::Signature);
+        let mut g = Dedup::new(Kind::Signature, "[]");
         let received = r#"{"context":{"slot":4},"value":"receivedSignature"}"#;
         assert_eq!(g.judge(received), First);
         assert!(!g.done(), "received is not the result");
@@ -407,13 +419,13 @@ mod tests {
 
     #[test]
     fn memory_is_bounded() {
-        let mut d = Dedup::new(Kind::Logs);
+        let mut d = Dedup::new(Kind::Logs, "[]");
         for i in 0..3 * REMEMBERED {
             assert_eq!(d.judge(&logs(1, &format!("s{i}"))), First);
         }
         assert!(d.seen.len() <= REMEMBERED && d.order.len() <= REMEMBERED);
         // One account remembers far fewer: its copies come within a few slots.
-        let mut a = Dedup::new(Kind::Account);
+        let mut a = Dedup::new(Kind::Account, "[]");
         for slot in 0..2_000 {
             assert_eq!(a.judge(&account(slot, slot)), First);
         }

@@ -15,6 +15,7 @@
 //! delivered a transaction first, and how far behind the others were.
 
 pub mod dedup;
+mod retry;
 #[cfg(test)]
 mod tests;
 mod upstream;
@@ -273,9 +274,9 @@ impl Hub {
                         s,
                         Shared {
                             kind,
+                            dedup: Dedup::new(kind, &key.1),
                             key,
                             sinks: Vec::new(),
-                            dedup: Dedup::new(kind),
                             asked,
                             carriers: 0,
                             refusals: 0,

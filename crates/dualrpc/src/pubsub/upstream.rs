@@ -4,10 +4,10 @@
 //!
 //! It connects on the first subscription; on a disconnect, an error or a stall (no frame
 //! and no pong for `stall_timeout`) it reconnects — at once after a connection that served
-//! for `reconnect_max` or longer, otherwise after a backoff (`reconnect_min`, doubling to
-//! `reconnect_max`) — and opens every subscription again. A subscription the node refused is asked for again on the
-//! next connection and, on this one, after `reconnect_max`. The URL is secret: nothing
-//! here prints it.
+//! for `reconnect_max` or longer, otherwise after a backoff — and opens every subscription
+//! again. A subscription the node refused is asked for again on the next connection and,
+//! on this one, after a backoff of its own (`retry`). The URL is secret: nothing here
+//! prints it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
@@ -19,7 +19,7 @@ use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{HubInner, Kind};
+use super::{HubInner, Kind, retry};
 use crate::clock;
 
 /// What the hub asks of an upstream connection.
@@ -82,9 +82,12 @@ struct Open {
     params: Arc<str>,
     /// The node's subscription id, once confirmed on the current connection.
     upstream_id: Option<u64>,
-    /// When the node refused it: asked again after `reconnect_max` (a node may refuse for a
-    /// while, e.g. at its own subscription limit), and on every reconnect.
-    refused: Option<clock::Instant>,
+    /// The node refused it (and it is not asked again yet).
+    refused: bool,
+    /// Its refusals in a row (reset by a confirmation): the next re-ask waits longer.
+    refusals: u32,
+    /// When to ask the node again (`retry`); `None` while refused: on the next connection.
+    ask_again_at: Option<clock::Instant>,
 }
 
 #[derive(Deserialize)]
@@ -114,7 +117,9 @@ async fn run(
     mut rx: mpsc::UnboundedReceiver<Command>,
 ) {
     let mut state = State::default();
+    // The backoff step after the last connection, and the wait before the next one.
     let mut backoff = None::<Duration>;
+    let mut wait = Duration::ZERO;
     loop {
         // Idle until there is something to carry.
         while state.open.is_empty() {
@@ -126,10 +131,9 @@ async fn run(
         let Some(settings) = hub.upgrade().map(|h| h.settings.clone()) else {
             return;
         };
-        if let Some(wait) = backoff {
+        if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
-        let started = clock::now();
         let outcome = connection(index, &url, &hub, &mut rx, &mut state, &settings).await;
         // A new connection has new ids; what was closing went with the old one.
         for o in state.open.values_mut() {
@@ -140,32 +144,16 @@ async fn run(
         let Some(h) = hub.upgrade() else { return };
         h.carrier_lost(index);
         crate::telemetry::ws_reconnect(&name);
-        if outcome.is_err() {
+        let Ok(opened) = outcome else {
             return; // the hub is gone
-        }
-        let lasted = clock::now().saturating_duration_since(started);
-        backoff = next_backoff(backoff, lasted, &settings);
+        };
+        let served = opened.map_or(Duration::ZERO, |t| {
+            clock::now().saturating_duration_since(t)
+        });
+        backoff = retry::next_backoff(backoff, served, &settings);
+        wait = retry::wait(backoff, &settings, index as u64);
         tracing::warn!(endpoint = %name, "upstream subscriptions disconnected; reconnecting");
     }
-}
-
-/// The wait before the next connection attempt, after one that `lasted` this long. A
-/// connection that served for at least `reconnect_max` was healthy: a provider or a load
-/// balancer cut it, and every moment without it is a moment the subscriptions have one
-/// carrier fewer, so the next attempt goes at once. Attempts that fail or die young wait
-/// `reconnect_min`, doubling up to `reconnect_max`.
-fn next_backoff(
-    last: Option<Duration>,
-    lasted: Duration,
-    settings: &super::SubscriptionSettings,
-) -> Option<Duration> {
-    if lasted >= settings.reconnect_max {
-        return None;
-    }
-    Some(match last {
-        None | Some(Duration::ZERO) => settings.reconnect_min,
-        Some(b) => (b * 2).min(settings.reconnect_max),
-    })
 }
 
 /// Applies a command while there is no connection (or on it, through `ws`).
@@ -187,7 +175,9 @@ async fn apply(state: &mut State, command: Command, ws: Option<&mut Ws>) {
                     kind,
                     params,
                     upstream_id: None,
-                    refused: None,
+                    refused: false,
+                    refusals: 0,
+                    ask_again_at: None,
                 },
             );
             return;
@@ -201,7 +191,7 @@ async fn apply(state: &mut State, command: Command, ws: Option<&mut Ws>) {
     let Some(id) = o.upstream_id else {
         // Not confirmed yet: unsubscribed when it is (`on_text`). A refused one is not
         // open on the node.
-        if ws.is_some() && !forget && o.refused.is_none() {
+        if ws.is_some() && !forget && !o.refused {
             state.closing.insert(shared, o.kind);
         }
         return;
@@ -237,7 +227,8 @@ fn request(id: u64, method: &str, params: &str) -> String {
     format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"{method}","params":{params}}}"#)
 }
 
-/// One connection's life. `Err` when the hub is gone (stop), `Ok` on a disconnect.
+/// One connection's life. `Err` when the hub is gone (stop), `Ok` on a disconnect, with
+/// when the connection opened (`None`: it never did).
 async fn connection(
     index: usize,
     url: &http::Uri,
@@ -245,7 +236,7 @@ async fn connection(
     rx: &mut mpsc::UnboundedReceiver<Command>,
     state: &mut State,
     settings: &super::SubscriptionSettings,
-) -> Result<(), ()> {
+) -> Result<Option<clock::Instant>, ()> {
     let connect = tokio_tungstenite::connect_async_tls_with_config(
         url.clone(),
         None,
@@ -256,16 +247,21 @@ async fn connection(
     );
     let mut ws = match tokio::time::timeout(settings.stall_timeout, connect).await {
         Ok(Ok((ws, _))) => ws,
-        _ => return Ok(()),
+        _ => return Ok(None),
     };
+    let opened = Some(clock::now());
     // Re-open everything, refused ones too; request ids are the shared ids (unique per
     // hub; 0 is never one).
     for (shared, o) in state.open.iter_mut() {
-        o.refused = None;
+        o.refused = false;
+        o.ask_again_at = None;
         let body = request(*shared, o.kind.subscribe(), &o.params);
-        if ws.send(Message::text(body)).await.is_err() {
-            return Ok(());
+        if ws.feed(Message::text(body)).await.is_err() {
+            return Ok(opened);
         }
+    }
+    if ws.flush().await.is_err() {
+        return Ok(opened);
     }
     let mut ping = tokio::time::interval(settings.ping_interval);
     ping.tick().await;
@@ -279,7 +275,7 @@ async fn connection(
             frame = ws.next() => {
                 let text = match frame {
                     Some(Ok(Message::Text(t))) => t,
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return Ok(()),
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return Ok(opened),
                     Some(Ok(_)) => {
                         last_heard = clock::now();
                         continue;
@@ -291,36 +287,44 @@ async fn connection(
                     // Confirmed after its last client left: closed at once.
                     let body = request(0, kind.unsubscribe(), &format!("[{id}]"));
                     if ws.send(Message::text(body)).await.is_err() {
-                        return Ok(());
+                        return Ok(opened);
                     }
                 }
             }
             _ = ping.tick() => {
                 if clock::now().saturating_duration_since(last_heard) > settings.stall_timeout {
-                    return Ok(());
+                    return Ok(opened);
                 }
                 if ws.send(Message::Ping(Default::default())).await.is_err() {
-                    return Ok(());
+                    return Ok(opened);
                 }
-                if ask_again(state, &mut ws, settings.reconnect_max).await.is_err() {
-                    return Ok(());
+                if ask_again(state, &mut ws).await.is_err() {
+                    return Ok(opened);
                 }
             }
         }
     }
 }
 
-/// Sends the subscribe again for every subscription the node refused more than `after` ago.
-async fn ask_again(state: &mut State, ws: &mut Ws, after: Duration) -> Result<(), ()> {
+/// Sends the subscribe again for the refused subscriptions that are due (`retry`), at most
+/// [`retry::MAX_REASKS_PER_TICK`] of them.
+async fn ask_again(state: &mut State, ws: &mut Ws) -> Result<(), ()> {
     let now = clock::now();
+    let mut sent = 0;
     for (shared, o) in state.open.iter_mut() {
-        if o.refused
-            .is_some_and(|at| now.saturating_duration_since(at) >= after)
-        {
-            o.refused = None;
-            let body = request(*shared, o.kind.subscribe(), &o.params);
-            ws.send(Message::text(body)).await.map_err(|_| ())?;
+        if sent == retry::MAX_REASKS_PER_TICK {
+            break;
         }
+        if o.refused && o.ask_again_at.is_some_and(|at| at <= now) {
+            o.refused = false;
+            o.ask_again_at = None;
+            let body = request(*shared, o.kind.subscribe(), &o.params);
+            ws.feed(Message::text(body)).await.map_err(|_| ())?;
+            sent += 1;
+        }
+    }
+    if sent > 0 {
+        ws.flush().await.map_err(|_| ())?;
     }
     Ok(())
 }
@@ -354,6 +358,7 @@ fn on_text(index: usize, hub: &HubInner, state: &mut State, text: &str) -> Optio
         (Some(result), None) => {
             if let Ok(id) = result.get().parse::<u64>() {
                 // A second answer for the same request changes nothing.
+                o.refusals = 0;
                 if o.upstream_id.replace(id).is_none() {
                     let carried = state.by_upstream.entry(id).or_default();
                     if !carried.contains(&shared) {
@@ -365,32 +370,13 @@ fn on_text(index: usize, hub: &HubInner, state: &mut State, text: &str) -> Optio
         }
         // Kept, and asked again later: a refusal need not be for good.
         (_, Some(error)) if o.upstream_id.is_none() => {
-            o.refused = Some(clock::now());
+            o.refused = true;
+            o.refusals = o.refusals.saturating_add(1);
+            o.ask_again_at = retry::after_refusal(error.get(), o.refusals, &hub.settings)
+                .map(|wait| clock::now() + wait);
             hub.refused(shared, index, error.get());
         }
         _ => {}
     }
     None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_healthy_connection_is_replaced_at_once_a_flapping_one_backs_off() {
-        let s = super::super::SubscriptionSettings {
-            reconnect_min: Duration::from_millis(100),
-            reconnect_max: Duration::from_secs(5),
-            ..Default::default()
-        };
-        let ms = Duration::from_millis;
-        // Cut after serving for a while (a load balancer's idle cut): no wait.
-        assert_eq!(next_backoff(None, Duration::from_secs(5), &s), None);
-        assert_eq!(next_backoff(Some(ms(3200)), Duration::from_secs(60), &s), None);
-        // Failing or dying young: 100, 200, 400 … capped at 5 s.
-        assert_eq!(next_backoff(None, ms(0), &s), Some(ms(100)));
-        assert_eq!(next_backoff(Some(ms(100)), ms(10), &s), Some(ms(200)));
-        assert_eq!(next_backoff(Some(ms(4000)), ms(10), &s), Some(ms(5000)));
-    }
 }
