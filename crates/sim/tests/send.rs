@@ -310,6 +310,19 @@ async fn payloads_that_are_no_transaction_land_nothing() {
     );
     let missing = rpc_reply(addr, "sendTransaction", json!([])).await;
     assert_eq!(missing["error"]["code"], -32602);
+    // Larger than a packet: refused before decoding (agave's message), whatever it holds.
+    let huge = rpc_reply(addr, "sendTransaction", json!(["1".repeat(200_000)])).await;
+    assert_eq!(
+        huge["error"],
+        json!({"code": -32602, "message": "Invalid params: base58 encoded solana_transaction::versioned::VersionedTransaction too large: 200000 bytes (max: encoded/raw 1683/1232)"})
+    );
+    let huge = rpc_reply(
+        addr,
+        "sendTransaction",
+        json!(["A".repeat(1645), base64_config]),
+    )
+    .await;
+    assert_eq!(huge["error"]["code"], -32602, "{huge}");
     cluster.shutdown().await;
 }
 

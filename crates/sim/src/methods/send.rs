@@ -12,6 +12,13 @@ use serde_json::value::RawValue;
 use super::{CallContext, RpcError, config_at, required};
 use crate::codec::{SeedStream, base58_decode, base58_encode, base64_decode, hash_str};
 
+/// A packet's payload: the largest serialized transaction.
+const PACKET_DATA_SIZE: usize = 1232;
+/// The longest base58 transaction agave decodes.
+const MAX_BASE58_SIZE: usize = 1683;
+/// The longest base64 transaction agave decodes.
+const MAX_BASE64_SIZE: usize = 1644;
+
 pub(super) fn send_transaction(
     ctx: &CallContext<'_>,
     params: &[&RawValue],
@@ -19,14 +26,26 @@ pub(super) fn send_transaction(
 ) -> Result<(), RpcError> {
     let payload: Cow<'_, str> = required(params, 0)?;
     let config = config_at(params, 1)?;
-    let bytes = match config.encoding.as_deref() {
-        None | Some("base58") => base58_decode(&payload),
-        Some("base64") => base64_decode(&payload),
+    let (name, max_encoded) = match config.encoding.as_deref() {
+        None | Some("base58") => ("base58", MAX_BASE58_SIZE),
+        Some("base64") => ("base64", MAX_BASE64_SIZE),
         Some(other) => {
             return Err(RpcError::invalid_params(format!(
                 "unknown variant `{other}`, expected `base58` or `base64`"
             )));
         }
+    };
+    // agave's limits (a packet's 1,232 bytes, encoded), checked before decoding: base58
+    // decoding is quadratic, and a request may carry a megabyte.
+    if payload.len() > max_encoded {
+        return Err(RpcError::invalid_params(format!(
+            "{name} encoded solana_transaction::versioned::VersionedTransaction too large: {} bytes (max: encoded/raw {max_encoded}/{PACKET_DATA_SIZE})",
+            payload.len()
+        )));
+    }
+    let bytes = match name {
+        "base58" => base58_decode(&payload),
+        _ => base64_decode(&payload),
     };
     let signature = match bytes.as_deref().and_then(first_signature) {
         Some(signature) => {
