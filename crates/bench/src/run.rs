@@ -3,7 +3,7 @@
 //! The demo is the bench with a short default duration, no nginx and a terminal table
 //! instead of a written report. `bench --budget` and `bench --overhead` run their own
 //! measurements instead of the workload, and so does `bench --streaming`; the demo runs the
-//! streaming arm beside its request arms.
+//! streaming arm after its request arms.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -188,14 +188,19 @@ fn streaming_config(args: &DemoArgs, disconnect_every: Duration) -> StreamingCon
 pub async fn demo(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     let arms = parse_arms(&args.arms, false)?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
-    // The streaming arm runs beside the request arms, on a cluster of its own.
+    let run = run_arms(&args, &arms, command).await?;
+    // The streaming arm after the request arms (so neither loads the other), on a
+    // cluster of its own, for half the time.
     let profile = profile(&args)?;
-    let stream_config = streaming_config(&args, Duration::from_secs(5));
-    let (run, stream) = tokio::join!(
-        run_arms(&args, &arms, command),
-        streaming::run(&profile, args.seed, &stream_config)
+    let stream_config = StreamingConfig {
+        duration: Duration::from_secs((args.duration / 2).max(5)),
+        ..streaming_config(&args, Duration::from_secs(3))
+    };
+    eprintln!(
+        "streaming arm: logsSubscribe through dualrpc and each provider for {} s…",
+        stream_config.duration.as_secs()
     );
-    let (run, stream) = (run?, stream?);
+    let stream = streaming::run(&profile, args.seed, &stream_config).await?;
     println!("{}", report::render_table(&run));
     println!(
         "latency in ms over every request of the workload; success = usable answers ÷ requests; stale = null \

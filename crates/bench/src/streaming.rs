@@ -84,8 +84,9 @@ pub struct StreamArm {
     pub name: String,
     /// Creation → notification (µs) of every launch it heard of, sorted.
     pub delays_us: Vec<u64>,
-    /// Behind the first provider's arrival (µs), per launch it heard of, sorted.
-    pub behind_first_us: Vec<u64>,
+    /// Behind the first provider's arrival (µs), per launch it heard of, sorted; negative
+    /// when it heard of a launch before every direct client (one was reconnecting).
+    pub behind_first_us: Vec<i64>,
     /// Launches it never heard of.
     pub lost: u64,
     /// Copies of a notification it had already received.
@@ -100,9 +101,19 @@ impl StreamArm {
         quantile_ms(&self.delays_us, q)
     }
 
-    /// The `q`-quantile of the delay behind the first provider, in ms.
+    /// The `q`-quantile of the delay behind the first provider, in ms (nearest rank).
     pub fn behind_first_ms(&self, q: f64) -> Option<f64> {
-        quantile_ms(&self.behind_first_us, q)
+        let n = self.behind_first_us.len();
+        if n == 0 {
+            return None;
+        }
+        let i = ((q * n as f64).ceil() as usize).clamp(1, n) - 1;
+        Some(self.behind_first_us[i] as f64 / 1e3)
+    }
+
+    /// Launches it heard of before every direct client.
+    pub fn ahead_of_first(&self) -> usize {
+        self.behind_first_us.iter().filter(|d| **d < 0).count()
     }
 }
 
@@ -257,8 +268,11 @@ pub fn summarise(launches: &[(String, ChainTime)], seen: &[(String, Seen)]) -> V
                 Some(at) => {
                     a.delays_us.push(us(at.saturating_duration_since(*created)));
                     if let Some(first) = first_provider[i] {
-                        a.behind_first_us
-                            .push(us(at.saturating_duration_since(first)));
+                        let behind = i64::try_from(us(at.saturating_duration_since(first)))
+                            .unwrap_or(i64::MAX);
+                        let ahead = i64::try_from(us(first.saturating_duration_since(at)))
+                            .unwrap_or(i64::MAX);
+                        a.behind_first_us.push(behind - ahead);
                     }
                 }
                 None => a.lost += 1,

@@ -45,6 +45,16 @@ struct Frame<'a> {
     params: Option<Params>,
 }
 
+/// Whether a frame is a JSON-RPC error (the subscribe was refused).
+pub(super) fn is_error(text: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Answer<'a> {
+        #[serde(borrow)]
+        error: Option<&'a serde_json::value::RawValue>,
+    }
+    serde_json::from_str::<Answer<'_>>(text).is_ok_and(|a| a.error.is_some())
+}
+
 #[derive(Deserialize)]
 struct Params {
     result: LogsResult,
@@ -111,6 +121,11 @@ pub(super) async fn watch_launches(
                 Some(Ok(_)) => continue,
             };
             let Some(signature) = notified_signature(text.as_str()) else {
+                if is_error(text.as_str()) {
+                    // Refused: a deaf connection would count every launch as lost; a bot
+                    // connects again.
+                    break;
+                }
                 continue;
             };
             let at = chain.now();
@@ -138,6 +153,10 @@ mod tests {
         let slot = r#"{"jsonrpc":"2.0","method":"slotNotification","params":{"result":{"slot":5,"parent":4,"root":0},"subscription":1}}"#;
         assert_eq!(notified_signature(slot), None);
         assert_eq!(notified_signature("not json"), None);
+        assert!(!is_error(answer));
+        assert!(is_error(
+            r#"{"jsonrpc":"2.0","error":{"code":-32005,"message":"busy"},"id":1}"#
+        ));
     }
 
     #[test]

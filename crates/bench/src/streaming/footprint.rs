@@ -106,8 +106,14 @@ pub async fn run(
         ));
     }
     let mut rows = Vec::new();
+    let ticks_per_second = blocking(ticks_per_second).await?;
     for shape in [Shape::Distinct, Shape::Shared] {
-        let gateway = GatewayProcess::start(bin, dir, shape.name(), &config, &[])?;
+        // Starting (a connect loop that sleeps) and stopping (a wait) block: not on the
+        // runtime the sim cluster shares.
+        let (bin, dir, config) = (bin.to_path_buf(), dir.to_path_buf(), config.clone());
+        let gateway =
+            blocking(move || GatewayProcess::start(&bin, &dir, shape.name(), &config, &[]))
+                .await??;
         tokio::time::sleep(SETTLE).await;
         let (idle_rss_kib, _) = gateway.memory_kib()?;
         let url = gateway.url().replacen("http", "ws", 1);
@@ -128,7 +134,7 @@ pub async fn run(
         let (rss_kib, _) = gateway.memory_kib()?;
         let connections = held.connections;
         held.release().await;
-        drop(gateway);
+        blocking(move || drop(gateway)).await?;
         rows.push(Row {
             shape,
             subscriptions,
@@ -136,12 +142,19 @@ pub async fn run(
             upstream_subscriptions,
             idle_rss_kib,
             rss_kib,
-            cpu_percent: cpu as f64 / ticks_per_second() / elapsed * 100.0,
+            cpu_percent: cpu as f64 / ticks_per_second / elapsed * 100.0,
             notifications_per_s: notified as f64 / elapsed,
             window,
         });
     }
     Ok(rows)
+}
+
+/// Runs `f` on the blocking pool.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> std::io::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(std::io::Error::other)
 }
 
 /// Client connections holding subscriptions open.

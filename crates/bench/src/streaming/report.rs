@@ -10,7 +10,8 @@ fn ms(v: Option<f64>) -> String {
     v.map_or_else(|| "—".to_string(), |v| format!("{v:.1}"))
 }
 
-/// The cells of one arm: p50, p90, p99 (ms), behind first p50/p99, lost, duplicates, reconnects.
+/// The cells of one arm: p50, p90, p99 (ms), behind first p50/p99, launches heard of before
+/// every direct client, lost, duplicates, reconnects.
 fn cells(arm: &StreamArm, launches: u64) -> Vec<String> {
     let lost = if launches == 0 {
         "—".to_string()
@@ -28,19 +29,21 @@ fn cells(arm: &StreamArm, launches: u64) -> Vec<String> {
         ms(arm.quantile_ms(0.99)),
         ms(arm.behind_first_ms(0.5)),
         ms(arm.behind_first_ms(0.99)),
+        arm.ahead_of_first().to_string(),
         lost,
         arm.duplicates.to_string(),
         arm.reconnects.to_string(),
     ]
 }
 
-const HEADERS: [&str; 9] = [
+const HEADERS: [&str; 10] = [
     "arm",
     "p50 ms",
     "p90 ms",
     "p99 ms",
     "behind first p50",
     "behind first p99",
+    "ahead of first",
     "lost",
     "duplicates",
     "reconnects",
@@ -115,8 +118,10 @@ pub fn render_markdown(
         md,
         "\nms from a launch's creation (the start of its slot) to the client receiving its \
          `logsNotification`; *behind first* = after the first provider's copy reached its own \
-         direct client; *lost* = launches the arm never heard of; *first provider* = the \
-         earliest direct client per launch (the oracle)."
+         direct client (negative: before it); *ahead of first* = launches the arm heard of \
+         before every direct client (one of them was reconnecting); *lost* = launches the \
+         arm never heard of; *first provider* = the earliest direct client per launch (the \
+         oracle)."
     );
     if !footprint.is_empty() {
         let _ = writeln!(md, "\n## Footprint\n");
@@ -167,7 +172,7 @@ mod tests {
                 StreamArm {
                     name: "dualrpc".into(),
                     delays_us: vec![10_000, 20_000, 30_000, 40_000],
-                    behind_first_us: vec![0, 0, 500, 1_000],
+                    behind_first_us: vec![-200, 0, 500, 1_000],
                     ..Default::default()
                 },
                 StreamArm {
@@ -189,6 +194,8 @@ mod tests {
         assert_eq!(lines.len(), 3, "{t}");
         assert!(lines[1].starts_with("dualrpc"), "{t}");
         assert!(lines[1].contains("20.0"), "p50 of dualrpc: {t}");
+        let dual = cells(&run().arms[0], 4);
+        assert_eq!(dual[6], "1", "ahead of every direct client once: {dual:?}");
         assert!(
             lines[2].contains("1 (25.00%)"),
             "alpha lost one of four: {t}"
