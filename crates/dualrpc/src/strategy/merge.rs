@@ -3,9 +3,10 @@
 //!
 //! When to use: polling a launchpad or a mint's signatures, where a missed signature is a
 //! missed launch. Upstream cost: `fanout` calls (default every preferred endpoint), like
-//! `race`. It waits for every endpoint it asked (each within its attempt timeout and the
-//! call's deadline: `timeout_ms` bounds how long a slow provider can hold the list up),
-//! then answers as one node with every provider's knowledge would:
+//! `race`. It waits for the endpoints it asked until `freshness_window_ms` after the first
+//! list (a provider slower than that is not waited for: what it shows, the next poll
+//! gets; 0 waits for every list), each within its attempt timeout and the call's deadline,
+//! then answers as one node with the knowledge of every list it got would:
 //!
 //! - union by signature, no duplicates (the first provider's copy of an entry is kept);
 //! - newest first: by slot, and within a slot in the order the providers list them (an
@@ -26,6 +27,7 @@ use serde_json::value::RawValue;
 
 use crate::attempt::{Attempts, Event, Verdict, Win};
 use crate::catalog::Compare;
+use crate::clock;
 use crate::error::ErrorReason;
 use crate::jsonrpc::RawJson;
 use crate::select::Plan;
@@ -39,6 +41,8 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
     }
     let fanout = a.call.policy.fanout.unwrap_or(plan.preferred_len()).max(1);
     let mut lists: Vec<Win> = Vec::new();
+    let window = a.call.policy.freshness_window;
+    let mut until = None;
     loop {
         // As `race`: the wave's first attempt is needed, the rest only with budget to spare.
         let mut launched = 0;
@@ -51,16 +55,21 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
         if launched == 0 && a.pending() == 0 {
             break;
         }
-        // Every list asked for, until the deadline.
+        // Every list asked for, until the deadline — and no longer than the freshness
+        // window after the first list.
         while a.pending() > 0 {
-            match a.next().await {
+            match a.next_until(until).await {
                 Event::Settled(s) => match a.note(s) {
-                    Verdict::Win(w) => lists.push(w),
+                    Verdict::Win(w) => {
+                        if until.is_none() && !window.is_zero() {
+                            until = Some(clock::now() + window);
+                        }
+                        lists.push(w);
+                    }
                     Verdict::Final(e) => return Err(e),
                     Verdict::Continue => {}
                 },
-                Event::Deadline | Event::Idle => break,
-                Event::Timer => {}
+                Event::Deadline | Event::Idle | Event::Timer => break,
             }
         }
         if !lists.is_empty() || a.expired() {

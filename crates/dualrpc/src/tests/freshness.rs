@@ -1,11 +1,14 @@
 //! Freshness under paused time: the freshest usable answer within the window, the client's
 //! `minContextSlot`, and never serving an answer older than one already served.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use super::script::*;
 use crate::error::ErrorReason;
 use crate::policy::Strategy;
+use crate::pool::Pool;
 
 const MS: std::time::Duration = std::time::Duration::from_millis(1);
 
@@ -197,7 +200,8 @@ fn sig_list(entries: &[(&str, u64)]) -> String {
 #[tokio::test(start_paused = true)]
 async fn who_shows_a_new_signature_first_and_how_far_behind_the_others_are() {
     let s = scripts(2);
-    let pool = pool(&s, "");
+    // Merge waits 50 ms after the first list: both lists of each poll are read.
+    let pool = pool(&s, "[default]\nfreshness_window_ms = 50\n");
     let poll = || {
         pool.call("getSignaturesForAddress", &json!(["Prog", {"limit": 5}]))
             .strategy(Strategy::Merge)
@@ -281,4 +285,37 @@ async fn consensus_votes_are_not_held_to_the_floor() {
     let r = call().await.unwrap();
     assert_eq!(r.agreement.map(|a| a.agreed), Some(2), "both votes counted");
     assert_eq!(r.latency, MS, "no waiting");
+}
+
+#[tokio::test(start_paused = true)]
+async fn merge_waits_for_other_lists_only_within_the_freshness_window() {
+    let s = scripts(2);
+    s[0].set(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("fast", 6), ("old", 5)])).after(10),
+    );
+    s[1].set(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("slow", 7), ("old", 5)])).after(100),
+    );
+    async fn ask(pool: &Pool) -> Result<crate::Reply, crate::CallError> {
+        pool.call("getSignaturesForAddress", &json!(["Prog", {"limit": 5}]))
+            .strategy(Strategy::Merge)
+            .await
+    }
+    // 20 ms after the first list, the slower provider is not waited for.
+    let windowed = pool(&s, "[default]\nfreshness_window_ms = 20\n");
+    let r = ask(&windowed).await.unwrap();
+    let sigs: Vec<String> = serde_json::from_str::<Vec<serde_json::Value>>(r.result.get())
+        .unwrap()
+        .iter()
+        .map(|e| e["signature"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(sigs, ["fast", "old"]);
+    assert_eq!(r.latency, Duration::from_millis(30));
+    // 0: every list asked for.
+    let whole = pool(&s, "[default]\nfreshness_window_ms = 0\n");
+    let r = ask(&whole).await.unwrap();
+    assert!(r.result.get().contains("slow") && r.result.get().contains("fast"));
+    assert_eq!(r.latency, Duration::from_millis(100));
 }

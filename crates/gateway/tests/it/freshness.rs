@@ -126,7 +126,8 @@ async fn merge_unites_partially_overlapping_lists_as_one_node_would() {
             .after(Duration::from_millis(20)),
     );
     ups[2].set("getSignaturesForAddress", Step::status(502, "bad gateway"));
-    let gw = gateway(pool(&ups, "")).await;
+    // Merge waits for every list here (a window, not a race against the clock).
+    let gw = gateway(pool(&ups, "[default]\nfreshness_window_ms = 5000\n")).await;
     let ask = |limit: u32| {
         format!(
             r#"{{"jsonrpc":"2.0","id":"m","method":"getSignaturesForAddress","params":["Prog",{{"limit":{limit},"commitment":"confirmed"}}]}}"#
