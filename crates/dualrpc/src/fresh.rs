@@ -101,7 +101,8 @@ fn context_slot(result: &str) -> Option<u64> {
 /// A cheap byte search first: most params have none.
 pub(crate) fn min_context_slot(params: Option<&RawValue>) -> Option<u64> {
     let text = params?.get();
-    if !text.contains("\"minContextSlot\"") {
+    // The key written plainly, or escaped (then the parse below reads it).
+    if !text.contains("\"minContextSlot\"") && !text.contains('\\') {
         return None;
     }
     #[derive(Deserialize)]
@@ -118,16 +119,38 @@ pub(crate) fn min_context_slot(params: Option<&RawValue>) -> Option<u64> {
 }
 
 /// The commitment a call's params ask for: 0 processed, 1 confirmed, 2 finalized (the
-/// default). A byte search: params are small, and this runs only for calls that read slots.
+/// default). Params are small and this runs for every call that reads slots: the value
+/// after a plain `"commitment":` key is read in place; params with an escape anywhere are
+/// parsed (a key or value may be written with `\u` escapes).
 pub(crate) fn commitment(params: Option<&RawValue>) -> usize {
     let text = params.map_or("", RawValue::get);
-    if text.contains("\"processed\"") {
-        0
-    } else if text.contains("\"confirmed\"") {
-        1
-    } else {
-        2
+    let level = |value: &str| match value {
+        "processed" => 0,
+        "confirmed" => 1,
+        _ => 2,
+    };
+    if text.contains('\\') {
+        #[derive(Deserialize)]
+        struct Config {
+            commitment: Option<String>,
+        }
+        let list: Vec<&RawValue> = serde_json::from_str(text).unwrap_or_default();
+        return list
+            .iter()
+            .rev()
+            .find_map(|p| serde_json::from_str::<Config>(p.get()).ok()?.commitment)
+            .map_or(2, |c| level(&c));
     }
+    for (at, key) in text.match_indices("\"commitment\"") {
+        let rest = text[at + key.len()..].trim_start();
+        if let Some(value) = rest.strip_prefix(':') {
+            let value = value.trim_start();
+            if let Some(quoted) = value.strip_prefix('"') {
+                return level(quoted.split('"').next().unwrap_or(""));
+            }
+        }
+    }
+    2
 }
 
 /// The slots a pool served, per method and params, for [`ServedSlots::floor`].
@@ -232,6 +255,25 @@ mod tests {
         assert_eq!(answer_slot(SlotSource::FirstEntry, list), Some(47));
         assert_eq!(answer_slot(SlotSource::FirstEntry, "[]"), None);
         assert_eq!(answer_slot(SlotSource::None, ctx), None);
+    }
+
+    #[test]
+    fn commitment_is_read_from_the_key_even_when_escaped() {
+        let c = |s: &str| commitment(Some(&raw(s)));
+        assert_eq!(c(r#"["k",{"commitment":"processed"}]"#), 0);
+        assert_eq!(c(r#"["k", { "commitment" : "confirmed" }]"#), 1);
+        assert_eq!(c(r#"["k",{"commitment":"finalized"}]"#), 2);
+        assert_eq!(c(r#"["k"]"#), 2);
+        assert_eq!(commitment(None), 2);
+        // A value elsewhere that happens to be a commitment's name is not the commitment.
+        assert_eq!(c(r#"["processed",{"encoding":"base64"}]"#), 2);
+        assert_eq!(c(r#"["k",{"note":"confirmed","commitment":"processed"}]"#), 0);
+        // Escapes: as a node reads them.
+        assert_eq!(c(r#"["k",{"\u0063ommitment":"processed"}]"#), 0);
+        assert_eq!(c(r#"["k",{"commitment":"con\u0066irmed"}]"#), 1);
+        assert_eq!(c(r#"["k\n",{"commitment":"processed"}]"#), 0);
+        let p = raw(r#"["k",{"min\u0043ontextSlot":9}]"#);
+        assert_eq!(min_context_slot(Some(&p)), Some(9));
     }
 
     #[test]
