@@ -267,7 +267,10 @@ mod tests {
         assert_eq!(commitment(None), 2);
         // A value elsewhere that happens to be a commitment's name is not the commitment.
         assert_eq!(c(r#"["processed",{"encoding":"base64"}]"#), 2);
-        assert_eq!(c(r#"["k",{"note":"confirmed","commitment":"processed"}]"#), 0);
+        assert_eq!(
+            c(r#"["k",{"note":"confirmed","commitment":"processed"}]"#),
+            0
+        );
         // Escapes: as a node reads them.
         assert_eq!(c(r#"["k",{"\u0063ommitment":"processed"}]"#), 0);
         assert_eq!(c(r#"["k",{"commitment":"con\u0066irmed"}]"#), 1);

@@ -189,9 +189,10 @@ async fn apply(state: &mut State, command: Command, ws: Option<&mut Ws>) {
         return;
     };
     let Some(id) = o.upstream_id else {
-        // Not confirmed yet: unsubscribed when it is (`on_text`). A refused one is not
+        // Not confirmed yet: unsubscribed when it is (`on_text`) — also when another node
+        // ended it (`Forget`): this one has not, and might never. A refused one is not
         // open on the node.
-        if ws.is_some() && !forget && !o.refused {
+        if ws.is_some() && !o.refused {
             state.closing.insert(shared, o.kind);
         }
         return;

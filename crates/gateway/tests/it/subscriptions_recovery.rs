@@ -50,3 +50,35 @@ async fn an_upstream_that_refused_is_asked_again_and_then_carries_alone() {
         "{n}"
     );
 }
+
+#[tokio::test]
+async fn a_signature_ended_by_one_node_is_closed_on_a_node_that_confirms_it_later() {
+    let ups = ws_ups(2).await;
+    ups[0].hold_confirmations();
+    let gw = gateway(ws_pool(&ups, "")).await;
+    let mut c = connect(gw.server.ws_addr()).await;
+    let sig =
+        "5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW";
+    let r = subscribe(
+        &mut c,
+        1,
+        "signatureSubscribe",
+        json!([sig, {"commitment": "confirmed"}]),
+    )
+    .await;
+    assert_eq!(r["result"], 0, "b confirmed it: {r}");
+    // b's node says it landed: the client is told once, and the subscription is over.
+    ups[1].notify(
+        "signatureSubscribe",
+        r#"{"context":{"slot":5},"value":{"err":null}}"#,
+    );
+    let n = next(&mut c).await;
+    assert_eq!(n["method"], "signatureNotification", "{n}");
+    // a's node confirms only now: it must not keep a subscription nobody reads.
+    eventually("a received the subscribe", || ups[0].connections() == 1).await;
+    ups[0].release();
+    eventually("a's late subscription closed", || {
+        ups[0].subscriptions().is_empty()
+    })
+    .await;
+}
