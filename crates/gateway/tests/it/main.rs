@@ -15,6 +15,7 @@ mod strategies;
 mod subscriptions;
 mod subscriptions_recovery;
 mod subscriptions_sim;
+mod subscriptions_soak;
 mod support;
 mod timeouts;
 mod trust;
