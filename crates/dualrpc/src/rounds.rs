@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::attempt::{Attempts, Call, Context, Event, Verdict, Win};
+use crate::catalog::Compare;
 use crate::clock;
 use crate::endpoint::Endpoint;
 use crate::error::{CallError, ErrorReason};
@@ -107,8 +108,14 @@ pub(crate) async fn execute(cx: &Context, call: &Call) -> Result<Reply, CallErro
         result = Box::pin(a.await_late(result)).await;
     }
     // A usable answer: a fresher one from an attempt still out may be worth a few
-    // milliseconds (`freshness_window`). Consensus returns what its quorum agreed on.
-    if !consensus && let Ok(win) = result {
+    // milliseconds (`freshness_window`). Consensus returns what its quorum agreed on; a
+    // merged list already took every list of its window (one provider's list arriving
+    // later must not replace the union).
+    let merged = strategy == Strategy::Merge && call.info.compare == Compare::SignatureList;
+    if !consensus
+        && !merged
+        && let Ok(win) = result
+    {
         result = Ok(a.freshen(win).await);
     }
     report(cx, call, result, a.launched())

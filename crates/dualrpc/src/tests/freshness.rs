@@ -319,3 +319,38 @@ async fn merge_waits_for_other_lists_only_within_the_freshness_window() {
     assert!(r.result.get().contains("slow") && r.result.get().contains("fast"));
     assert_eq!(r.latency, Duration::from_millis(100));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_later_list_never_replaces_the_merged_one() {
+    let s = scripts(2);
+    let pool = pool(&s, "[default]\nfreshness_window_ms = 20\n");
+    // b has shown a newer slot than a (at the list's commitment, finalized): as if a
+    // fresher answer might still come from it.
+    s[0].set("getBalance", fail(crate::outcome::FailureKind::Connect));
+    s[1].set("getBalance", ok(r#"{"context":{"slot":200},"value":1}"#));
+    pool.call("getBalance", &json!(["k"]))
+        .strategy(Strategy::Race)
+        .await
+        .unwrap();
+    s[0].set(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("x", 100), ("y", 99)])).after(10),
+    );
+    s[1].set(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("z", 101), ("y", 99)])).after(45),
+    );
+    let r = pool
+        .call("getSignaturesForAddress", &json!(["Prog", {"limit": 5}]))
+        .strategy(Strategy::Merge)
+        .await
+        .unwrap();
+    let sigs: Vec<String> = serde_json::from_str::<Vec<serde_json::Value>>(r.result.get())
+        .unwrap()
+        .iter()
+        .map(|e| e["signature"].as_str().unwrap().to_owned())
+        .collect();
+    // The merge of its window (a's list), not b's list alone: x is not lost.
+    assert_eq!(sigs, ["x", "y"]);
+    assert_eq!(r.latency, Duration::from_millis(30));
+}
