@@ -239,6 +239,12 @@ pub(crate) fn identify(kind: Kind, result: &str) -> Identity {
 /// of transactions a second, and a copy may come a few seconds after the first.
 pub(crate) const REMEMBERED_FIREHOSE: usize = 1 << 16;
 
+/// Whether a subscription of `kind` with canonical `params` is the whole chain's logs
+/// (`"all"` or `"allWithVotes"`).
+pub(crate) fn is_firehose(kind: Kind, params: &str) -> bool {
+    kind == Kind::Logs && params.starts_with("[\"all")
+}
+
 /// Identities remembered by a subscription of `kind` with canonical `params`: a copy comes
 /// within seconds of the first (or, from a provider catching up, within minutes for slots),
 /// so the bound covers that much of the kind's traffic. An account changes a few times a
@@ -246,7 +252,7 @@ pub(crate) const REMEMBERED_FIREHOSE: usize = 1 << 16;
 /// notifications at most.
 fn remembered(kind: Kind, params: &str) -> usize {
     match kind {
-        Kind::Logs if params.starts_with("[\"all") => REMEMBERED_FIREHOSE,
+        Kind::Logs if is_firehose(kind, params) => REMEMBERED_FIREHOSE,
         Kind::Logs | Kind::Program | Kind::Slot | Kind::Root => REMEMBERED,
         Kind::Account => 256,
         Kind::Signature => 4,
@@ -295,15 +301,17 @@ impl Dedup {
     }
 
     fn first(&mut self, id: u64) -> Judgement {
-        if !self.seen.insert(id) {
+        if self.seen.contains(&id) {
             return Judgement::Duplicate;
         }
-        self.order.push_back(id);
-        if self.order.len() > self.capacity
+        // Make room first: a full set or deque that grew by one would double its allocation.
+        if self.order.len() >= self.capacity
             && let Some(old) = self.order.pop_front()
         {
             self.seen.remove(&old);
         }
+        self.seen.insert(id);
+        self.order.push_back(id);
         Judgement::First
     }
 

@@ -38,6 +38,10 @@ use upstream::{Command, UpstreamHandle};
 
 use crate::upstreams::Upstreams;
 
+/// Distinct whole-chain log subscriptions (`logsSubscribe "all"`/`"allWithVotes"`) a
+/// gateway holds at most; any number of clients may share each.
+const MAX_FIREHOSES: usize = 8;
+
 /// A subscription's state as upstreams confirm or refuse it.
 #[derive(Debug, Clone)]
 enum Confirm {
@@ -184,6 +188,21 @@ impl Hub {
             let key = (kind, params);
             let shared_id = match subs.by_key.get(&key) {
                 Some(&s) => s,
+                None if dedup::is_firehose(kind, &key.1)
+                    && subs
+                        .shared
+                        .values()
+                        .filter(|s| dedup::is_firehose(s.kind, &s.key.1))
+                        .count()
+                        >= MAX_FIREHOSES =>
+                {
+                    // Each is every transaction of the chain from every provider, and
+                    // params that differ only in unknown keys are distinct subscriptions.
+                    return Err(SubscribeError::new(
+                        -32005,
+                        "too many distinct whole-chain log subscriptions on this gateway",
+                    ));
+                }
                 None => {
                     let s = self.inner.next.fetch_add(1, Ordering::Relaxed);
                     let asked = self.open_upstream(s, kind, &key.1);
@@ -389,9 +408,16 @@ impl HubInner {
             subs.clients -= removed;
             if let Some(s) = subs.shared.remove(&shared) {
                 subs.by_key.remove(&s.key);
+                // The node that notified ended it itself; the others are asked to (one
+                // that ended it too answers "invalid id", which changes nothing).
                 for up in &self.upstreams {
-                    if s.asked & (1 << (up.index % 64)) != 0 {
+                    if s.asked & (1 << (up.index % 64)) == 0 {
+                        continue;
+                    }
+                    if up.index == index {
                         up.send(Command::Forget { shared });
+                    } else {
+                        up.send(Command::Unsubscribe { shared });
                     }
                 }
             }

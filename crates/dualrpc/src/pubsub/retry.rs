@@ -13,12 +13,12 @@
 //!   connection.
 
 use std::hash::BuildHasher as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use super::SubscriptionSettings;
-use crate::clock;
 
 /// Refused subscriptions asked for again on one ping tick at most.
 pub(super) const MAX_REASKS_PER_TICK: usize = 64;
@@ -70,9 +70,11 @@ fn jitter(range: Duration, salt: u64) -> Duration {
     if nanos == 0 {
         return Duration::ZERO;
     }
+    // A per-process random hasher, and a counter so that two draws never repeat.
+    static DRAWS: AtomicU64 = AtomicU64::new(0);
+    let draw = DRAWS.fetch_add(1, Ordering::Relaxed);
     let seed = foldhash::fast::RandomState::default();
-    let stamp = clock::now().elapsed().as_nanos() as u64;
-    Duration::from_nanos(seed.hash_one((salt, stamp)) % nanos)
+    Duration::from_nanos(seed.hash_one((salt, draw)) % nanos)
 }
 
 #[cfg(test)]

@@ -105,3 +105,37 @@ async fn a_malformed_notification_reaches_nobody() {
             .contains("\"slot\":6")
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn whole_chain_log_subscriptions_are_capped_other_subscriptions_are_not() {
+    let (_pool, hub) = hub(Duration::from_secs(1));
+    let (client, _rx) = Client::new(8);
+    let raw = |s: String| serde_json::value::RawValue::from_string(s).unwrap();
+    // Eight firehoses differing only in a key the node ignores: eight subscriptions.
+    let mut pending = Vec::new();
+    for i in 0..MAX_FIREHOSES {
+        let (hub, client) = (hub.clone(), client.clone());
+        let params = raw(format!(r#"["all",{{"x":{i}}}]"#));
+        pending.push(tokio::spawn(async move {
+            hub.subscribe(&client, i as u64, Kind::Logs, Some(&params))
+                .await
+        }));
+    }
+    while hub.counts().0 < MAX_FIREHOSES {
+        tokio::task::yield_now().await;
+    }
+    let ninth = raw(r#"["allWithVotes"]"#.to_string());
+    let refused = hub.subscribe(&client, 99, Kind::Logs, Some(&ninth)).await;
+    assert!(refused.unwrap_err().error.contains("-32005"));
+    // Joining an existing one, or any other kind of subscription, is not refused.
+    let again = raw(r#"["all",{"x":0}]"#.to_string());
+    let mut join = Box::pin(hub.subscribe(&client, 100, Kind::Logs, Some(&again)));
+    assert!(futures_util::poll!(&mut join).is_pending());
+    let mentions = raw(r#"[{"mentions":["K"]}]"#.to_string());
+    let mut other = Box::pin(hub.subscribe(&client, 101, Kind::Logs, Some(&mentions)));
+    assert!(futures_util::poll!(&mut other).is_pending());
+    assert_eq!(hub.counts().0, MAX_FIREHOSES + 1);
+    for p in pending {
+        p.abort();
+    }
+}
