@@ -82,3 +82,33 @@ async fn a_signature_ended_by_one_node_is_closed_on_a_node_that_confirms_it_late
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_signature_one_node_notified_is_unsubscribed_on_the_nodes_that_did_not() {
+    let ups = ws_ups(2).await;
+    let gw = gateway(ws_pool(&ups, "")).await;
+    let mut c = connect(gw.server.ws_addr()).await;
+    let sig =
+        "4VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW";
+    let r = subscribe(
+        &mut c,
+        1,
+        "signatureSubscribe",
+        json!([sig, {"commitment": "processed"}]),
+    )
+    .await;
+    assert_eq!(r["result"], 0, "{r}");
+    for u in &ups {
+        eventually("both nodes hold it", || u.subscriptions().len() == 1).await;
+    }
+    // Only b's node saw the transaction (a fork a never processes).
+    ups[1].notify(
+        "signatureSubscribe",
+        r#"{"context":{"slot":5},"value":{"err":null}}"#,
+    );
+    assert_eq!(next(&mut c).await["method"], "signatureNotification");
+    eventually("a's node was told to drop it", || {
+        ups[0].subscriptions().is_empty()
+    })
+    .await;
+}

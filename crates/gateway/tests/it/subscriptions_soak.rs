@@ -1,8 +1,8 @@
 //! Subscriptions under churn: many clients subscribing, reading, unsubscribing, vanishing
-//! mid-subscribe or never reading, sending garbage — while upstreams drop their connections
-//! and every notification comes from three upstreams. Each client must see every
-//! subscription's account states once and in order; when they are all gone, nothing is
-//! left behind, in the gateway or upstream.
+//! mid-subscribe or after not reading for a while, sending garbage — while upstreams drop
+//! their connections and every notification comes from three upstreams, then a calm round
+//! without drops. Each client must see every subscription's account states in order, never
+//! one twice; when they are all gone, nothing is left behind, in the gateway or upstream.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -71,11 +71,11 @@ impl Seen {
     }
 }
 
-/// One client's life: `ROUNDS` connections, each ending one of several ways.
-async fn churn(addr: std::net::SocketAddr, seed: u64) -> u64 {
+/// One client's life: `rounds` connections, each ending one of several ways.
+async fn churn(addr: std::net::SocketAddr, seed: u64, rounds: usize) -> u64 {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut checked = 0;
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         let mut c = connect(addr).await;
         let mut seen = Seen::default();
         let wanted = rng.random_range(1..=3u64);
@@ -140,10 +140,12 @@ async fn clients_coming_and_going_while_upstreams_drop_leave_nothing_behind() {
     let gw = gateway(pool.clone()).await;
     let addr = gw.server.ws_addr();
     let stop = Arc::new(AtomicBool::new(false));
-    // Every 2 ms a new state of every account, sent by all three upstreams.
+    // Every 2 ms a new state of every account, sent by all three upstreams (until the
+    // calm round is over).
     let slot = Arc::new(AtomicU64::new(1));
+    let calm_over = Arc::new(AtomicBool::new(false));
     let notifier = {
-        let (ups, stop, slot) = (ups.clone(), stop.clone(), slot.clone());
+        let (ups, stop, slot) = (ups.clone(), calm_over.clone(), slot.clone());
         tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 let s = slot.fetch_add(1, Ordering::Relaxed);
@@ -162,24 +164,36 @@ async fn clients_coming_and_going_while_upstreams_drop_leave_nothing_behind() {
         let (ups, stop) = (ups.clone(), stop.clone());
         tokio::spawn(async move {
             let mut i = 0;
-            while !stop.load(Ordering::Relaxed) {
+            loop {
                 tokio::time::sleep(Duration::from_millis(25)).await;
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
                 ups[i % ups.len()].drop_connections();
                 i += 1;
             }
         })
     };
     let clients: Vec<_> = (0..CLIENTS)
-        .map(|seed| tokio::spawn(churn(addr, seed)))
+        .map(|seed| tokio::spawn(churn(addr, seed, ROUNDS)))
         .collect();
     let mut checked = 0;
     for c in clients {
         checked += within("a client's rounds", c).await.expect("client");
     }
     assert!(checked >= CLIENTS * 6, "{checked} notifications checked");
+    // A calm last round, no upstream dropping: a dropped connection takes its
+    // subscriptions with it on the upstream, which would hide one the gateway forgot.
     stop.store(true, Ordering::Relaxed);
-    notifier.await.unwrap();
     dropper.await.unwrap();
+    let calm: Vec<_> = (0..8)
+        .map(|seed| tokio::spawn(churn(addr, 1_000 + seed, 2)))
+        .collect();
+    for c in calm {
+        within("a calm round", c).await.expect("client");
+    }
+    calm_over.store(true, Ordering::Relaxed);
+    notifier.await.unwrap();
     let hub = pool.subscriptions().clone();
     eventually("the gateway holds no subscription", || {
         hub.counts() == (0, 0)
