@@ -48,6 +48,10 @@ pub use report::{render_markdown, render_table};
 use crate::detection::launches_between;
 use crate::results::quantile_ms;
 
+/// How much earlier than every direct client an arm must hear of a launch to count as
+/// ahead of them (µs).
+pub const AHEAD_US: i64 = 1_000;
+
 /// What the time-to-notification measurement runs.
 #[derive(Debug, Clone)]
 pub struct StreamingConfig {
@@ -111,9 +115,14 @@ impl StreamArm {
         Some(self.behind_first_us[i] as f64 / 1e3)
     }
 
-    /// Launches it heard of before every direct client.
+    /// Launches it heard of more than [`AHEAD_US`] before every direct client (one of them
+    /// was reconnecting, or had its copy dropped); closer than that is the same instant
+    /// (the providers send every copy of an event at once).
     pub fn ahead_of_first(&self) -> usize {
-        self.behind_first_us.iter().filter(|d| **d < 0).count()
+        self.behind_first_us
+            .iter()
+            .filter(|d| **d < -AHEAD_US)
+            .count()
     }
 }
 

@@ -89,9 +89,18 @@ pub(super) async fn watch_launches(
 ) {
     let subscribe = subscribe_frame(commitment);
     let mut connected_before = false;
+    let mut refused = false;
     while !*stop.borrow() {
         if connected_before {
             seen.lock().reconnects += 1;
+        }
+        if refused {
+            // A bot reconnects at once when its connection drops, but not into a refusal.
+            refused = false;
+            tokio::select! {
+                _ = tokio::time::sleep(RETRY) => {}
+                _ = stop.changed() => return,
+            }
         }
         connected_before = true;
         let ws = tokio::select! {
@@ -123,7 +132,8 @@ pub(super) async fn watch_launches(
             let Some(signature) = notified_signature(text.as_str()) else {
                 if is_error(text.as_str()) {
                     // Refused: a deaf connection would count every launch as lost; a bot
-                    // connects again.
+                    // connects again, after a pause.
+                    refused = true;
                     break;
                 }
                 continue;

@@ -7,7 +7,11 @@ use super::footprint::Row;
 use super::{StreamArm, StreamingRun};
 
 fn ms(v: Option<f64>) -> String {
-    v.map_or_else(|| "—".to_string(), |v| format!("{v:.1}"))
+    // `+ 0.0` turns a -0.0 (a few µs ahead) into 0.0.
+    v.map_or_else(
+        || "—".to_string(),
+        |v| format!("{:.1}", (v * 10.0).round() / 10.0 + 0.0),
+    )
 }
 
 /// The cells of one arm: p50, p90, p99 (ms), behind first p50/p99, launches heard of before
@@ -119,7 +123,8 @@ pub fn render_markdown(
         "\nms from a launch's creation (the start of its slot) to the client receiving its \
          `logsNotification`; *behind first* = after the first provider's copy reached its own \
          direct client (negative: before it); *ahead of first* = launches the arm heard of \
-         before every direct client (one of them was reconnecting); *lost* = launches the \
+         more than 1 ms before every direct client (one of them was reconnecting or had its \
+         copy dropped); *lost* = launches the \
          arm never heard of; *first provider* = the earliest direct client per launch (the \
          oracle)."
     );
@@ -172,7 +177,7 @@ mod tests {
                 StreamArm {
                     name: "dualrpc".into(),
                     delays_us: vec![10_000, 20_000, 30_000, 40_000],
-                    behind_first_us: vec![-200, 0, 500, 1_000],
+                    behind_first_us: vec![-1_200, 0, 500, 1_000],
                     ..Default::default()
                 },
                 StreamArm {
