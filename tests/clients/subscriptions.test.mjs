@@ -94,26 +94,7 @@ describe('@solana/kit subscriptions', () => {
   test('signatureNotifications: once, when the launch is confirmed', async () => {
     const subs = createSolanaRpcSubscriptions(gateway.wsUrl);
     const rpc = createSolanaRpc(gateway.url);
-    // A launch seen at `processed`, then awaited at `confirmed`.
-    const abortLogs = new AbortController();
-    const logs = await subs
-      .logsNotifications({ mentions: [address(PUMP_FUN)] }, { commitment: 'processed' })
-      .subscribe({ abortSignal: abortLogs.signal });
-    let signature;
-    for await (const n of logs) {
-      signature = n.value.signature;
-      break;
-    }
-    abortLogs.abort();
-    const abort = new AbortController();
-    const stream = await subs
-      .signatureNotifications(signature, { commitment: 'confirmed' })
-      .subscribe({ abortSignal: abort.signal });
-    for await (const n of stream) {
-      assert.equal(n.value.err, null);
-      break;
-    }
-    abort.abort();
+    const signature = await confirmedLaunch(subs);
     const { value } = await rpc.getSignatureStatuses([signature]).send();
     assert.ok(value[0], 'the gateway knows the confirmed signature');
   });
@@ -123,26 +104,8 @@ describe('@solana/kit account subscriptions', () => {
   test('accountNotifications: a new launch\'s mint, notified when it is finalized', async () => {
     const subs = createSolanaRpcSubscriptions(gateway.wsUrl);
     const rpc = createSolanaRpc(gateway.url);
-    // A launch seen at `processed`, awaited at `confirmed`, then the mint it created.
-    const abortLogs = new AbortController();
-    const logs = await subs
-      .logsNotifications({ mentions: [address(PUMP_FUN)] }, { commitment: 'processed' })
-      .subscribe({ abortSignal: abortLogs.signal });
-    let signature;
-    for await (const n of logs) {
-      signature = n.value.signature;
-      break;
-    }
-    abortLogs.abort();
-    const abortSig = new AbortController();
-    const confirmed = await subs
-      .signatureNotifications(signature, { commitment: 'confirmed' })
-      .subscribe({ abortSignal: abortSig.signal });
-    for await (const n of confirmed) {
-      assert.equal(n.value.err, null);
-      break;
-    }
-    abortSig.abort();
+    // A launch confirmed, then the mint it created.
+    const signature = await confirmedLaunch(subs);
     const tx = await rpc
       .getTransaction(signature, {
         commitment: 'confirmed',
@@ -273,6 +236,33 @@ describe('@solana/web3.js v1 account subscriptions', () => {
     assert.ok(info.lamports > 0);
   });
 });
+
+/**
+ * A launch seen through kit's logsNotifications at `processed`, then awaited with
+ * signatureNotifications at `confirmed` (one notification, no error): its signature.
+ */
+async function confirmedLaunch(subs) {
+  const abortLogs = new AbortController();
+  const logs = await subs
+    .logsNotifications({ mentions: [address(PUMP_FUN)] }, { commitment: 'processed' })
+    .subscribe({ abortSignal: abortLogs.signal });
+  let signature;
+  for await (const n of logs) {
+    signature = n.value.signature;
+    break;
+  }
+  abortLogs.abort();
+  const abort = new AbortController();
+  const stream = await subs
+    .signatureNotifications(signature, { commitment: 'confirmed' })
+    .subscribe({ abortSignal: abort.signal });
+  for await (const n of stream) {
+    assert.equal(n.value.err, null);
+    break;
+  }
+  abort.abort();
+  return signature;
+}
 
 /** A System Program transfer instruction (the sim does not execute it; any would do). */
 function transfer(source, destination, lamports) {

@@ -117,6 +117,32 @@ pub fn arm_name(spec: &ArmSpec, profile: &Profile) -> String {
     }
 }
 
+/// A simulated cluster of `profile` with `seed`, on loopback.
+pub async fn cluster(profile: &Profile, seed: u64) -> std::io::Result<Cluster> {
+    Cluster::start(
+        profile,
+        ClusterOptions {
+            seed,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// The `[[endpoint]]` tables of every endpoint of `cluster` (PubSub at the default
+/// `ws_url`, the endpoint's URL with `ws://`).
+pub fn endpoints_toml(cluster: &Cluster) -> String {
+    let mut toml = String::new();
+    for e in cluster.endpoints() {
+        toml.push_str(&format!(
+            "[[endpoint]]\nname = \"{}\"\nurl = \"{}\"\n",
+            e.name(),
+            e.url()
+        ));
+    }
+    toml
+}
+
 /// Runs one arm: its cluster, its front (none, gateway or nginx), the workload.
 pub async fn run_arm(
     spec: ArmSpec,
@@ -125,14 +151,7 @@ pub async fn run_arm(
     workload: &WorkloadConfig,
     tick: impl Fn(f64),
 ) -> std::io::Result<ArmResult> {
-    let cluster = Cluster::start(
-        profile,
-        ClusterOptions {
-            seed,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let cluster = cluster(profile, seed).await?;
     let mut nginx = None;
     let mut server = None;
     let (url, kind) = match &spec {

@@ -258,6 +258,16 @@ pub async fn bench(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Writes `md` to `dir/report.md` and prints it, then where it went.
+fn publish(dir: &std::path::Path, md: &str) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("report.md");
+    std::fs::write(&path, md)?;
+    println!("{md}");
+    println!("report written to {}", path.display());
+    Ok(())
+}
+
 /// CPU model, core count, OS and date, for the report.
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -303,12 +313,8 @@ async fn overhead(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     let run = crate::overhead::run(&config).await?;
     let md = crate::overhead::render(&run, &command, &machine());
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("report.md");
-    std::fs::write(&path, &md)?;
     let _ = std::fs::remove_dir_all(&config.dir);
-    println!("{md}");
-    println!("report written to {}", path.display());
+    publish(&dir, &md)?;
     Ok(())
 }
 
@@ -337,14 +343,7 @@ async fn streaming_bench(args: BenchArgs) -> Result<(), Box<dyn std::error::Erro
             // The footprint measures holding and forwarding, not reconnecting.
             e.pubsub.mean_time_between_disconnects = Duration::ZERO;
         }
-        let cluster = dualrpc_sim::Cluster::start(
-            &quiet,
-            dualrpc_sim::ClusterOptions {
-                seed: args.run.seed,
-                ..Default::default()
-            },
-        )
-        .await?;
+        let cluster = arms::cluster(&quiet, args.run.seed).await?;
         footprint = streaming::footprint::run(
             &std::env::current_exe()?,
             &dir.join("work"),
@@ -357,11 +356,7 @@ async fn streaming_bench(args: BenchArgs) -> Result<(), Box<dyn std::error::Erro
         let _ = std::fs::remove_dir_all(dir.join("work"));
     }
     let md = streaming::render_markdown(&run, &footprint, &command, &machine());
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("report.md");
-    std::fs::write(&path, &md)?;
-    println!("{md}");
-    println!("report written to {}", path.display());
+    publish(&dir, &md)?;
     Ok(())
 }
 
@@ -379,10 +374,6 @@ async fn budget(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("bench-results").join("budget"));
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("report.md");
-    std::fs::write(&path, &md)?;
-    println!("{md}");
-    println!("report written to {}", path.display());
+    publish(&dir, &md)?;
     Ok(())
 }

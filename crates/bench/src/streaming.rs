@@ -38,13 +38,14 @@ use std::time::Duration;
 
 use dualrpc::{Config, Settings};
 use dualrpc_gateway::{GatewayConfig, Server};
-use dualrpc_sim::{Chain, ChainTime, Cluster, ClusterOptions, Profile};
+use dualrpc_sim::{Chain, ChainTime, Cluster, Profile};
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
 pub use client::{Seen, notified_signature, subscribe_frame};
 pub use report::{render_markdown, render_table};
 
+use crate::arms::{self, endpoints_toml};
 use crate::detection::launches_between;
 use crate::results::quantile_ms;
 
@@ -151,15 +152,7 @@ pub struct StreamingRun {
 
 /// The gateway config: every endpoint of `cluster`, PubSub at the default `ws_url`.
 fn gateway_config(cluster: &Cluster) -> Config {
-    let mut toml = String::new();
-    for e in cluster.endpoints() {
-        toml.push_str(&format!(
-            "[[endpoint]]\nname = \"{}\"\nurl = \"{}\"\n",
-            e.name(),
-            e.url()
-        ));
-    }
-    Config::from_toml(&toml, |_| None).expect("generated config is valid")
+    Config::from_toml(&endpoints_toml(cluster), |_| None).expect("generated config is valid")
 }
 
 /// Runs the time-to-notification measurement on `profile` (see the module docs).
@@ -168,14 +161,7 @@ pub async fn run(
     seed: u64,
     config: &StreamingConfig,
 ) -> std::io::Result<StreamingRun> {
-    let cluster = Cluster::start(
-        profile,
-        ClusterOptions {
-            seed,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let cluster = arms::cluster(profile, seed).await?;
     let settings =
         Settings::from_config(&gateway_config(&cluster)).map_err(std::io::Error::other)?;
     let server = Server::start(settings, GatewayConfig::loopback()).await?;

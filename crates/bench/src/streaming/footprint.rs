@@ -97,14 +97,7 @@ pub async fn run(
     window: Duration,
 ) -> std::io::Result<Vec<Row>> {
     std::fs::create_dir_all(dir)?;
-    let mut config = String::new();
-    for e in cluster.endpoints() {
-        config.push_str(&format!(
-            "[[endpoint]]\nname = \"{}\"\nurl = \"{}\"\n",
-            e.name(),
-            e.url()
-        ));
-    }
+    let config = crate::arms::endpoints_toml(cluster);
     let mut rows = Vec::new();
     let ticks_per_second = blocking(ticks_per_second).await?;
     for shape in [Shape::Distinct, Shape::Shared] {
