@@ -224,8 +224,9 @@ pub async fn demo(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     println!("{}", streaming::render_table(&stream));
     println!(
         "ms from a launch's creation to the client's notification; behind first = after the \
-         first provider's copy; lost = launches never notified; first provider = the earliest \
-         direct client per launch (the oracle)."
+         first provider's copy; ahead of first = launches heard of more than 1 ms before every \
+         direct client; lost = launches never notified; first provider = the earliest direct \
+         client per launch (the oracle)."
     );
     Ok(())
 }
