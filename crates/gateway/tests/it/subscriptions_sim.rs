@@ -12,8 +12,26 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::*;
 
+/// How alpha's PubSub goes away mid-stream.
+#[derive(Clone, Copy, PartialEq)]
+enum Loss {
+    /// Its connections are dropped (it takes new ones).
+    Drop,
+    /// The endpoint is killed: connections dropped, new ones refused.
+    Kill,
+}
+
 #[tokio::test]
 async fn every_launch_arrives_once_even_when_an_upstream_drops_mid_stream() {
+    every_launch_once_across(Loss::Drop).await;
+}
+
+#[tokio::test]
+async fn every_launch_arrives_once_even_when_an_upstream_is_killed_mid_stream() {
+    every_launch_once_across(Loss::Kill).await;
+}
+
+async fn every_launch_once_across(loss: Loss) {
     let mut profile = Profile::named("seed").expect("built-in profile");
     profile.chain.signatures_per_second = 20.0;
     for e in &mut profile.endpoints {
@@ -66,8 +84,11 @@ async fn every_launch_arrives_once_even_when_an_upstream_drops_mid_stream() {
             assert!(chain.signature_info(&sig).is_some(), "a real launch: {sig}");
             assert!(seen.insert(sig), "no duplicate: {v}");
             if seen.len() == 5 && !dropped {
-                // alpha's PubSub connections drop mid-stream; beta carries on.
-                cluster.endpoints()[0].drop_pubsub_connections();
+                // alpha's PubSub goes away mid-stream; beta carries on.
+                match loss {
+                    Loss::Drop => cluster.endpoints()[0].drop_pubsub_connections(),
+                    Loss::Kill => cluster.endpoints()[0].kill().await,
+                }
                 dropped = true;
             }
             let wanted: Vec<String> = chain
