@@ -14,9 +14,11 @@ async fn an_upstream_that_refused_is_asked_again_and_then_carries_alone() {
     ups[0].refuse(Some(
         r#"{"code":-32005,"message":"too many subscriptions"}"#,
     ));
+    // Pings every 100 ms (the upstream re-asks on a ping tick); the gateway closes a client
+    // silent for three of them, so a loaded machine still has 300 ms between reads.
     let gw = gateway(ws_pool(
         &ups,
-        "[subscriptions]\nping_interval_ms = 20\nreconnect_min_ms = 10\nreconnect_max_ms = 50\n",
+        "[subscriptions]\nping_interval_ms = 100\nreconnect_min_ms = 10\nreconnect_max_ms = 50\n",
     ))
     .await;
     let mut c = connect(gw.server.ws_addr()).await;
