@@ -157,6 +157,14 @@ pub(crate) struct CallContext<'a> {
 }
 
 impl CallContext<'_> {
+    /// The context slot of an answer at `commitment`, or agave's `-32016` when it is below
+    /// the request's `minContextSlot`.
+    fn context_slot(&self, config: &Config, commitment: Commitment) -> Result<u64, RpcError> {
+        let slot = self.view(commitment);
+        config.check_min_context_slot(slot)?;
+        Ok(slot)
+    }
+
     /// The newest slot this endpoint has at `commitment`: the context slot of an answer.
     fn view(&self, commitment: Commitment) -> u64 {
         self.chain
@@ -310,8 +318,7 @@ fn get_slot(
     project: impl Fn(&Chain, u64) -> u64,
 ) -> Result<(), RpcError> {
     let config = config_at(params, 0)?;
-    let slot = ctx.view(config.commitment()?);
-    config.check_min_context_slot(slot)?;
+    let slot = ctx.context_slot(&config, config.commitment()?)?;
     push_int(out, i128::from(project(ctx.chain, slot)));
     Ok(())
 }
@@ -335,8 +342,7 @@ fn get_latest_blockhash(
     out: &mut Vec<u8>,
 ) -> Result<(), RpcError> {
     let config = config_at(params, 0)?;
-    let slot = ctx.view(config.commitment()?);
-    config.check_min_context_slot(slot)?;
+    let slot = ctx.context_slot(&config, config.commitment()?)?;
     open_context(out, slot);
     out.extend_from_slice(b"{\"blockhash\":\"");
     out.extend_from_slice(ctx.chain.blockhash(slot).as_bytes());

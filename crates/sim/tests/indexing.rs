@@ -4,6 +4,9 @@
 //!
 //! Clocks are manual throughout: time only moves through `advance` / `advance_time`.
 
+#[path = "pubsub/support.rs"]
+mod support;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -11,9 +14,9 @@ use dualrpc_sim::{
     Chain, ChainConfig, ChainTime, ClockMode, Cluster, ClusterOptions, Commitment, EndpointSpec,
     LatencyModel, PUMP_FUN_PROGRAM_ID, Profile, SignatureInfo,
 };
-use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use serde_json::json;
+
+use support::rpc;
 
 const LEVELS: [Commitment; 3] = [
     Commitment::Processed,
@@ -49,24 +52,6 @@ async fn manual_cluster(profile: &Profile, seed: u64) -> Cluster {
         ..ClusterOptions::default()
     };
     Cluster::start(profile, opts).await.unwrap()
-}
-
-/// One JSON-RPC call over a fresh connection (`Connection: close`); returns `result`.
-async fn rpc(addr: SocketAddr, method: &str, params: Value) -> Value {
-    let body = json!({"jsonrpc":"2.0","id":1,"method":method,"params":params}).to_string();
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8(raw).unwrap();
-    let (_, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
-    let reply: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
-    assert!(reply.get("error").is_none(), "{method}: {reply}");
-    reply["result"].clone()
 }
 
 /// Advances whole slots until the tip slot holds a transaction; returns the newest one (so

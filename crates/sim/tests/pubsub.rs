@@ -317,17 +317,14 @@ async fn endpoints_deliver_the_same_launch_after_their_own_delays() {
     for c in &mut clients {
         assert_eq!(c.subscribe("logsSubscribe", filter.clone()).await, 0);
     }
-    let info = launch_in_tip_slot(chain);
-    let timing = |e: usize| {
+    // When endpoint `e` sends the confirmed logs notification of `signature`.
+    let timing = |e: usize, signature: &str| {
         endpoints[e]
-            .notification_timing(
-                LaunchNotification::Logs,
-                &info.signature,
-                Commitment::Confirmed,
-            )
+            .notification_timing(LaunchNotification::Logs, signature, Commitment::Confirmed)
             .unwrap()
     };
-    let t = [timing(0), timing(1)];
+    let info = launch_in_tip_slot(chain);
+    let t = [timing(0, &info.signature), timing(1, &info.signature)];
     for (e, t) in t.iter().enumerate() {
         let v = chain
             .visibility(&info.signature, e, Commitment::Confirmed)
@@ -370,16 +367,7 @@ async fn endpoints_deliver_the_same_launch_after_their_own_delays() {
     let mut first_counts = [0, 0];
     for _ in 0..40 {
         let info = launch_in_tip_slot(chain);
-        let due = |e: usize| {
-            endpoints[e]
-                .notification_timing(
-                    LaunchNotification::Logs,
-                    &info.signature,
-                    Commitment::Confirmed,
-                )
-                .unwrap()
-                .due_at
-        };
+        let due = |e: usize| timing(e, &info.signature).due_at;
         first_counts[usize::from(due(1) < due(0))] += 1;
     }
     assert!(first_counts.iter().all(|&n| n > 0), "{first_counts:?}");

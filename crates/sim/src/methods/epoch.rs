@@ -23,8 +23,7 @@ pub(super) fn get_epoch_info(
     out: &mut Vec<u8>,
 ) -> Result<(), RpcError> {
     let config = config_at(params, 0)?;
-    let slot = ctx.view(config.commitment()?);
-    config.check_min_context_slot(slot)?;
+    let slot = ctx.context_slot(&config, config.commitment()?)?;
     let block_height = ctx.chain.block_height(slot);
     let fields = [
         ("epoch", slot / SLOTS_PER_EPOCH),

@@ -69,8 +69,7 @@ pub(super) fn get_account_info(
     let config = config_at(params, 1)?;
     let encoding = account_encoding(&config)?;
     let commitment = config.commitment()?;
-    let slot = ctx.view(commitment);
-    config.check_min_context_slot(slot)?;
+    let slot = ctx.context_slot(&config, commitment)?;
     open_context(out, slot);
     write_account(out, ctx.shows_account(&key, commitment), encoding);
     out.push(b'}');
@@ -86,8 +85,7 @@ pub(super) fn get_balance(
     let key = pubkey(&address)?;
     let config = config_at(params, 1)?;
     let commitment = config.commitment()?;
-    let slot = ctx.view(commitment);
-    config.check_min_context_slot(slot)?;
+    let slot = ctx.context_slot(&config, commitment)?;
     open_context(out, slot);
     let lamports = ctx
         .shows_account(&key, commitment)
@@ -97,26 +95,32 @@ pub(super) fn get_balance(
     Ok(())
 }
 
+/// The list in `params[0]`, at most `max` long (agave's "Too many inputs provided"), each
+/// entry parsed with `parse`.
+fn inputs<T>(
+    params: &[&RawValue],
+    max: usize,
+    parse: impl Fn(&str) -> Result<T, RpcError>,
+) -> Result<Vec<T>, RpcError> {
+    let list: Vec<Cow<'_, str>> = required(params, 0)?;
+    if list.len() > max {
+        return Err(RpcError::invalid_params(format!(
+            "Too many inputs provided; max {max}"
+        )));
+    }
+    list.iter().map(|entry| parse(entry)).collect()
+}
+
 pub(super) fn get_multiple_accounts(
     ctx: &CallContext<'_>,
     params: &[&RawValue],
     out: &mut Vec<u8>,
 ) -> Result<(), RpcError> {
-    let addresses: Vec<Cow<'_, str>> = required(params, 0)?;
-    if addresses.len() > MAX_MULTIPLE_ACCOUNTS {
-        return Err(RpcError::invalid_params(format!(
-            "Too many inputs provided; max {MAX_MULTIPLE_ACCOUNTS}"
-        )));
-    }
-    let keys = addresses
-        .iter()
-        .map(|a| pubkey(a))
-        .collect::<Result<Vec<_>, _>>()?;
+    let keys = inputs(params, MAX_MULTIPLE_ACCOUNTS, pubkey)?;
     let config = config_at(params, 1)?;
     let encoding = account_encoding(&config)?;
     let commitment = config.commitment()?;
-    let slot = ctx.view(commitment);
-    config.check_min_context_slot(slot)?;
+    let slot = ctx.context_slot(&config, commitment)?;
     let visible: Vec<Option<LaunchAccount>> = ctx.chain.read(|ledger| {
         keys.iter()
             .map(|k| ctx.shown_account(ledger, k, commitment))
@@ -169,8 +173,7 @@ pub(super) fn get_signatures_for_address(
     }
     let before = config.before.as_deref().map(signature).transpose()?;
     let until = config.until.as_deref().map(signature).transpose()?;
-    let slot = ctx.view(commitment);
-    config.check_min_context_slot(slot)?;
+    let slot = ctx.context_slot(&config, commitment)?;
     out.push(b'[');
     ctx.chain.read(|ledger| {
         let before_seq = match &before {
@@ -300,16 +303,7 @@ pub(super) fn get_signature_statuses(
     params: &[&RawValue],
     out: &mut Vec<u8>,
 ) -> Result<(), RpcError> {
-    let sigs: Vec<Cow<'_, str>> = required(params, 0)?;
-    if sigs.len() > MAX_SIGNATURE_STATUSES {
-        return Err(RpcError::invalid_params(format!(
-            "Too many inputs provided; max {MAX_SIGNATURE_STATUSES}"
-        )));
-    }
-    let sigs = sigs
-        .iter()
-        .map(|s| signature(s))
-        .collect::<Result<Vec<_>, _>>()?;
+    let sigs = inputs(params, MAX_SIGNATURE_STATUSES, signature)?;
     let config = config_at(params, 1)?;
     let search_history = config.search_transaction_history.unwrap_or(false);
     let tip = ctx.view(Commitment::Processed);
