@@ -38,10 +38,6 @@ use upstream::{Command, UpstreamHandle};
 
 use crate::upstreams::Upstreams;
 
-/// Distinct whole-chain log subscriptions (`logsSubscribe "all"`/`"allWithVotes"`) a
-/// gateway holds at most; any number of clients may share each.
-const MAX_FIREHOSES: usize = 8;
-
 /// A subscription's state as upstreams confirm or refuse it.
 #[derive(Debug, Clone)]
 enum Confirm {
@@ -176,7 +172,7 @@ impl Hub {
         kind: Kind,
         params: Option<&RawValue>,
     ) -> Result<Handle, SubscribeError> {
-        let params = canonical_params(params)?;
+        let params = canonical_params(kind, params)?;
         let mut confirm = {
             let mut subs = self.inner.subs.lock();
             if subs.clients >= self.inner.settings.max_total {
@@ -188,21 +184,6 @@ impl Hub {
             let key = (kind, params);
             let shared_id = match subs.by_key.get(&key) {
                 Some(&s) => s,
-                None if dedup::is_firehose(kind, &key.1)
-                    && subs
-                        .shared
-                        .values()
-                        .filter(|s| dedup::is_firehose(s.kind, &s.key.1))
-                        .count()
-                        >= MAX_FIREHOSES =>
-                {
-                    // Each is every transaction of the chain from every provider, and
-                    // params that differ only in unknown keys are distinct subscriptions.
-                    return Err(SubscribeError::new(
-                        -32005,
-                        "too many distinct whole-chain log subscriptions on this gateway",
-                    ));
-                }
                 None => {
                     let s = self.inner.next.fetch_add(1, Ordering::Relaxed);
                     let asked = self.open_upstream(s, kind, &key.1);
@@ -435,15 +416,52 @@ fn judgement_label(j: Judgement) -> &'static str {
 }
 
 /// The params array in canonical form (what identifies a subscription); `[]` if none.
-fn canonical_params(params: Option<&RawValue>) -> Result<String, SubscribeError> {
+fn canonical_params(kind: Kind, params: Option<&RawValue>) -> Result<String, SubscribeError> {
     let Some(params) = params else {
         return Ok("[]".into());
     };
     match serde_json::from_str::<serde_json::Value>(params.get()) {
+        Ok(serde_json::Value::Array(list)) if kind == Kind::Logs => logs_params(list),
         Ok(v @ serde_json::Value::Array(_)) => Ok(v.to_string()),
         _ => Err(SubscribeError::new(
             -32602,
             "Invalid params: expected an array",
         )),
     }
+}
+
+/// `logsSubscribe` params as the node reads them: the filter, and of the config only the
+/// commitment (a node ignores other keys; the default, `finalized`, written out). So
+/// requests that mean the same share one subscription, and the whole chain's logs — every
+/// transaction from every provider — are at most six subscriptions (two filters × three
+/// commitments), whatever keys clients add.
+fn logs_params(list: Vec<serde_json::Value>) -> Result<String, SubscribeError> {
+    use serde_json::Value;
+    let mut list = list.into_iter();
+    let filter = match list.next() {
+        Some(Value::Object(mut f)) => match f.remove("mentions") {
+            Some(mentions) => serde_json::json!({ "mentions": mentions }),
+            None => Value::Object(f),
+        },
+        Some(other) => other,
+        None => Value::Null,
+    };
+    let commitment = match list.next() {
+        Some(Value::Object(config)) => match config.get("commitment") {
+            None => "finalized".to_string(),
+            Some(Value::String(c))
+                if ["processed", "confirmed", "finalized"].contains(&c.as_str()) =>
+            {
+                c.clone()
+            }
+            Some(other) => {
+                return Err(SubscribeError::new(
+                    -32602,
+                    &format!("Invalid params: unknown commitment {other}"),
+                ));
+            }
+        },
+        _ => "finalized".to_string(),
+    };
+    Ok(serde_json::json!([filter, { "commitment": commitment }]).to_string())
 }

@@ -107,34 +107,56 @@ async fn a_malformed_notification_reaches_nobody() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn whole_chain_log_subscriptions_are_capped_other_subscriptions_are_not() {
+async fn logs_requests_that_mean_the_same_share_one_subscription() {
     let (_pool, hub) = hub(Duration::from_secs(1));
     let (client, _rx) = Client::new(8);
-    let raw = |s: String| serde_json::value::RawValue::from_string(s).unwrap();
-    // Eight firehoses differing only in a key the node ignores: eight subscriptions.
+    let raw = |s: &str| serde_json::value::RawValue::from_string(s.to_string()).unwrap();
+    // Keys a node ignores, and the default commitment written out or not: one subscription.
+    // (A client adding keys cannot multiply the whole chain's logs.)
+    let same = [
+        r#"["all"]"#,
+        r#"["all",{"commitment":"finalized"}]"#,
+        r#"["all",{"x":1}]"#,
+        r#"["all",{"commitment":"finalized","encoding":"base64","y":[2]}]"#,
+    ];
     let mut pending = Vec::new();
-    for i in 0..MAX_FIREHOSES {
-        let (hub, client) = (hub.clone(), client.clone());
-        let params = raw(format!(r#"["all",{{"x":{i}}}]"#));
+    for (i, p) in same.iter().enumerate() {
+        let (hub, client, params) = (hub.clone(), client.clone(), raw(p));
         pending.push(tokio::spawn(async move {
             hub.subscribe(&client, i as u64, Kind::Logs, Some(&params))
                 .await
         }));
     }
-    while hub.counts().0 < MAX_FIREHOSES {
+    while hub.counts().1 < same.len() {
         tokio::task::yield_now().await;
     }
-    let ninth = raw(r#"["allWithVotes"]"#.to_string());
-    let refused = hub.subscribe(&client, 99, Kind::Logs, Some(&ninth)).await;
-    assert!(refused.unwrap_err().error.contains("-32005"));
-    // Joining an existing one, or any other kind of subscription, is not refused.
-    let again = raw(r#"["all",{"x":0}]"#.to_string());
-    let mut join = Box::pin(hub.subscribe(&client, 100, Kind::Logs, Some(&again)));
-    assert!(futures_util::poll!(&mut join).is_pending());
-    let mentions = raw(r#"[{"mentions":["K"]}]"#.to_string());
-    let mut other = Box::pin(hub.subscribe(&client, 101, Kind::Logs, Some(&mentions)));
-    assert!(futures_util::poll!(&mut other).is_pending());
-    assert_eq!(hub.counts().0, MAX_FIREHOSES + 1);
+    assert_eq!(hub.counts(), (1, same.len()));
+    // Another commitment or filter is another subscription; the same mentions with extra
+    // keys in the filter are the same.
+    let others = [
+        r#"["all",{"commitment":"processed"}]"#,
+        r#"[{"mentions":["K"]},{"commitment":"confirmed"}]"#,
+        r#"[{"mentions":["K"],"z":0},{"commitment":"confirmed","q":1}]"#,
+    ];
+    for (i, p) in others.iter().enumerate() {
+        let (hub, client, params) = (hub.clone(), client.clone(), raw(p));
+        pending.push(tokio::spawn(async move {
+            hub.subscribe(&client, 10 + i as u64, Kind::Logs, Some(&params))
+                .await
+        }));
+    }
+    while hub.counts().1 < same.len() + others.len() {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(hub.counts().0, 3);
+    // A commitment a node does not know is the client's error, at once.
+    let bad = raw(r#"["all",{"commitment":"soon"}]"#);
+    let err = hub
+        .subscribe(&client, 99, Kind::Logs, Some(&bad))
+        .await
+        .unwrap_err();
+    assert!(err.error.contains("-32602"), "{}", err.error);
+    assert_eq!(hub.counts().0, 3);
     for p in pending {
         p.abort();
     }
