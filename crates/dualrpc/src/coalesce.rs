@@ -28,8 +28,9 @@
 //!   ran out of time (its leader had a shorter budget) while the follower has time left, it
 //!   runs the call itself.
 //! - **Asked at the same time.** For data that changes, a caller joins only a flight that
-//!   started at most 50 ms before it: the answer to a request much older than one's own is
-//!   not an answer to one's question. Otherwise (and after a longer-budget flight) the call
+//!   started at most 10 ms before it: the answer to a request much older than one's own is
+//!   not an answer to one's question (a bot polling every 50 ms that joined its previous
+//!   poll's flight would get that poll's list again, and see a launch a poll later). Otherwise (and after a longer-budget flight) the call
 //!   runs alone, unregistered.
 //!
 //! Methods with side effects are never coalesced: two `sendTransaction`s are two sends.
@@ -80,9 +81,9 @@ struct Flight {
 }
 
 /// How old a flight of a freshness-sensitive method may be for a caller to join it. Far
-/// below a slot (400 ms): callers that ask "at the same time" share, a caller that asks a
-/// moment later asks anew.
-const JOIN_WINDOW: Duration = Duration::from_millis(50);
+/// below a slot (400 ms) and below any poll interval a bot would use: callers that ask
+/// "at the same time" share, a caller that asks a moment later asks anew.
+pub(crate) const JOIN_WINDOW: Duration = Duration::from_millis(10);
 
 /// What a caller does about an identical call in flight.
 enum Decision {

@@ -57,14 +57,14 @@ async fn callers_join_only_flights_that_end_within_their_own_deadline() {
     let started = crate::clock::now();
     let short = pool
         .call("getAccountInfo", &json!(["m"]))
-        .timeout(50 * MS)
+        .timeout(5 * MS)
         .await
         .unwrap_err();
     assert!(matches!(short.reason, ErrorReason::Deadline { .. }));
     assert_eq!(
         crate::clock::now() - started,
-        50 * MS,
-        "its own 50 ms, not the leader's"
+        5 * MS,
+        "its own 5 ms, not the leader's"
     );
     assert_eq!(
         short.attempts, 1,
@@ -81,8 +81,49 @@ async fn callers_join_only_flights_that_end_within_their_own_deadline() {
     assert_eq!(
         s[0].count("getAccountInfo"),
         2,
-        "the 50 ms caller ran alone; the 2 s caller shared the leader's execution"
+        "the 5 ms caller ran alone; the 2 s caller shared the leader's execution"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_caller_a_moment_later_asks_anew_for_data_that_changes() {
+    let s = scripts(1);
+    s[0].set("getAccountInfo", ok(&account(1, "1")).after(100));
+    let pool = pool(&s, "");
+    let call = |pool: &Pool| {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.call("getAccountInfo", &json!(["m"])).await })
+    };
+    let leader = call(&pool);
+    settle_tasks().await;
+    // Within the join window: the same question, shared.
+    tokio::time::sleep(crate::coalesce::JOIN_WINDOW).await;
+    let with_leader = call(&pool);
+    settle_tasks().await;
+    // A bot's next poll (here 20 ms on): its own call, not the previous poll's answer.
+    tokio::time::sleep(20 * MS - crate::coalesce::JOIN_WINDOW).await;
+    let next_poll = call(&pool);
+    let (leader, with_leader, next_poll) = (
+        leader.await.unwrap().unwrap(),
+        with_leader.await.unwrap().unwrap(),
+        next_poll.await.unwrap().unwrap(),
+    );
+    assert!(!leader.coalesced);
+    assert!(with_leader.coalesced);
+    assert!(!next_poll.coalesced, "a flight 20 ms old is not joined");
+    assert_eq!(next_poll.attempts, 1);
+    assert_eq!(s[0].count("getAccountInfo"), 2);
+    // Data that does not move with the chain (`getVersion`) is shared however late.
+    s[0].set("getVersion", ok("{\"solana-core\":\"2.2.0\"}").after(100));
+    let first = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.call("getVersion", &()).await }
+    });
+    settle_tasks().await;
+    tokio::time::sleep(50 * MS).await;
+    let late = pool.call("getVersion", &()).await.unwrap();
+    assert!(first.await.unwrap().is_ok());
+    assert!(late.coalesced, "not fresh-sensitive: joined 50 ms on");
 }
 
 #[tokio::test(start_paused = true)]
