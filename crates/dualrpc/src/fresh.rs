@@ -82,6 +82,15 @@ impl SlotSource {
     }
 }
 
+/// How many entries at the head of signature list `result` are of `slot` (0 if it does
+/// not parse as a list). Read only to break a tie between two lists with the same newest
+/// slot, so the whole list is parsed (entries' other fields skipped).
+pub(crate) fn entries_at(result: &str, slot: u64) -> usize {
+    serde_json::from_str::<Vec<Entry>>(result)
+        .map(|list| list.iter().take_while(|e| e.slot == slot).count())
+        .unwrap_or(0)
+}
+
 /// `context.slot`: parsed alone when `context` is the first key (as agave writes it), else
 /// from a parse of the whole result that skips everything else.
 fn context_slot(result: &str) -> Option<u64> {

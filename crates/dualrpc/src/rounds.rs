@@ -116,7 +116,7 @@ pub(crate) async fn execute(cx: &Context, call: &Call) -> Result<Reply, CallErro
         && !merged
         && let Ok(win) = result
     {
-        result = Ok(a.freshen(win).await);
+        result = Ok(a.freshen(win, &plan).await);
     }
     report(cx, call, result, a.launched())
 }

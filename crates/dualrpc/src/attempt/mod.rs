@@ -548,10 +548,9 @@ impl<'c> Attempts<'c> {
     /// After the first usable answer `best`: waits up to the freshness window (and the
     /// deadline) for attempts still out, and returns the answer with the highest slot
     /// (the first of equals). It returns `best` at once when the window is zero, the
-    /// answer says nothing about its slot, or no endpoint still out has ever shown a newer
-    /// slot at this commitment than `best` — then nothing fresher is to be expected, and
-    /// waiting would only cost time.
-    pub(crate) async fn freshen(&mut self, mut best: Win) -> Win {
+    /// answer says nothing about its slot, or no endpoint still out may be fresher
+    /// ([`Attempts::fresher_may_come`]) — then waiting would only cost time.
+    pub(crate) async fn freshen(&mut self, mut best: Win, plan: &Plan) -> Win {
         let window = self.call.policy.freshness_window;
         if window.is_zero() || best.wanting() {
             return best;
@@ -560,11 +559,11 @@ impl<'c> Attempts<'c> {
         if best.slot.is_none() {
             return best;
         }
-        while self.pending() > 0 && self.fresher_may_come(&best) {
+        while self.pending() > 0 && self.fresher_may_come(&best, plan) {
             match self.next_until(Some(until)).await {
                 Event::Settled(s) => {
                     if let Verdict::Win(w) = self.note(s)
-                        && w.slot > best.slot
+                        && self.fresher(&w, &best)
                     {
                         best = w;
                     }
@@ -575,12 +574,31 @@ impl<'c> Attempts<'c> {
         best
     }
 
+    /// Whether `w` is fresher than `best`: a higher slot — or, for signature lists with the
+    /// same newest slot, more entries of that slot (nodes index a slot's transactions one
+    /// by one: the longer head has launches the shorter one does not show yet).
+    fn fresher(&self, w: &Win, best: &Win) -> bool {
+        match (w.slot, best.slot) {
+            (Some(new), Some(old)) if new == old => {
+                self.call.info.slot == crate::fresh::SlotSource::FirstEntry
+                    && crate::fresh::entries_at(w.result.get(), new)
+                        > crate::fresh::entries_at(best.result.get(), old)
+            }
+            (new, old) => new > old,
+        }
+    }
+
     /// Whether an endpoint with an attempt still out (within its timeout) may answer
-    /// fresher than `best`: it has shown a newer slot at the call's commitment than `best`'s
-    /// slot — or, for answers whose value is not a slot of the chain's progress (a list's
-    /// newest entry, a height), than `best`'s endpoint has shown: it is ahead of it.
-    fn fresher_may_come(&self, best: &Win) -> bool {
+    /// fresher than `best`: the health loop sees it fewer slots behind the tip than
+    /// `best`'s endpoint (`plan`'s lag: a node a slot behind lists a launch a slot later),
+    /// or it has shown a newer slot at the call's commitment than `best`'s slot — or, for
+    /// answers whose value is not a slot of the chain's progress (a list's newest entry, a
+    /// height), than `best`'s endpoint has shown. (`newest_seen` alone is a poor guide:
+    /// it is a maximum of whatever answers happened to be read, and the endpoint that
+    /// answered last may show the higher one while it is the one a slot behind.)
+    fn fresher_may_come(&self, best: &Win, plan: &Plan) -> bool {
         let c = self.call.commitment;
+        let behind = plan.lag(best.endpoint.index);
         let reference = if self.call.info.slot.is_progress() {
             match best.slot {
                 Some(slot) => slot,
@@ -589,11 +607,10 @@ impl<'c> Attempts<'c> {
         } else {
             best.endpoint.stats.newest_seen(c)
         };
-        self.cx
-            .upstreams
-            .endpoints
-            .iter()
-            .any(|ep| self.marks[ep.index].fresh > 0 && ep.stats.newest_seen(c) > reference)
+        self.cx.upstreams.endpoints.iter().any(|ep| {
+            self.marks[ep.index].fresh > 0
+                && (plan.lag(ep.index) < behind || ep.stats.newest_seen(c) > reference)
+        })
     }
 
     /// Readmits every endpoint whose last attempt failed (or is past its timeout — a

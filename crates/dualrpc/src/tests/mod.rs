@@ -8,6 +8,7 @@ pub(crate) mod script;
 mod alloc;
 mod coalescing;
 mod consensus;
+mod fresh_lists;
 mod freshness;
 mod strategies;
 mod unhappy;

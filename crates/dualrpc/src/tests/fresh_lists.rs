@@ -1,0 +1,122 @@
+//! Which signature list is the fresher one, under paused time: a node the health loop sees
+//! a slot ahead is waited for within the window, a node behind is not, and between two lists
+//! with the same newest slot the one showing more of that slot wins.
+
+use serde_json::json;
+
+use super::script::*;
+use crate::policy::Strategy;
+use crate::pool::Pool;
+
+const MS: std::time::Duration = std::time::Duration::from_millis(1);
+
+fn sig_list(entries: &[(&str, u64)]) -> String {
+    let v: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|(s, slot)| json!({"signature": s, "slot": slot, "err": null}))
+        .collect();
+    serde_json::to_string(&v).unwrap()
+}
+
+fn signatures(reply: &crate::Reply) -> Vec<String> {
+    serde_json::from_str::<Vec<serde_json::Value>>(reply.result.get())
+        .unwrap()
+        .iter()
+        .map(|e| e["signature"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn poll(pool: &Pool) -> crate::Reply {
+    pool.call("getSignaturesForAddress", &json!(["Prog", {"limit": 5}]))
+        .strategy(Strategy::Race)
+        .await
+        .unwrap()
+}
+
+/// Two endpoints, `b` a slot behind `a` by the health loop's last readings; no answer has
+/// shown either one's slot yet (what `newest_seen` would go by).
+fn a_ahead_of_b(scripts: &[std::sync::Arc<Script>]) -> Pool {
+    let pool = pool(
+        scripts,
+        "[default]\nfreshness_window_ms = 30\nmonotonic_window_ms = 0\n",
+    );
+    let now = crate::clock::now();
+    pool.endpoint(0).stats.record_probe(now, Some(100));
+    pool.endpoint(1).stats.record_probe(now, Some(99));
+    pool
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_list_from_a_node_behind_waits_for_the_node_ahead_within_the_window() {
+    let s = scripts(2);
+    let pool = a_ahead_of_b(&s);
+    // b (behind) answers first; a, a slot ahead, 15 ms later with the launch.
+    s[0].push(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("launch", 100), ("old", 98)])).after(25),
+    );
+    s[1].push(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("old", 98)])).after(10),
+    );
+    let r = poll(&pool).await;
+    assert_eq!((&*r.endpoint, r.latency), ("a", 25 * MS));
+    assert_eq!(signatures(&r), ["launch", "old"]);
+    // Beyond the window: b's list, once the window is out.
+    s[0].push(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("launch", 100), ("old", 98)])).after(60),
+    );
+    s[1].push(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("old", 98)])).after(10),
+    );
+    let r = poll(&pool).await;
+    assert_eq!((&*r.endpoint, r.latency), ("b", 40 * MS));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_list_from_the_node_ahead_does_not_wait_for_one_behind() {
+    let s = scripts(2);
+    let pool = a_ahead_of_b(&s);
+    s[0].push(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("launch", 100), ("old", 98)])).after(10),
+    );
+    s[1].push(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("old", 98)])).after(20),
+    );
+    let r = poll(&pool).await;
+    assert_eq!((&*r.endpoint, r.latency), ("a", 10 * MS));
+}
+
+#[tokio::test(start_paused = true)]
+async fn of_two_lists_with_the_same_newest_slot_the_one_showing_more_of_it_wins() {
+    let s = scripts(2);
+    let pool = a_ahead_of_b(&s);
+    // b has indexed one of slot 100's transactions, a both.
+    s[0].push(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("second", 100), ("first", 100), ("old", 98)])).after(20),
+    );
+    s[1].push(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("first", 100), ("old", 98)])).after(10),
+    );
+    let r = poll(&pool).await;
+    assert_eq!(signatures(&r), ["second", "first", "old"]);
+    assert_eq!((&*r.endpoint, r.latency), ("a", 20 * MS));
+    // Fewer entries of the same slot never replace the list in hand.
+    s[0].push(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("first", 100), ("old", 98)])).after(20),
+    );
+    s[1].push(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("second", 100), ("first", 100), ("old", 98)])).after(10),
+    );
+    let r = poll(&pool).await;
+    assert_eq!(signatures(&r), ["second", "first", "old"]);
+    assert_eq!(&*r.endpoint, "b");
+}
