@@ -84,11 +84,34 @@ impl SlotSource {
 
 /// How many entries at the head of signature list `result` are of `slot` (0 if it does
 /// not parse as a list). Read only to break a tie between two lists with the same newest
-/// slot, so the whole list is parsed (entries' other fields skipped).
+/// slot: the entries after the head are skipped, not built.
 pub(crate) fn entries_at(result: &str, slot: u64) -> usize {
-    serde_json::from_str::<Vec<Entry>>(result)
-        .map(|list| list.iter().take_while(|e| e.slot == slot).count())
-        .unwrap_or(0)
+    struct Head(u64);
+    impl<'de> serde::de::DeserializeSeed<'de> for Head {
+        type Value = usize;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+    impl<'de> serde::de::Visitor<'de> for Head {
+        type Value = usize;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a signature list")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+            let mut n = 0;
+            while let Some(e) = seq.next_element::<Entry>()? {
+                if e.slot != self.0 {
+                    break;
+                }
+                n += 1;
+            }
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok(n)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(result);
+    serde::de::DeserializeSeed::deserialize(Head(slot), &mut de).unwrap_or(0)
 }
 
 /// `context.slot`: parsed alone when `context` is the first key (as agave writes it), else
@@ -264,6 +287,18 @@ mod tests {
         assert_eq!(answer_slot(SlotSource::FirstEntry, list), Some(47));
         assert_eq!(answer_slot(SlotSource::FirstEntry, "[]"), None);
         assert_eq!(answer_slot(SlotSource::None, ctx), None);
+    }
+
+    #[test]
+    fn entries_at_the_head_of_a_list() {
+        let list = r#"[{"signature":"c","slot":9,"memo":null},{"signature":"b","slot":9},
+            {"signature":"a","slot":8},{"signature":"z","slot":9},{"odd":[1,{"x":2}]}]"#;
+        assert_eq!(entries_at(list, 9), 2, "the head only, the rest skipped");
+        assert_eq!(entries_at(list, 8), 0);
+        assert_eq!(entries_at("[]", 9), 0);
+        assert_eq!(entries_at("null", 9), 0);
+        assert_eq!(entries_at(r#"[{"slot":"x"}]"#, 9), 0);
+        assert_eq!(entries_at(r#"[{"slot":9},"#, 9), 0, "truncated: no count");
     }
 
     #[test]

@@ -54,6 +54,9 @@ pub(crate) struct Plan {
     /// Per endpoint index: slots behind the best endpoint now or in the last health rounds
     /// (0 when unknown).
     lag: Vec<u64>,
+    /// Per endpoint index: whether the health loop has a slot reading of it (without one,
+    /// a lag of 0 says nothing).
+    read: Vec<bool>,
 }
 
 impl Plan {
@@ -76,6 +79,7 @@ impl Plan {
         let mut out = Vec::new();
         let mut scores = Vec::with_capacity(n);
         let mut lag = Vec::with_capacity(n);
+        let read = views.iter().map(|v| v.slot.is_some()).collect();
         for (ep, v) in upstreams.endpoints.iter().zip(&views) {
             let behind = match (best_slot, v.slot) {
                 (Some(best), Some(slot)) => best.saturating_sub(slot),
@@ -108,6 +112,7 @@ impl Plan {
             last_resort: out.into_iter().map(|(_, e)| e).collect(),
             scores,
             lag,
+            read,
         }
     }
 
@@ -146,6 +151,13 @@ impl Plan {
     /// Slots the endpoint with index `i` trails the best one (0 when unknown).
     pub(crate) fn lag(&self, i: usize) -> u64 {
         self.lag.get(i).copied().unwrap_or(0)
+    }
+
+    /// Whether the health loop sees the endpoint with index `i` fewer slots behind than the
+    /// one with index `j` — both read, so an endpoint never read is never "ahead".
+    pub(crate) fn ahead_of(&self, i: usize, j: usize) -> bool {
+        let read = |k: usize| self.read.get(k).copied().unwrap_or(false);
+        read(i) && read(j) && self.lag(i) < self.lag(j)
     }
 
     /// The order in which `dual` tries its pairs (module doc): the first by smooth

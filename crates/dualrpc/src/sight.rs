@@ -34,6 +34,8 @@ const MAX_PRIMED: usize = 10_000;
 #[derive(Debug, Clone, Copy)]
 struct Seen {
     at: Instant,
+    /// The slot its first sighting gave (0: none given).
+    slot: u64,
     /// Endpoints (by index, up to 64) that showed it.
     by: u64,
     /// Whether it was new when first seen (not from a priming list).
@@ -95,6 +97,7 @@ pub struct FirstSight {
 struct Entry<'a> {
     #[serde(borrow)]
     signature: std::borrow::Cow<'a, str>,
+    slot: Option<u64>,
 }
 
 impl Sightings {
@@ -123,7 +126,7 @@ impl Sightings {
             return;
         };
         // The newest entries only, parsed one by one: the rest of the list is not read.
-        let mut hashes = [0u64; SCAN];
+        let mut hashes = [(0u64, 0u64); SCAN];
         let mut n = 0;
         let mut rest = rest.trim_start();
         while n < SCAN && !rest.starts_with(']') {
@@ -132,7 +135,10 @@ impl Sightings {
                 break;
             };
             if let Ok(e) = serde_json::from_str::<Entry<'_>>(raw.get()) {
-                hashes[n] = self.hasher.hash_one(e.signature.as_bytes());
+                hashes[n] = (
+                    self.hasher.hash_one(e.signature.as_bytes()),
+                    e.slot.unwrap_or(0),
+                );
                 n += 1;
             }
             match rest[values.byte_offset()..].trim_start().strip_prefix(',') {
@@ -149,17 +155,25 @@ impl Sightings {
         self.see(&mut inner, ep, &hashes[..n], counted, now);
     }
 
-    /// Records that `ep` showed the signatures `hashes` at `now` (`counted`: they may be
-    /// new, not from a priming list).
-    fn see(&self, inner: &mut Inner, ep: &Endpoint, hashes: &[u64], counted: bool, now: Instant) {
+    /// Records that `ep` showed the signatures `hashes` (with their slots) at `now`
+    /// (`counted`: they may be new, not from a priming list).
+    fn see(
+        &self,
+        inner: &mut Inner,
+        ep: &Endpoint,
+        hashes: &[(u64, u64)],
+        counted: bool,
+        now: Instant,
+    ) {
         let bit = 1u64 << (ep.index % 64);
-        for &h in hashes {
+        for &(h, slot) in hashes {
             match inner.seen.get_mut(&h) {
                 None => {
                     inner.seen.insert(
                         h,
                         Seen {
                             at: now,
+                            slot,
                             by: bit,
                             counted,
                         },
@@ -196,7 +210,12 @@ impl Sightings {
     /// `now`: a transaction is new when first notified, whoever delivers it.
     pub(crate) fn observe_notification(&self, ep: &Endpoint, result: &str, now: Instant) {
         #[derive(Deserialize)]
+        struct Context {
+            slot: u64,
+        }
+        #[derive(Deserialize)]
         struct Value<'a> {
+            context: Option<Context>,
             #[serde(borrow)]
             value: Entry<'a>,
         }
@@ -204,8 +223,22 @@ impl Sightings {
             return;
         };
         let hash = self.hasher.hash_one(v.value.signature.as_bytes());
+        let slot = v.context.map_or(0, |c| c.slot);
         let mut inner = self.inner.lock();
-        self.see(&mut inner, ep, &[hash], true, now);
+        self.see(&mut inner, ep, &[(hash, slot)], true, now);
+    }
+
+    /// The slot of `signature`, if it is in the window and the list or notification that
+    /// showed it first said (what `merge` needs to apply `until` as a node that knows the
+    /// signature would, when a provider has not indexed it yet).
+    pub(crate) fn slot_of(&self, signature: &str) -> Option<u64> {
+        let hash = self.hasher.hash_one(signature.as_bytes());
+        let inner = self.inner.lock();
+        inner
+            .seen
+            .get(&hash)
+            .map(|s| s.slot)
+            .filter(|&slot| slot > 0)
     }
 
     /// Every endpoint's figures, names from `names` (in endpoint order).

@@ -40,6 +40,7 @@ use crate::catalog::{MethodInfo, MethodName};
 use crate::clock::{self, Instant};
 use crate::endpoint::Endpoint;
 use crate::error::{AttemptFailure, ErrorReason};
+use crate::fresh::SlotSource;
 use crate::jsonrpc::{RawJson, Request};
 use crate::outcome::{FailureKind, Outcome};
 use crate::policy::Policy;
@@ -232,7 +233,7 @@ impl<'c> Attempts<'c> {
             node_errors: None,
             best_empty: None,
             best_stale: None,
-            read_slots: call.info.slot != crate::fresh::SlotSource::None
+            read_slots: call.info.slot != SlotSource::None
                 && (!call.policy.freshness_window.is_zero()
                     || call.min_slot.is_some()
                     || call.floor.is_some()),
@@ -379,7 +380,7 @@ impl<'c> Attempts<'c> {
             timeout: self.call.policy.attempt_timeout(ep.timeout),
             deadline: self.call.deadline,
             // Signature lists are watched for new signatures (who shows them first).
-            sightings: (self.call.info.slot == crate::fresh::SlotSource::FirstEntry)
+            sightings: (self.call.info.slot == SlotSource::FirstEntry)
                 .then(|| (self.cx.sightings.clone(), self.call.request.key())),
         };
         ep.stats.begin_attempt();
@@ -546,8 +547,8 @@ impl<'c> Attempts<'c> {
     }
 
     /// After the first usable answer `best`: waits up to the freshness window (and the
-    /// deadline) for attempts still out, and returns the answer with the highest slot
-    /// (the first of equals). It returns `best` at once when the window is zero, the
+    /// deadline) for attempts still out, and returns the freshest answer
+    /// ([`Attempts::fresher`]; the first of equals). It returns `best` at once when the window is zero, the
     /// answer says nothing about its slot, or no endpoint still out may be fresher
     /// ([`Attempts::fresher_may_come`]) — then waiting would only cost time.
     pub(crate) async fn freshen(&mut self, mut best: Win, plan: &Plan) -> Win {
@@ -580,7 +581,7 @@ impl<'c> Attempts<'c> {
     fn fresher(&self, w: &Win, best: &Win) -> bool {
         match (w.slot, best.slot) {
             (Some(new), Some(old)) if new == old => {
-                self.call.info.slot == crate::fresh::SlotSource::FirstEntry
+                self.call.info.slot == SlotSource::FirstEntry
                     && crate::fresh::entries_at(w.result.get(), new)
                         > crate::fresh::entries_at(best.result.get(), old)
             }
@@ -589,28 +590,32 @@ impl<'c> Attempts<'c> {
     }
 
     /// Whether an endpoint with an attempt still out (within its timeout) may answer
-    /// fresher than `best`: the health loop sees it fewer slots behind the tip than
-    /// `best`'s endpoint (`plan`'s lag: a node a slot behind lists a launch a slot later),
-    /// or it has shown a newer slot at the call's commitment than `best`'s slot — or, for
-    /// answers whose value is not a slot of the chain's progress (a list's newest entry, a
-    /// height), than `best`'s endpoint has shown. (`newest_seen` alone is a poor guide:
-    /// it is a maximum of whatever answers happened to be read, and the endpoint that
-    /// answered last may show the higher one while it is the one a slot behind.)
+    /// fresher than `best`:
+    /// - for a signature list: the health loop sees it fewer slots behind the tip than
+    ///   `best`'s endpoint (a node a slot behind lists a launch a slot later). Nothing else
+    ///   predicts a fresher list: between nodes at the tip, which one indexed a launch first
+    ///   changes from launch to launch, and waiting on a guess costs every poll;
+    /// - for an answer with a slot of the chain's progress (`context.slot`, `getSlot`): it
+    ///   has shown a newer slot at the call's commitment than `best`'s;
+    /// - for a height: it has shown a newer slot than `best`'s endpoint has.
     fn fresher_may_come(&self, best: &Win, plan: &Plan) -> bool {
         let c = self.call.commitment;
-        let behind = plan.lag(best.endpoint.index);
-        let reference = if self.call.info.slot.is_progress() {
-            match best.slot {
-                Some(slot) => slot,
-                None => return false,
+        let mut out = self
+            .cx
+            .upstreams
+            .endpoints
+            .iter()
+            .filter(|ep| self.marks[ep.index].fresh > 0);
+        match self.call.info.slot {
+            SlotSource::FirstEntry => out.any(|ep| plan.ahead_of(ep.index, best.endpoint.index)),
+            s if s.is_progress() => best
+                .slot
+                .is_some_and(|slot| out.any(|ep| ep.stats.newest_seen(c) > slot)),
+            _ => {
+                let reference = best.endpoint.stats.newest_seen(c);
+                out.any(|ep| ep.stats.newest_seen(c) > reference)
             }
-        } else {
-            best.endpoint.stats.newest_seen(c)
-        };
-        self.cx.upstreams.endpoints.iter().any(|ep| {
-            self.marks[ep.index].fresh > 0
-                && (plan.lag(ep.index) < behind || ep.stats.newest_seen(c) > reference)
-        })
+        }
     }
 
     /// Readmits every endpoint whose last attempt failed (or is past its timeout — a

@@ -13,7 +13,12 @@
 //!   entry only one provider has goes after the entry that precedes it in that provider's
 //!   list);
 //! - `before` and `until` as a node applies them (exclusive; a list that ignored them is
-//!   cut at the signature), then `limit` (default 1000);
+//!   cut at the signature), then `limit` (default 1000). A node that has not indexed
+//!   `until` yet ignores it and lists older signatures down to `limit` (agave does); when
+//!   the gateway has seen `until` recently (`sight`'s window keeps each signature's slot),
+//!   such a list — one reaching below `until`'s slot — contributes only entries newer than
+//!   that slot (within the slot, where `until` falls is unknown to it; the lists that
+//!   honoured `until` give that slot's newer entries);
 //! - `minContextSlot` is each node's to honour (-32016 from one node is "not yet" there).
 //!
 //! For any other method it is `race`. How it fails: when no asked provider returned a
@@ -79,7 +84,11 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
     if lists.is_empty() {
         return a.finish();
     }
-    let query = Query::of(&a.call.request.body);
+    let mut query = Query::of(&a.call.request.body);
+    query.until_slot = query
+        .until
+        .as_deref()
+        .and_then(|u| a.cx.sightings.slot_of(u));
     Ok(merged(lists, &query))
 }
 
@@ -97,6 +106,8 @@ pub(super) struct Query {
     pub(super) limit: Option<usize>,
     pub(super) before: Option<String>,
     pub(super) until: Option<String>,
+    /// `until`'s slot, when known (not from the request: from the gateway's window).
+    pub(super) until_slot: Option<u64>,
 }
 
 impl Query {
@@ -123,6 +134,7 @@ impl Query {
                 limit: c.limit,
                 before: c.before,
                 until: c.until,
+                until_slot: None,
             },
             None => Query::default(),
         }
@@ -151,10 +163,19 @@ pub(super) fn merge_lists(lists: &[&str], query: &Query) -> (String, Option<usiz
         let Ok(raw) = serde_json::from_str::<Vec<&RawValue>>(text) else {
             continue;
         };
-        for r in raw {
-            let Ok(entry) = serde_json::from_str::<Entry<'_>>(r.get()) else {
+        let entries: Vec<(&RawValue, Entry<'_>)> = raw
+            .into_iter()
+            .filter_map(|r| Some((r, serde_json::from_str::<Entry<'_>>(r.get()).ok()?)))
+            .collect();
+        // A list reaching below `until`'s slot ignored `until` (its node has not indexed
+        // it): only its entries newer than that slot count.
+        let floor = query
+            .until_slot
+            .filter(|&u| entries.iter().any(|(_, e)| e.slot < u));
+        for (r, entry) in entries {
+            if floor.is_some_and(|u| entry.slot <= u) {
                 continue;
-            };
+            }
             let seqs = by_slot.entry(std::cmp::Reverse(entry.slot)).or_default();
             match seqs.last_mut() {
                 Some((list, seq)) if *list == i => seq.push((r, entry)),
@@ -253,6 +274,7 @@ mod tests {
             limit,
             before: before.map(String::from),
             until: until.map(String::from),
+            until_slot: None,
         };
         assert_eq!(
             sigs(&merge_lists(&[&a, &b], &q(Some(2), None, None)).0),
@@ -268,6 +290,35 @@ mod tests {
             q(Some(5), Some("x"), Some("y"))
         );
         assert_eq!(Query::of(br#"{"params":["addr"]}"#), Query::default());
+    }
+
+    #[test]
+    fn a_list_from_a_node_that_has_not_indexed_until_is_cut_at_its_slot() {
+        // `u` is at slot 5. a knows it: it stops before it. b has not indexed it (nor `n`
+        // yet): agave ignores an unknown `until`, so b lists older signatures too.
+        let a = list(&[("n", 7), ("m", 6), ("v", 5)]);
+        let b = list(&[("m", 6), ("w", 5), ("o", 4), ("p", 3)]);
+        let until = |slot| Query {
+            until: Some("u".into()),
+            until_slot: slot,
+            ..Query::default()
+        };
+        assert_eq!(
+            sigs(&merge_lists(&[&a, &b], &until(Some(5))).0),
+            ["n", "m", "v"],
+            "b's entries of u's slot and older are left out; a's kept"
+        );
+        // u's slot unknown (not seen by this gateway): every entry, as before.
+        assert_eq!(
+            sigs(&merge_lists(&[&a, &b], &until(None)).0),
+            ["n", "m", "w", "v", "o", "p"]
+        );
+        // Lists that all stay above u's slot lose nothing.
+        let c = list(&[("n", 7), ("m", 6)]);
+        assert_eq!(
+            sigs(&merge_lists(&[&a, &c], &until(Some(5))).0),
+            ["n", "m", "v"]
+        );
     }
 
     #[test]

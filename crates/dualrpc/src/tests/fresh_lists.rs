@@ -120,3 +120,68 @@ async fn of_two_lists_with_the_same_newest_slot_the_one_showing_more_of_it_wins(
     assert_eq!(signatures(&r), ["second", "first", "old"]);
     assert_eq!(&*r.endpoint, "b");
 }
+
+#[tokio::test(start_paused = true)]
+async fn merge_applies_until_to_a_node_that_has_not_indexed_it() {
+    let s = scripts(2);
+    let pool = pool(&s, "[default]\nfreshness_window_ms = 0\n");
+    let merge = |params: serde_json::Value| {
+        let pool = pool.clone();
+        async move {
+            pool.call("getSignaturesForAddress", &params)
+                .strategy(Strategy::Merge)
+                .await
+                .unwrap()
+        }
+    };
+    // The bot's poll: a shows `u` (slot 5), b has not indexed it yet.
+    s[0].push(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("u", 5), ("old", 4)])).after(5),
+    );
+    s[1].push(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("old", 4)])).after(5),
+    );
+    let r = merge(json!(["Prog", {"limit": 5}])).await;
+    assert_eq!(signatures(&r), ["u", "old"]);
+    // Its next poll asks for what came after `u`. a stops before `u`; b still does not know
+    // `u`, so (as agave does with an unknown `until`) it lists older signatures too.
+    s[0].push(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("n", 6)])).after(5),
+    );
+    s[1].push(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("n", 6), ("old", 4), ("older", 3)])).after(5),
+    );
+    let r = merge(json!(["Prog", {"limit": 5, "until": "u"}])).await;
+    assert_eq!(signatures(&r), ["n"], "nothing at or below u's slot from b");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_endpoint_the_health_loop_never_read_is_never_waited_for() {
+    let s = scripts(3);
+    let pool = pool(
+        &s,
+        "[default]\nfreshness_window_ms = 30\nmonotonic_window_ms = 0\n",
+    );
+    // c is at the tip, b a slot behind; a's probes never answered (no reading, lag "0").
+    let now = crate::clock::now();
+    pool.endpoint(2).stats.record_probe(now, Some(100));
+    pool.endpoint(1).stats.record_probe(now, Some(99));
+    s[2].push(
+        "getSignaturesForAddress",
+        fail(crate::outcome::FailureKind::Connect).after(1),
+    );
+    s[1].push(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("old", 98)])).after(10),
+    );
+    s[0].push(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("launch", 100), ("old", 98)])).after(25),
+    );
+    let r = poll(&pool).await;
+    assert_eq!((&*r.endpoint, r.latency), ("b", 10 * MS));
+}
