@@ -159,9 +159,12 @@ async fn fan_out_shrinks_as_budgets_tighten() {
 async fn identical_calls_in_flight_share_one_upstream_execution() {
     let ups = upstreams(1).await;
     let gate = Gate::new();
+    // `getVersion` does not move with the chain, so callers join however far apart they
+    // arrive (data that does, only within 10 ms: too tight for five real connections on a
+    // loaded machine).
     ups[0].set(
-        "getAccountInfo",
-        Step::result(account(7, MINT)).gated(&gate),
+        "getVersion",
+        Step::result(r#"{"solana-core":"2.2.0"}"#).gated(&gate),
     );
     ups[0].set("sendTransaction", Step::result("\"5sig\"").gated(&gate));
     let gw = gateway(pool(&ups, "")).await;
@@ -182,21 +185,21 @@ async fn identical_calls_in_flight_share_one_upstream_execution() {
                 .unwrap()
         })
     };
-    let reads: Vec<_> = (0..5).map(|i| send(i, "getAccountInfo")).collect();
+    let reads: Vec<_> = (0..5).map(|i| send(i, "getVersion")).collect();
     let sends: Vec<_> = (0..3).map(|i| send(i, "sendTransaction")).collect();
-    within("read upstream", ups[0].wait_for("getAccountInfo", 1)).await;
+    within("read upstream", ups[0].wait_for("getVersion", 1)).await;
     within("sends upstream", ups[0].wait_for("sendTransaction", 3)).await;
     gate.open();
     for (i, r) in reads.into_iter().enumerate() {
         let v = within("read", r).await.unwrap();
         assert_eq!(v["id"], format!("c{i}"), "each caller gets its own id");
-        assert_eq!(v["result"]["context"]["slot"], 7);
+        assert_eq!(v["result"]["solana-core"], "2.2.0");
     }
     for r in sends {
         within("send", r).await.unwrap();
     }
     assert_eq!(
-        ups[0].count("getAccountInfo"),
+        ups[0].count("getVersion"),
         1,
         "five reads, one upstream call"
     );
