@@ -10,6 +10,10 @@
 //! first is recorded for that endpoint. The first list seen for a given query only primes
 //! the window: its signatures were not new, the gateway just had not looked yet.
 //!
+//! The window also keeps each signature's slot (the lowest any endpoint reported): `merge`
+//! asks it for the slot of a request's `until`, to apply `until` to a node that has not
+//! indexed it yet ([`Sightings::slot_of`]).
+//!
 //! As measured by the gateway's own polls: an endpoint asked less often (failover asks
 //! one) shows things later by that much. Exported as
 //! `dualrpc_upstream_first_sight_total{endpoint}` and
@@ -34,7 +38,9 @@ const MAX_PRIMED: usize = 10_000;
 #[derive(Debug, Clone, Copy)]
 struct Seen {
     at: Instant,
-    /// The slot its first sighting gave (0: none given).
+    /// The lowest slot its sightings gave (0: none given). The lowest: a slot reported too
+    /// high would make `merge` cut honest entries for `until`; too low only lets a lagging
+    /// node's older entries through.
     slot: u64,
     /// Endpoints (by index, up to 64) that showed it.
     by: u64,
@@ -186,6 +192,9 @@ impl Sightings {
                 }
                 Some(seen) if seen.by & bit == 0 => {
                     seen.by |= bit;
+                    if slot > 0 && (seen.slot == 0 || slot < seen.slot) {
+                        seen.slot = slot;
+                    }
                     if seen.counted {
                         let delay = now.saturating_duration_since(seen.at);
                         let tally = &mut inner.tallies[ep.index];

@@ -15,10 +15,11 @@
 //! - `before` and `until` as a node applies them (exclusive; a list that ignored them is
 //!   cut at the signature), then `limit` (default 1000). A node that has not indexed
 //!   `until` yet ignores it and lists older signatures down to `limit` (agave does); when
-//!   the gateway has seen `until` recently (`sight`'s window keeps each signature's slot),
-//!   such a list — one reaching below `until`'s slot — contributes only entries newer than
-//!   that slot (within the slot, where `until` falls is unknown to it; the lists that
-//!   honoured `until` give that slot's newer entries);
+//!   the gateway has seen `until` recently (`sight`'s window keeps each signature's
+//!   lowest reported slot), such a list — one reaching below `until`'s slot — contributes
+//!   no entry older than that slot, and of `until`'s own slot only when no list that
+//!   honoured `until` came back (where `until` falls within its slot is unknown to it: a
+//!   possible repeat is cheaper than a lost launch);
 //! - `minContextSlot` is each node's to honour (-32016 from one node is "not yet" there).
 //!
 //! For any other method it is `race`. How it fails: when no asked provider returned a
@@ -159,21 +160,27 @@ pub(super) fn merge_lists(lists: &[&str], query: &Query) -> (String, Option<usiz
     // Per slot, newest first: each list's entries of that slot, in its order.
     type Seq<'a> = Vec<(&'a RawValue, Entry<'a>)>;
     let mut by_slot: BTreeMap<std::cmp::Reverse<u64>, Vec<(usize, Seq<'_>)>> = BTreeMap::new();
-    for (i, text) in lists.iter().enumerate() {
-        let Ok(raw) = serde_json::from_str::<Vec<&RawValue>>(text) else {
-            continue;
-        };
-        let entries: Vec<(&RawValue, Entry<'_>)> = raw
-            .into_iter()
-            .filter_map(|r| Some((r, serde_json::from_str::<Entry<'_>>(r.get()).ok()?)))
-            .collect();
-        // A list reaching below `until`'s slot ignored `until` (its node has not indexed
-        // it): only its entries newer than that slot count.
-        let floor = query
+    let parsed: Vec<Vec<(&RawValue, Entry<'_>)>> = lists
+        .iter()
+        .map(|text| {
+            serde_json::from_str::<Vec<&RawValue>>(text)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|r| Some((r, serde_json::from_str::<Entry<'_>>(r.get()).ok()?)))
+                .collect()
+        })
+        .collect();
+    // A list reaching below `until`'s slot ignored `until` (its node has not indexed it).
+    let ignored = |entries: &[(&RawValue, Entry<'_>)]| {
+        query
             .until_slot
-            .filter(|&u| entries.iter().any(|(_, e)| e.slot < u));
+            .is_some_and(|u| entries.iter().any(|(_, e)| e.slot < u))
+    };
+    let honoured = parsed.iter().any(|e| !e.is_empty() && !ignored(e));
+    for (i, entries) in parsed.into_iter().enumerate() {
+        let floor = query.until_slot.filter(|_| ignored(&entries));
         for (r, entry) in entries {
-            if floor.is_some_and(|u| entry.slot <= u) {
+            if floor.is_some_and(|u| entry.slot < u || (entry.slot == u && honoured)) {
                 continue;
             }
             let seqs = by_slot.entry(std::cmp::Reverse(entry.slot)).or_default();
@@ -308,6 +315,15 @@ mod tests {
             ["n", "m", "v"],
             "b's entries of u's slot and older are left out; a's kept"
         );
+        // Only lagging lists came back: u's slot is kept (w may be newer than u), older
+        // entries are not.
+        assert_eq!(sigs(&merge_lists(&[&b], &until(Some(5))).0), ["m", "w"]);
+        // With `before` too: both bounds, as a node applies them.
+        let both = Query {
+            before: Some("n".into()),
+            ..until(Some(5))
+        };
+        assert_eq!(sigs(&merge_lists(&[&a, &b], &both).0), ["m", "v"]);
         // u's slot unknown (not seen by this gateway): every entry, as before.
         assert_eq!(
             sigs(&merge_lists(&[&a, &b], &until(None)).0),

@@ -185,3 +185,43 @@ async fn an_endpoint_the_health_loop_never_read_is_never_waited_for() {
     let r = poll(&pool).await;
     assert_eq!((&*r.endpoint, r.latency), ("b", 10 * MS));
 }
+
+#[tokio::test(start_paused = true)]
+async fn until_s_slot_is_the_lowest_any_provider_reported() {
+    let s = scripts(2);
+    let pool = pool(&s, "[default]\nfreshness_window_ms = 0\n");
+    let merge = |params: serde_json::Value| {
+        let pool = pool.clone();
+        async move {
+            pool.call("getSignaturesForAddress", &params)
+                .strategy(Strategy::Merge)
+                .await
+                .unwrap()
+        }
+    };
+    // a puts `u` at slot 90 (wrong), b at 5.
+    s[0].push(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("u", 90)])).after(5),
+    );
+    s[1].push(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("u", 5)])).after(6),
+    );
+    merge(json!(["Prog", {"limit": 5}])).await;
+    // Both now list what came after `u`; b also older entries (as if it ignored `until`).
+    s[0].push(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("n", 7), ("m", 6)])).after(5),
+    );
+    s[1].push(
+        "getSignaturesForAddress",
+        ok(&sig_list(&[("n", 7), ("m", 6), ("old", 4)])).after(5),
+    );
+    let r = merge(json!(["Prog", {"limit": 5, "until": "u"}])).await;
+    assert_eq!(
+        signatures(&r),
+        ["n", "m"],
+        "cut below slot 5, not below 90 (which would have left nothing)"
+    );
+}
