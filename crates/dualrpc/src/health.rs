@@ -39,7 +39,10 @@ pub(crate) fn spawn(upstreams: Weak<Upstreams>, settings: HealthSettings, interv
     });
 }
 
-/// Probes every endpoint once, concurrently, and updates slots and lag marks.
+/// Probes every endpoint once, concurrently, and updates slots and lag marks. Lags are
+/// read from this round's answers only: an endpoint whose probe failed keeps its previous
+/// lag readings (its last slot, a round or more old, would look behind by the rounds it
+/// missed, and a node's lag is the largest of its last readings).
 pub(crate) async fn check_all(
     upstreams: &Arc<Upstreams>,
     settings: &HealthSettings,
@@ -58,13 +61,14 @@ pub(crate) async fn check_all(
         if ep.stats.record_probe(clock::now(), slot) {
             ep.circuit_changed();
         }
+        slot
     });
-    futures_util::future::join_all(probes).await;
-    let Some(best) = upstreams.best_slot() else {
+    let read = futures_util::future::join_all(probes).await;
+    let Some(best) = read.iter().flatten().max().copied() else {
         return;
     };
-    for ep in &upstreams.endpoints {
-        if let Some(slot) = ep.stats.slot() {
+    for (ep, slot) in upstreams.endpoints.iter().zip(read) {
+        if let Some(slot) = slot {
             let lag = best.saturating_sub(slot);
             let lagging = lag > settings.max_slot_lag;
             if lagging != ep.stats.lagging() {

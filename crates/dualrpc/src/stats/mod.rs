@@ -93,6 +93,9 @@ pub(super) struct Tracked {
     /// The provider's rate limit, if configured.
     pub(super) bucket: Option<TokenBucket>,
     pub(super) slot: Option<u64>,
+    /// Whether the last probe answered: a slot read a round or more ago is not compared
+    /// with other endpoints' current ones (it would look behind by the rounds it missed).
+    pub(super) slot_current: bool,
     pub(super) lagging: bool,
     /// Slots behind the best endpoint in the last health rounds (newest last): selection
     /// takes the largest, so one lucky reading (probes answered either side of a slot
@@ -119,7 +122,7 @@ pub struct EndpointStats {
 pub(crate) struct PlanView {
     /// Selection score (lower is better).
     pub(crate) score: f64,
-    /// Last slot the health loop saw.
+    /// The slot the health loop's last probe read (none if that probe failed).
     pub(crate) slot: Option<u64>,
     /// Circuit closed (or due a probe) and no 429 cool-down running.
     pub(crate) admissible: bool,
@@ -145,6 +148,7 @@ impl EndpointStats {
                 rate_limited_until: None,
                 bucket: rate_limit.map(|(rps, burst)| TokenBucket::new(now, rps, burst)),
                 slot: None,
+                slot_current: false,
                 lagging: false,
                 recent_lag: [0; LAG_READINGS],
             }),
@@ -250,6 +254,7 @@ impl EndpointStats {
         if let Some(s) = slot {
             t.slot = Some(s);
         }
+        t.slot_current = slot.is_some();
         let ok = slot.is_some();
         if ok && !t.breaker.is_closed() {
             if t.breaker.admit(now) == Admission::Probe {
@@ -369,7 +374,7 @@ impl EndpointStats {
         let cooling = t.rate_limited_until.is_some_and(|until| now < until);
         PlanView {
             score: self.score_locked(&t, method),
-            slot: t.slot,
+            slot: t.slot.filter(|_| t.slot_current),
             admissible: !cooling && t.breaker.peek(now) != Admission::Rejected,
             lagging: t.lagging,
             recent_lag: t.recent_lag.iter().copied().max().unwrap_or(0),
