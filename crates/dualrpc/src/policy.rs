@@ -37,6 +37,11 @@ pub const DEFAULT_RETRIES: usize = 1;
 /// already out, when neither the method nor `[default]` sets `freshness_window_ms` (see
 /// BENCHMARKS.md for the measurement behind it).
 pub const DEFAULT_FRESHNESS_WINDOW: Duration = Duration::from_millis(20);
+/// The same for `getSignaturesForAddress` under every strategy but `merge`: a list from a
+/// node the health loop sees behind waits this long for the node ahead's list (it waits
+/// only then; see BENCHMARKS.md, *Time to detect a launch*). Under `merge` the window is
+/// how long other lists are waited for to be united, [`DEFAULT_FRESHNESS_WINDOW`].
+pub const DEFAULT_LIST_FRESHNESS_WINDOW: Duration = Duration::from_millis(60);
 /// How long a served answer's slot is a floor for the same method and params, when
 /// neither the method nor `[default]` sets `monotonic_window_ms`.
 pub const DEFAULT_MONOTONIC_WINDOW: Duration = Duration::from_secs(10);
@@ -154,7 +159,17 @@ pub(crate) struct Policies {
 impl Policies {
     /// The effective policy of a call of `method` with `overrides`.
     pub(crate) fn resolve(&self, method: &str, overrides: &Overrides) -> Resolved {
-        resolve(overrides, self.methods.get(method), &self.default)
+        let mut r = resolve(overrides, self.methods.get(method), &self.default);
+        let set = overrides.freshness_window.is_some()
+            || self
+                .methods
+                .get(method)
+                .is_some_and(|m| m.freshness_window.is_some())
+            || self.default.freshness_window.is_some();
+        if !set && method == "getSignaturesForAddress" && r.policy.strategy != Strategy::Merge {
+            r.policy.freshness_window = DEFAULT_LIST_FRESHNESS_WINDOW;
+        }
+        r
     }
 }
 
@@ -395,6 +410,41 @@ mod tests {
         assert_eq!(r.deadline, DEFAULT_TIMEOUT * 2);
         assert_eq!(r.policy.quorum, DEFAULT_QUORUM);
         assert_eq!(r.policy.fallback, ConsensusFallback::Accept);
+    }
+
+    #[test]
+    fn signature_lists_wait_longer_for_a_node_ahead_unless_merged_or_configured() {
+        let window = |policies: &Policies, strategy| {
+            let o = Overrides {
+                strategy: Some(strategy),
+                ..Overrides::default()
+            };
+            policies
+                .resolve("getSignaturesForAddress", &o)
+                .policy
+                .freshness_window
+        };
+        let built_in = Policies::default();
+        assert_eq!(
+            window(&built_in, Strategy::Race),
+            DEFAULT_LIST_FRESHNESS_WINDOW
+        );
+        assert_eq!(window(&built_in, Strategy::Merge), DEFAULT_FRESHNESS_WINDOW);
+        assert_eq!(
+            built_in
+                .resolve("getAccountInfo", &Overrides::default())
+                .policy
+                .freshness_window,
+            DEFAULT_FRESHNESS_WINDOW
+        );
+        let configured = Policies {
+            default: MethodPolicy {
+                freshness_window: Some(5 * MS),
+                ..MethodPolicy::default()
+            },
+            ..Policies::default()
+        };
+        assert_eq!(window(&configured, Strategy::Race), 5 * MS);
     }
 
     #[test]
