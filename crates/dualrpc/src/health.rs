@@ -6,7 +6,7 @@
 //! slot comparison does. Probes use `processed` commitment, the freshest a node reports.
 //! The loop holds only a weak reference to the endpoints and ends when the pool is dropped.
 
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,6 +15,7 @@ use crate::catalog::EmptyRule;
 use crate::clock;
 use crate::outcome::Outcome;
 use crate::settings::HealthSettings;
+use crate::stats::STALE_AFTER;
 use crate::upstreams::Upstreams;
 
 /// Longest wait for one `getSlot` probe.
@@ -39,43 +40,52 @@ pub(crate) fn spawn(upstreams: Weak<Upstreams>, settings: HealthSettings, interv
     });
 }
 
-/// Probes every endpoint once, concurrently, and updates slots and lag marks. Lags are
-/// read from this round's answers only: an endpoint whose probe failed keeps its previous
-/// lag readings (its last slot, a round or more old, would look behind by the rounds it
-/// missed, and a node's lag is the largest of its last readings).
-pub(crate) async fn check_all(
-    upstreams: &Arc<Upstreams>,
-    settings: &HealthSettings,
-    timeout: Duration,
-) {
+/// Probes every endpoint once, concurrently, and updates slots and lag marks. The round's
+/// readings are recorded together once every probe is back (a slot recorded as soon as its
+/// probe answered would be compared with the others' previous-round slots). An endpoint
+/// whose probe did not answer gets no lag reading — its last slot, a round or more old,
+/// would look behind by the rounds it missed, and a node's lag is the largest of its last
+/// readings — until it missed [`STALE_AFTER`] in a row: then its last slot counts again,
+/// and a node that stays silent falls behind as the chain moves on.
+pub(crate) async fn check_all(upstreams: &Upstreams, settings: &HealthSettings, timeout: Duration) {
     let probes = upstreams.endpoints.iter().map(|ep| async move {
         let outcome = tokio::time::timeout(
             timeout,
             ep.send(Bytes::from_static(PROBE), 0, EmptyRule::Never, 1024, true),
         )
         .await;
-        let slot = match outcome {
+        match outcome {
             Ok(Outcome::Success { result, .. }) => result.get().parse::<u64>().ok(),
             _ => None,
-        };
-        if ep.stats.record_probe(clock::now(), slot) {
-            ep.circuit_changed();
         }
-        slot
     });
     let read = futures_util::future::join_all(probes).await;
-    let Some(best) = read.iter().flatten().max().copied() else {
+    let now = clock::now();
+    for (ep, slot) in upstreams.endpoints.iter().zip(&read) {
+        if ep.stats.record_probe(now, *slot) {
+            ep.circuit_changed();
+        }
+    }
+    // Every slot recorded is one the chain has reached: the highest is a lower bound of
+    // the tip, whenever it was read.
+    let Some(best) = upstreams.best_slot() else {
         return;
     };
     for (ep, slot) in upstreams.endpoints.iter().zip(read) {
-        if let Some(slot) = slot {
-            let lag = best.saturating_sub(slot);
-            let lagging = lag > settings.max_slot_lag;
-            if lagging != ep.stats.lagging() {
-                tracing::info!(endpoint = %ep.name, lag, lagging, "slot lag changed");
-            }
-            ep.stats.set_lag(lag, lagging);
-            ep.metrics().slot(slot, lag, lagging);
+        let slot = match slot {
+            Some(slot) => slot,
+            None if ep.stats.missed_probes() >= STALE_AFTER => match ep.stats.slot() {
+                Some(old) => old,
+                None => continue,
+            },
+            None => continue,
+        };
+        let lag = best.saturating_sub(slot);
+        let lagging = lag > settings.max_slot_lag;
+        if lagging != ep.stats.lagging() {
+            tracing::info!(endpoint = %ep.name, lag, lagging, "slot lag changed");
         }
+        ep.stats.set_lag(lag, lagging);
+        ep.metrics().slot(slot, lag, lagging);
     }
 }

@@ -37,7 +37,9 @@ pub const DEFAULT_RETRIES: usize = 1;
 /// already out, when neither the method nor `[default]` sets `freshness_window_ms` (see
 /// BENCHMARKS.md for the measurement behind it).
 pub const DEFAULT_FRESHNESS_WINDOW: Duration = Duration::from_millis(20);
-/// The same for `getSignaturesForAddress` under every strategy but `merge`: a list from a
+/// The same for signature lists (`getSignaturesForAddress`; the catalogue's
+/// `SlotSource::FirstEntry`) under every strategy but `merge`, when neither the request,
+/// the method nor `[default]` sets a window (a window in `[default]` applies to lists too): a list from a
 /// node the health loop sees behind waits this long for the node ahead's list (it waits
 /// only then; see BENCHMARKS.md, *Time to detect a launch*). Under `merge` the window is
 /// how long other lists are waited for to be united, [`DEFAULT_FRESHNESS_WINDOW`].
@@ -166,7 +168,8 @@ impl Policies {
                 .get(method)
                 .is_some_and(|m| m.freshness_window.is_some())
             || self.default.freshness_window.is_some();
-        if !set && method == "getSignaturesForAddress" && r.policy.strategy != Strategy::Merge {
+        let list = crate::catalog::lookup(method).slot == crate::fresh::SlotSource::FirstEntry;
+        if !set && list && r.policy.strategy != Strategy::Merge {
             r.policy.freshness_window = DEFAULT_LIST_FRESHNESS_WINDOW;
         }
         r

@@ -186,8 +186,9 @@ pub struct PolicyConfig {
     /// After the first usable answer, wait at most this long for one with a higher
     /// `context.slot` (or a higher `getSlot`/`getBlockHeight`, or a newer first entry of a
     /// signature list) from attempts already out, and return the freshest — only while an
-    /// endpoint still out has shown a newer slot than the answer in hand. 0: the first
-    /// usable answer wins. Default 20 ms (BENCHMARKS.md: how it was chosen).
+    /// endpoint still out may be ahead (README, *Freshness*). 0: the first
+    /// usable answer wins. Default 20 ms; 60 ms for `getSignaturesForAddress` unless under
+    /// `merge` (BENCHMARKS.md: how they were chosen).
     pub freshness_window_ms: Option<u64>,
     /// Never serve an answer older (by `context.slot`, or value for `getSlot` and
     /// `getBlockHeight`) than one already served for the same method and params within

@@ -93,9 +93,10 @@ pub(super) struct Tracked {
     /// The provider's rate limit, if configured.
     pub(super) bucket: Option<TokenBucket>,
     pub(super) slot: Option<u64>,
-    /// Whether the last probe answered: a slot read a round or more ago is not compared
-    /// with other endpoints' current ones (it would look behind by the rounds it missed).
-    pub(super) slot_current: bool,
+    /// Health probes in a row that did not answer. After one, `slot` is a round or more
+    /// old and is not compared with current ones (it would look behind by the rounds it
+    /// missed); after [`STALE_AFTER`] it is again (a node that stays silent falls behind).
+    pub(super) missed_probes: u32,
     pub(super) lagging: bool,
     /// Slots behind the best endpoint in the last health rounds (newest last): selection
     /// takes the largest, so one lucky reading (probes answered either side of a slot
@@ -105,6 +106,10 @@ pub(super) struct Tracked {
 
 /// Health readings a lag is remembered over.
 const LAG_READINGS: usize = 4;
+
+/// Probes in a row that did not answer after which an endpoint's last slot is compared
+/// with the others' again (the endpoint falls behind as the chain moves on).
+pub(crate) const STALE_AFTER: u32 = LAG_READINGS as u32;
 
 /// Everything measured about one endpoint. See the module doc.
 #[derive(Debug)]
@@ -148,7 +153,7 @@ impl EndpointStats {
                 rate_limited_until: None,
                 bucket: rate_limit.map(|(rps, burst)| TokenBucket::new(now, rps, burst)),
                 slot: None,
-                slot_current: false,
+                missed_probes: 0,
                 lagging: false,
                 recent_lag: [0; LAG_READINGS],
             }),
@@ -254,7 +259,11 @@ impl EndpointStats {
         if let Some(s) = slot {
             t.slot = Some(s);
         }
-        t.slot_current = slot.is_some();
+        t.missed_probes = if slot.is_some() {
+            0
+        } else {
+            t.missed_probes.saturating_add(1)
+        };
         let ok = slot.is_some();
         if ok && !t.breaker.is_closed() {
             if t.breaker.admit(now) == Admission::Probe {
@@ -328,6 +337,11 @@ impl EndpointStats {
         self.tracked.lock().slot
     }
 
+    /// Health probes in a row that did not answer.
+    pub(crate) fn missed_probes(&self) -> u32 {
+        self.tracked.lock().missed_probes
+    }
+
     /// Whether the endpoint is marked lagging.
     pub fn lagging(&self) -> bool {
         self.tracked.lock().lagging
@@ -374,7 +388,9 @@ impl EndpointStats {
         let cooling = t.rate_limited_until.is_some_and(|until| now < until);
         PlanView {
             score: self.score_locked(&t, method),
-            slot: t.slot.filter(|_| t.slot_current),
+            slot: t
+                .slot
+                .filter(|_| t.missed_probes == 0 || t.missed_probes >= STALE_AFTER),
             admissible: !cooling && t.breaker.peek(now) != Admission::Rejected,
             lagging: t.lagging,
             recent_lag: t.recent_lag.iter().copied().max().unwrap_or(0),

@@ -10,5 +10,6 @@ mod coalescing;
 mod consensus;
 mod fresh_lists;
 mod freshness;
+mod health;
 mod strategies;
 mod unhappy;
