@@ -10,20 +10,24 @@ use crate::pool::Pool;
 
 const MS: std::time::Duration = std::time::Duration::from_millis(1);
 
-fn sig_list(entries: &[(&str, u64)]) -> String {
-    let v: Vec<serde_json::Value> = entries
-        .iter()
-        .map(|(s, slot)| json!({"signature": s, "slot": slot, "err": null}))
-        .collect();
-    serde_json::to_string(&v).unwrap()
-}
-
 fn signatures(reply: &crate::Reply) -> Vec<String> {
     serde_json::from_str::<Vec<serde_json::Value>>(reply.result.get())
         .unwrap()
         .iter()
         .map(|e| e["signature"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// Queues `entries` (after `ms`) as `script`'s next signature list.
+fn next_list(script: &Script, entries: &[(&str, u64)], ms: u64) {
+    script.push("getSignaturesForAddress", ok(&sig_list(entries)).after(ms));
+}
+
+async fn merge(pool: &Pool, params: serde_json::Value) -> crate::Reply {
+    pool.call("getSignaturesForAddress", &params)
+        .strategy(Strategy::Merge)
+        .await
+        .unwrap()
 }
 
 async fn poll(pool: &Pool) -> crate::Reply {
@@ -51,26 +55,14 @@ async fn a_list_from_a_node_behind_waits_for_the_node_ahead_within_the_window() 
     let s = scripts(2);
     let pool = a_ahead_of_b(&s);
     // b (behind) answers first; a, a slot ahead, 15 ms later with the launch.
-    s[0].push(
-        "getSignaturesForAddress",
-        ok(&sig_list(&[("launch", 100), ("old", 98)])).after(25),
-    );
-    s[1].push(
-        "getSignaturesForAddress",
-        ok(&sig_list(&[("old", 98)])).after(10),
-    );
+    next_list(&s[0], &[("launch", 100), ("old", 98)], 25);
+    next_list(&s[1], &[("old", 98)], 10);
     let r = poll(&pool).await;
     assert_eq!((&*r.endpoint, r.latency), ("a", 25 * MS));
     assert_eq!(signatures(&r), ["launch", "old"]);
     // Beyond the window: b's list, once the window is out.
-    s[0].push(
-        "getSignaturesForAddress",
-        ok(&sig_list(&[("launch", 100), ("old", 98)])).after(60),
-    );
-    s[1].push(
-        "getSignaturesForAddress",
-        ok(&sig_list(&[("old", 98)])).after(10),
-    );
+    next_list(&s[0], &[("launch", 100), ("old", 98)], 60);
+    next_list(&s[1], &[("old", 98)], 10);
     let r = poll(&pool).await;
     assert_eq!((&*r.endpoint, r.latency), ("b", 40 * MS));
 }
@@ -79,14 +71,8 @@ async fn a_list_from_a_node_behind_waits_for_the_node_ahead_within_the_window() 
 async fn a_list_from_the_node_ahead_does_not_wait_for_one_behind() {
     let s = scripts(2);
     let pool = a_ahead_of_b(&s);
-    s[0].push(
-        "getSignaturesForAddress",
-        ok(&sig_list(&[("launch", 100), ("old", 98)])).after(10),
-    );
-    s[1].push(
-        "getSignaturesForAddress",
-        ok(&sig_list(&[("old", 98)])).after(20),
-    );
+    next_list(&s[0], &[("launch", 100), ("old", 98)], 10);
+    next_list(&s[1], &[("old", 98)], 20);
     let r = poll(&pool).await;
     assert_eq!((&*r.endpoint, r.latency), ("a", 10 * MS));
 }
@@ -96,26 +82,14 @@ async fn of_two_lists_with_the_same_newest_slot_the_one_showing_more_of_it_wins(
     let s = scripts(2);
     let pool = a_ahead_of_b(&s);
     // b has indexed one of slot 100's transactions, a both.
-    s[0].push(
-        "getSignaturesForAddress",
-        ok(&sig_list(&[("second", 100), ("first", 100), ("old", 98)])).after(20),
-    );
-    s[1].push(
-        "getSignaturesForAddress",
-        ok(&sig_list(&[("first", 100), ("old", 98)])).after(10),
-    );
+    next_list(&s[0], &[("second", 100), ("first", 100), ("old", 98)], 20);
+    next_list(&s[1], &[("first", 100), ("old", 98)], 10);
     let r = poll(&pool).await;
     assert_eq!(signatures(&r), ["second", "first", "old"]);
     assert_eq!((&*r.endpoint, r.latency), ("a", 20 * MS));
     // Fewer entries of the same slot never replace the list in hand.
-    s[0].push(
-        "getSignaturesForAddress",
-        ok(&sig_list(&[("first", 100), ("old", 98)])).after(20),
-    );
-    s[1].push(
-        "getSignaturesForAddress",
-        ok(&sig_list(&[("second", 100), ("first", 100), ("old", 98)])).after(10),
-    );
+    next_list(&s[0], &[("first", 100), ("old", 98)], 20);
+    next_list(&s[1], &[("second", 100), ("first", 100), ("old", 98)], 10);
     let r = poll(&pool).await;
     assert_eq!(signatures(&r), ["second", "first", "old"]);
     assert_eq!(&*r.endpoint, "b");
@@ -125,37 +99,16 @@ async fn of_two_lists_with_the_same_newest_slot_the_one_showing_more_of_it_wins(
 async fn merge_applies_until_to_a_node_that_has_not_indexed_it() {
     let s = scripts(2);
     let pool = pool(&s, "[default]\nfreshness_window_ms = 0\n");
-    let merge = |params: serde_json::Value| {
-        let pool = pool.clone();
-        async move {
-            pool.call("getSignaturesForAddress", &params)
-                .strategy(Strategy::Merge)
-                .await
-                .unwrap()
-        }
-    };
     // The bot's poll: a shows `u` (slot 5), b has not indexed it yet.
-    s[0].push(
-        "getSignaturesForAddress",
-        ok(&sig_list(&[("u", 5), ("old", 4)])).after(5),
-    );
-    s[1].push(
-        "getSignaturesForAddress",
-        ok(&sig_list(&[("old", 4)])).after(5),
-    );
-    let r = merge(json!(["Prog", {"limit": 5}])).await;
+    next_list(&s[0], &[("u", 5), ("old", 4)], 5);
+    next_list(&s[1], &[("old", 4)], 5);
+    let r = merge(&pool, json!(["Prog", {"limit": 5}])).await;
     assert_eq!(signatures(&r), ["u", "old"]);
     // Its next poll asks for what came after `u`. a stops before `u`; b still does not know
     // `u`, so (as agave does with an unknown `until`) it lists older signatures too.
-    s[0].push(
-        "getSignaturesForAddress",
-        ok(&sig_list(&[("n", 6)])).after(5),
-    );
-    s[1].push(
-        "getSignaturesForAddress",
-        ok(&sig_list(&[("n", 6), ("old", 4), ("older", 3)])).after(5),
-    );
-    let r = merge(json!(["Prog", {"limit": 5, "until": "u"}])).await;
+    next_list(&s[0], &[("n", 6)], 5);
+    next_list(&s[1], &[("n", 6), ("old", 4), ("older", 3)], 5);
+    let r = merge(&pool, json!(["Prog", {"limit": 5, "until": "u"}])).await;
     assert_eq!(signatures(&r), ["n"], "nothing at or below u's slot from b");
 }
 
@@ -174,14 +127,8 @@ async fn an_endpoint_the_health_loop_never_read_is_never_waited_for() {
         "getSignaturesForAddress",
         fail(crate::outcome::FailureKind::Connect).after(1),
     );
-    s[1].push(
-        "getSignaturesForAddress",
-        ok(&sig_list(&[("old", 98)])).after(10),
-    );
-    s[0].push(
-        "getSignaturesForAddress",
-        ok(&sig_list(&[("launch", 100), ("old", 98)])).after(25),
-    );
+    next_list(&s[1], &[("old", 98)], 10);
+    next_list(&s[0], &[("launch", 100), ("old", 98)], 25);
     let r = poll(&pool).await;
     assert_eq!((&*r.endpoint, r.latency), ("b", 10 * MS));
 }
@@ -190,35 +137,14 @@ async fn an_endpoint_the_health_loop_never_read_is_never_waited_for() {
 async fn until_s_slot_is_the_lowest_any_provider_reported() {
     let s = scripts(2);
     let pool = pool(&s, "[default]\nfreshness_window_ms = 0\n");
-    let merge = |params: serde_json::Value| {
-        let pool = pool.clone();
-        async move {
-            pool.call("getSignaturesForAddress", &params)
-                .strategy(Strategy::Merge)
-                .await
-                .unwrap()
-        }
-    };
     // a puts `u` at slot 90 (wrong), b at 5.
-    s[0].push(
-        "getSignaturesForAddress",
-        ok(&sig_list(&[("u", 90)])).after(5),
-    );
-    s[1].push(
-        "getSignaturesForAddress",
-        ok(&sig_list(&[("u", 5)])).after(6),
-    );
-    merge(json!(["Prog", {"limit": 5}])).await;
+    next_list(&s[0], &[("u", 90)], 5);
+    next_list(&s[1], &[("u", 5)], 6);
+    merge(&pool, json!(["Prog", {"limit": 5}])).await;
     // Both now list what came after `u`; b also older entries (as if it ignored `until`).
-    s[0].push(
-        "getSignaturesForAddress",
-        ok(&sig_list(&[("n", 7), ("m", 6)])).after(5),
-    );
-    s[1].push(
-        "getSignaturesForAddress",
-        ok(&sig_list(&[("n", 7), ("m", 6), ("old", 4)])).after(5),
-    );
-    let r = merge(json!(["Prog", {"limit": 5, "until": "u"}])).await;
+    next_list(&s[0], &[("n", 7), ("m", 6)], 5);
+    next_list(&s[1], &[("n", 7), ("m", 6), ("old", 4)], 5);
+    let r = merge(&pool, json!(["Prog", {"limit": 5, "until": "u"}])).await;
     assert_eq!(
         signatures(&r),
         ["n", "m"],

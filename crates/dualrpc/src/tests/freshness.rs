@@ -189,14 +189,6 @@ async fn the_floor_is_per_method_and_params_and_ends_with_its_window() {
     assert_eq!(r.stale, Some(1));
 }
 
-fn sig_list(entries: &[(&str, u64)]) -> String {
-    let v: Vec<serde_json::Value> = entries
-        .iter()
-        .map(|(s, slot)| json!({"signature": s, "slot": slot, "err": null}))
-        .collect();
-    serde_json::to_string(&v).unwrap()
-}
-
 #[tokio::test(start_paused = true)]
 async fn who_shows_a_new_signature_first_and_how_far_behind_the_others_are() {
     let s = scripts(2);

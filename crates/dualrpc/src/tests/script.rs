@@ -207,3 +207,12 @@ pub(crate) async fn settle_tasks() {
         tokio::task::yield_now().await;
     }
 }
+
+/// A `getSignaturesForAddress` result: `(signature, slot)` entries, newest first.
+pub(crate) fn sig_list(entries: &[(&str, u64)]) -> String {
+    let v: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|(s, slot)| serde_json::json!({"signature": s, "slot": slot, "err": null}))
+        .collect();
+    serde_json::to_string(&v).unwrap()
+}
