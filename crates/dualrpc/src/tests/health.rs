@@ -58,3 +58,44 @@ async fn a_round_only_the_node_behind_answers_does_not_make_it_the_tip() {
     round(&pool).await;
     assert_eq!(lagging(&pool), [false, true]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_node_claiming_an_absurd_slot_is_not_the_tip_nor_an_answer() {
+    let s = scripts(2);
+    let pool = pool(&s, "[default]\nfreshness_window_ms = 20\n");
+    // a's getSlot is absurd; b is honest. The round ignores a's reading: b is not behind.
+    s[0].set("getSlot", ok("18446744073709551615"));
+    s[1].set("getSlot", ok("1000"));
+    round(&pool).await;
+    assert_eq!(lagging(&pool), [false, false]);
+    assert_eq!(pool.endpoint(0).stats.slot(), None);
+    // a answers first with an absurd context.slot: not served, not a floor for later calls.
+    s[0].set("getBalance", ok(&account(u64::MAX / 2, "1")).after(5));
+    s[1].set("getBalance", ok(&account(1001, "2")).after(10));
+    let r = pool
+        .call("getBalance", &serde_json::json!(["k"]))
+        .strategy(crate::policy::Strategy::Race)
+        .await
+        .unwrap();
+    assert_eq!((&*r.endpoint, r.slot, r.stale), ("b", Some(1001), None));
+    s[0].set("getBalance", ok(&account(u64::MAX / 2, "1")).after(5));
+    s[1].set("getBalance", ok(&account(1002, "3")).after(10));
+    let r = pool
+        .call("getBalance", &serde_json::json!(["k"]))
+        .strategy(crate::policy::Strategy::Race)
+        .await
+        .unwrap();
+    assert_eq!(
+        (&*r.endpoint, r.slot, r.stale),
+        ("b", Some(1002), None),
+        "no floor at the absurd slot"
+    );
+    // A slot a little ahead of b's reading (within the margin) is a real answer.
+    s[0].set("getBalance", ok(&account(1010, "4")).after(5));
+    let r = pool
+        .call("getBalance", &serde_json::json!(["k"]))
+        .strategy(crate::policy::Strategy::Race)
+        .await
+        .unwrap();
+    assert_eq!(r.slot, Some(1010));
+}
