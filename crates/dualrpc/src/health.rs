@@ -59,22 +59,8 @@ pub(crate) async fn check_all(upstreams: &Upstreams, settings: &HealthSettings, 
             _ => None,
         }
     });
-    let mut read = futures_util::future::join_all(probes).await;
+    let read = futures_util::future::join_all(probes).await;
     let now = clock::now();
-    // A reading far beyond every other endpoint's is a broken or lying node: no reading,
-    // and its last one is dropped, so it never becomes the tip the others lag behind.
-    let bounds: Vec<Option<u64>> = (0..read.len())
-        .map(|i| upstreams.slot_bound(i, now, &read))
-        .collect();
-    for ((ep, slot), bound) in upstreams.endpoints.iter().zip(&mut read).zip(bounds) {
-        if let (Some(s), Some(b)) = (*slot, bound)
-            && s > b
-        {
-            tracing::warn!(endpoint = %ep.name, slot = s, bound = b, "implausible slot ignored");
-            ep.stats.forget_slot();
-            *slot = None;
-        }
-    }
     for (ep, slot) in upstreams.endpoints.iter().zip(&read) {
         if ep.stats.record_probe(now, *slot) {
             ep.circuit_changed();

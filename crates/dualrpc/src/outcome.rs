@@ -45,14 +45,11 @@ pub enum FailureKind {
     RpcError,
     /// The attempt's task ended without an answer (a bug; reported, never hung on).
     Internal,
-    /// An answer claiming a slot far beyond where every other endpoint's health readings
-    /// put the chain (a broken or lying node): never served, never a floor.
-    ImplausibleSlot,
 }
 
 impl FailureKind {
     /// All kinds, for pre-registering metric labels and status tables.
-    pub const ALL: [FailureKind; 14] = [
+    pub const ALL: [FailureKind; 13] = [
         FailureKind::Timeout,
         FailureKind::Connect,
         FailureKind::Transport,
@@ -66,7 +63,6 @@ impl FailureKind {
         FailureKind::DataUnavailable,
         FailureKind::RpcError,
         FailureKind::Internal,
-        FailureKind::ImplausibleSlot,
     ];
 
     /// Stable snake_case label.
@@ -85,7 +81,6 @@ impl FailureKind {
             FailureKind::DataUnavailable => "data_unavailable",
             FailureKind::RpcError => "rpc_error",
             FailureKind::Internal => "internal",
-            FailureKind::ImplausibleSlot => "implausible_slot",
         }
     }
 

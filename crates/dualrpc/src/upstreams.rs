@@ -14,13 +14,6 @@ use crate::endpoint::Endpoint;
 use crate::settings::Settings;
 use crate::stats::SmoothWrr;
 
-/// Slots an answer may claim beyond the furthest other endpoint's reading: an hour of
-/// slots. It catches the absurd (a node answering `u64::MAX`, or a slot from another
-/// cluster), not a node a little ahead, and never a healthy node ahead of a stuck pool.
-pub(crate) const SLOT_MARGIN: u64 = 9_000;
-/// How fast a reading is moved on: one slot per 400 ms (the chain's target).
-const SLOT_TIME_MS: u128 = 400;
-
 /// The endpoints of a pool.
 #[derive(Debug)]
 pub(crate) struct Upstreams {
@@ -56,38 +49,6 @@ impl Upstreams {
     /// The highest slot any endpoint reported.
     pub(crate) fn best_slot(&self) -> Option<u64> {
         self.endpoints.iter().filter_map(|e| e.stats.slot()).max()
-    }
-
-    /// The highest slot endpoint `index` can plausibly claim at `now`: [`SLOT_MARGIN`]
-    /// beyond the furthest other endpoint's reading — `fresh[i]` if given (this health
-    /// round's), else its last health reading moved on by the slots since it was taken.
-    /// `None` when no other endpoint has a reading (nothing to judge by).
-    pub(crate) fn slot_bound(
-        &self,
-        index: usize,
-        now: Instant,
-        fresh: &[Option<u64>],
-    ) -> Option<u64> {
-        self.endpoints
-            .iter()
-            .filter(|e| e.index != index)
-            .filter_map(|e| {
-                let reading = fresh.get(e.index).copied().flatten().map(|s| (s, now));
-                reading.or_else(|| e.stats.slot_reading())
-            })
-            .map(|(slot, at)| {
-                let since = now.saturating_duration_since(at).as_millis() / SLOT_TIME_MS;
-                slot.saturating_add(u64::try_from(since).unwrap_or(u64::MAX))
-                    .saturating_add(SLOT_MARGIN)
-            })
-            .max()
-    }
-
-    /// Whether `slot`, in an answer of endpoint `index` at `now`, is plausible
-    /// ([`Upstreams::slot_bound`]).
-    pub(crate) fn plausible_slot(&self, index: usize, slot: u64, now: Instant) -> bool {
-        self.slot_bound(index, now, &[])
-            .is_none_or(|bound| slot <= bound)
     }
 }
 

@@ -520,18 +520,6 @@ impl<'c> Attempts<'c> {
         let Some(slot) = win.slot else {
             return Verdict::Win(win);
         };
-        if self.call.info.slot != SlotSource::Height
-            && !self
-                .cx
-                .upstreams
-                .plausible_slot(win.endpoint.index, slot, clock::now())
-        {
-            self.failures.push(AttemptFailure {
-                endpoint: win.endpoint.name.clone(),
-                kind: FailureKind::ImplausibleSlot,
-            });
-            return Verdict::Continue;
-        }
         if self.call.info.slot.is_progress() {
             win.endpoint.stats.saw_slot(self.call.commitment, slot);
         }

@@ -97,8 +97,6 @@ pub(super) struct Tracked {
     /// old and is not compared with current ones (it would look behind by the rounds it
     /// missed); after [`STALE_AFTER`] it is again (a node that stays silent falls behind).
     pub(super) missed_probes: u32,
-    /// When `slot` was read.
-    pub(super) slot_at: Option<Instant>,
     pub(super) lagging: bool,
     /// Slots behind the best endpoint in the last health rounds (newest last): selection
     /// takes the largest, so one lucky reading (probes answered either side of a slot
@@ -156,7 +154,6 @@ impl EndpointStats {
                 bucket: rate_limit.map(|(rps, burst)| TokenBucket::new(now, rps, burst)),
                 slot: None,
                 missed_probes: 0,
-                slot_at: None,
                 lagging: false,
                 recent_lag: [0; LAG_READINGS],
             }),
@@ -261,7 +258,6 @@ impl EndpointStats {
         let mut t = self.tracked.lock();
         if let Some(s) = slot {
             t.slot = Some(s);
-            t.slot_at = Some(now);
         }
         t.missed_probes = if slot.is_some() {
             0
@@ -339,20 +335,6 @@ impl EndpointStats {
     /// Last slot seen by the health loop.
     pub fn slot(&self) -> Option<u64> {
         self.tracked.lock().slot
-    }
-
-    /// The health loop's last slot reading and when it was taken.
-    pub(crate) fn slot_reading(&self) -> Option<(u64, Instant)> {
-        let t = self.tracked.lock();
-        t.slot.zip(t.slot_at)
-    }
-
-    /// Drops the last slot reading (it was implausible: a bogus reading must not stay the
-    /// tip every other endpoint is measured against).
-    pub(crate) fn forget_slot(&self) {
-        let mut t = self.tracked.lock();
-        t.slot = None;
-        t.slot_at = None;
     }
 
     /// Health probes in a row that did not answer.
