@@ -30,8 +30,8 @@
 //! - **Asked at the same time.** For data that changes, a caller joins only a flight that
 //!   started at most 10 ms before it: the answer to a request much older than one's own is
 //!   not an answer to one's question (a bot polling every 50 ms that joined its previous
-//!   poll's flight would get that poll's list again, and see a launch a poll later). Otherwise (and after a longer-budget flight) the call
-//!   runs alone, unregistered.
+//!   poll's flight would get that poll's list again, and see a launch a poll later).
+//!   Otherwise (and after a longer-budget flight) the call runs alone, unregistered.
 //!
 //! Methods with side effects are never coalesced: two `sendTransaction`s are two sends.
 

@@ -39,10 +39,11 @@ pub const DEFAULT_RETRIES: usize = 1;
 pub const DEFAULT_FRESHNESS_WINDOW: Duration = Duration::from_millis(20);
 /// The same for signature lists (`getSignaturesForAddress`; the catalogue's
 /// `SlotSource::FirstEntry`) under every strategy but `merge`, when neither the request,
-/// the method nor `[default]` sets a window (a window in `[default]` applies to lists too): a list from a
-/// node the health loop sees behind waits this long for the node ahead's list (it waits
-/// only then; see BENCHMARKS.md, *Time to detect a launch*). Under `merge` the window is
-/// how long other lists are waited for to be united, [`DEFAULT_FRESHNESS_WINDOW`].
+/// the method nor `[default]` sets a window (a window in `[default]` applies to lists
+/// too): a list from a node the health loop sees behind waits this long for the node
+/// ahead's list (it waits only then; see BENCHMARKS.md, *Time to detect a launch*). Under
+/// `merge` the window is how long other lists are waited for to be united,
+/// [`DEFAULT_FRESHNESS_WINDOW`].
 pub const DEFAULT_LIST_FRESHNESS_WINDOW: Duration = Duration::from_millis(60);
 /// How long a served answer's slot is a floor for the same method and params, when
 /// neither the method nor `[default]` sets `monotonic_window_ms`.

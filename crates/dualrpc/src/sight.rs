@@ -237,9 +237,9 @@ impl Sightings {
         self.see(&mut inner, ep, &[(hash, slot)], true, now);
     }
 
-    /// The slot of `signature`, if it is in the window and the list or notification that
-    /// showed it first said (what `merge` needs to apply `until` as a node that knows the
-    /// signature would, when a provider has not indexed it yet).
+    /// The slot of `signature`, if it is in the window with a slot (the lowest any
+    /// endpoint's list or notification gave): what `merge` needs to apply `until` as a node
+    /// that knows the signature would, when a provider has not indexed it yet.
     pub(crate) fn slot_of(&self, signature: &str) -> Option<u64> {
         let hash = self.hasher.hash_one(signature.as_bytes());
         let inner = self.inner.lock();

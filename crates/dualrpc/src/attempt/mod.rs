@@ -548,9 +548,9 @@ impl<'c> Attempts<'c> {
 
     /// After the first usable answer `best`: waits up to the freshness window (and the
     /// deadline) for attempts still out, and returns the freshest answer
-    /// ([`Attempts::fresher`]; the first of equals). It returns `best` at once when the window is zero, the
-    /// answer says nothing about its slot, or no endpoint still out may be fresher
-    /// ([`Attempts::fresher_may_come`]) — then waiting would only cost time.
+    /// ([`Attempts::fresher`]; the first of equals). It returns `best` at once when the
+    /// window is zero, the answer says nothing about its slot, or no endpoint still out may
+    /// be fresher ([`Attempts::fresher_may_come`]) — then waiting would only cost time.
     pub(crate) async fn freshen(&mut self, mut best: Win, plan: &Plan) -> Win {
         let window = self.call.policy.freshness_window;
         if window.is_zero() || best.wanting() {

@@ -127,7 +127,9 @@ pub struct EndpointStats {
 pub(crate) struct PlanView {
     /// Selection score (lower is better).
     pub(crate) score: f64,
-    /// The slot the health loop's last probe read (none if that probe failed).
+    /// The slot the health loop read: none while the last one to three probes in a row
+    /// failed (it is old), the old slot again after [`STALE_AFTER`] (a silent node falls
+    /// behind).
     pub(crate) slot: Option<u64>,
     /// Circuit closed (or due a probe) and no 429 cool-down running.
     pub(crate) admissible: bool,
