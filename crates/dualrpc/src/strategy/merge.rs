@@ -5,7 +5,8 @@
 //! missed launch. Upstream cost: `fanout` calls (default every preferred endpoint), like
 //! `race`. It waits for the endpoints it asked until `freshness_window_ms` after the first
 //! list (a provider slower than that is not waited for: what it shows, the next poll
-//! gets; 0 waits for every list), each within its attempt timeout and the call's deadline,
+//! gets; 0 waits for every list but those below), each within its attempt timeout and the call's deadline,
+//! and not for a node the health loop reads behind one whose list is in hand,
 //! then answers as one node with the knowledge of every list it got would:
 //!
 //! - union by signature, no duplicates (the first provider's copy of an entry is kept);
@@ -62,8 +63,9 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
             break;
         }
         // Every list asked for, until the deadline — and no longer than the freshness
-        // window after the first list.
-        while a.pending() > 0 {
+        // window after the first list, nor for a node the health loop reads behind one
+        // whose list is in hand (a node a slot behind has no newer entry to add).
+        while a.pending() > 0 && (lists.is_empty() || may_add(a, plan, &lists)) {
             match a.next_until(until).await {
                 Event::Settled(s) => match a.note(s) {
                     Verdict::Win(w) => {
@@ -91,6 +93,17 @@ pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorR
         .as_deref()
         .and_then(|u| a.cx.sightings.slot_of(u));
     Ok(merged(lists, &query))
+}
+
+/// Whether an endpoint with an attempt still out may add a newer entry to `lists`: none of
+/// the endpoints whose lists are in hand is read ahead of it.
+fn may_add(a: &Attempts<'_>, plan: &Plan, lists: &[Win]) -> bool {
+    a.cx.upstreams.endpoints.iter().any(|ep| {
+        a.out(ep)
+            && !lists
+                .iter()
+                .any(|w| plan.ahead_of(w.endpoint.index, ep.index))
+    })
 }
 
 /// One entry of a signature list: what the merge looks at, and the entry as sent.

@@ -151,3 +151,22 @@ async fn until_s_slot_is_the_lowest_any_provider_reported() {
         "cut below slot 5, not below 90 (which would have left nothing)"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn merge_waits_for_the_node_ahead_but_not_for_one_behind() {
+    let s = scripts(2);
+    let pool = a_ahead_of_b(&s);
+    let prog = || json!(["Prog", {"limit": 5}]);
+    // a (ahead) first: b, a slot behind, has nothing newer to add; not waited for.
+    next_list(&s[0], &[("launch", 100), ("old", 98)], 10);
+    next_list(&s[1], &[("old", 98)], 25);
+    let r = merge(&pool, prog()).await;
+    assert_eq!(signatures(&r), ["launch", "old"]);
+    assert_eq!(r.latency, 10 * MS);
+    // b first: a may add newer entries, so it is waited for (within the window).
+    next_list(&s[0], &[("launch", 100), ("old", 98)], 25);
+    next_list(&s[1], &[("old", 98)], 10);
+    let r = merge(&pool, prog()).await;
+    assert_eq!(signatures(&r), ["launch", "old"]);
+    assert_eq!(r.latency, 25 * MS);
+}
