@@ -5,9 +5,10 @@
 //! missed launch. Upstream cost: `fanout` calls (default every preferred endpoint), like
 //! `race`. It waits for the endpoints it asked until `freshness_window_ms` after the first
 //! list (a provider slower than that is not waited for: what it shows, the next poll
-//! gets; 0 waits for every list but those below), each within its attempt timeout and the call's deadline,
-//! and not for a node the health loop reads behind one whose list is in hand,
-//! then answers as one node with the knowledge of every list it got would:
+//! gets; 0 waits for every list), each within its attempt timeout and the call's
+//! deadline — but not for a node the health loop reads behind one whose list is in hand
+//! (it has no newer entry to add) — then answers as one node with the knowledge of every
+//! list it got would:
 //!
 //! - union by signature, no duplicates (the first provider's copy of an entry is kept);
 //! - newest first: by slot, and within a slot in the order the providers list them (an
