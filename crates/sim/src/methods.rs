@@ -165,6 +165,13 @@ impl CallContext<'_> {
         Ok(slot)
     }
 
+    /// The context slot of a method whose only parameter is a config object (at `params[i]`):
+    /// its commitment's view, held to its `minContextSlot`.
+    fn config_slot(&self, params: &[&RawValue], i: usize) -> Result<u64, RpcError> {
+        let config = config_at(params, i)?;
+        self.context_slot(&config, config.commitment()?)
+    }
+
     /// The newest slot this endpoint has at `commitment`: the context slot of an answer.
     fn view(&self, commitment: Commitment) -> u64 {
         self.chain
@@ -317,8 +324,7 @@ fn get_slot(
     out: &mut Vec<u8>,
     project: impl Fn(&Chain, u64) -> u64,
 ) -> Result<(), RpcError> {
-    let config = config_at(params, 0)?;
-    let slot = ctx.context_slot(&config, config.commitment()?)?;
+    let slot = ctx.config_slot(params, 0)?;
     push_int(out, i128::from(project(ctx.chain, slot)));
     Ok(())
 }
@@ -341,8 +347,7 @@ fn get_latest_blockhash(
     params: &[&RawValue],
     out: &mut Vec<u8>,
 ) -> Result<(), RpcError> {
-    let config = config_at(params, 0)?;
-    let slot = ctx.context_slot(&config, config.commitment()?)?;
+    let slot = ctx.config_slot(params, 0)?;
     open_context(out, slot);
     out.extend_from_slice(b"{\"blockhash\":\"");
     out.extend_from_slice(ctx.chain.blockhash(slot).as_bytes());

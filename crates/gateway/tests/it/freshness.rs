@@ -195,23 +195,16 @@ async fn a_list_from_a_node_behind_waits_for_the_node_the_health_loop_reads_ahea
     })
     .await;
     let gw = gateway(pool).await;
-    let list = |entries: &[(&str, u64)]| {
-        let v: Vec<Value> = entries
-            .iter()
-            .map(|(s, slot)| serde_json::json!({"signature": s, "slot": slot, "err": null}))
-            .collect();
-        serde_json::to_string(&v).unwrap()
-    };
     // b answers at once without the launch; a, 30 ms later, with it: within the default
     // window for lists (60 ms), a's list is the answer.
     let ms = Duration::from_millis;
     ups[0].set(
         "getSignaturesForAddress",
-        Step::result(list(&[("launch", 1000), ("old", 998)])).after(ms(30)),
+        Step::result(sig_list(&[("launch", 1000), ("old", 998)])).after(ms(30)),
     );
     ups[1].set(
         "getSignaturesForAddress",
-        Step::result(list(&[("old", 998)])),
+        Step::result(sig_list(&[("old", 998)])),
     );
     let body = r#"{"jsonrpc":"2.0","id":1,"method":"getSignaturesForAddress","params":["Prog",{"limit":5}]}"#;
     let (v, h) = post(&format!("{}/race", gw.url), body).await;

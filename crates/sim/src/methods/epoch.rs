@@ -9,7 +9,7 @@
 
 use serde_json::value::RawValue;
 
-use super::{CallContext, RpcError, config_at, push_int};
+use super::{CallContext, RpcError, push_int};
 
 /// Slots per epoch on mainnet-beta.
 const SLOTS_PER_EPOCH: u64 = 432_000;
@@ -22,8 +22,7 @@ pub(super) fn get_epoch_info(
     params: &[&RawValue],
     out: &mut Vec<u8>,
 ) -> Result<(), RpcError> {
-    let config = config_at(params, 0)?;
-    let slot = ctx.context_slot(&config, config.commitment()?)?;
+    let slot = ctx.config_slot(params, 0)?;
     let block_height = ctx.chain.block_height(slot);
     let fields = [
         ("epoch", slot / SLOTS_PER_EPOCH),
