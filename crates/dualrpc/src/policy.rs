@@ -160,16 +160,20 @@ pub(crate) struct Policies {
 }
 
 impl Policies {
-    /// The effective policy of a call of `method` with `overrides`.
-    pub(crate) fn resolve(&self, method: &str, overrides: &Overrides) -> Resolved {
-        let mut r = resolve(overrides, self.methods.get(method), &self.default);
+    /// The effective policy of a call of `method` (`info`: its catalogue entry) with
+    /// `overrides`.
+    pub(crate) fn resolve(
+        &self,
+        method: &str,
+        info: &crate::catalog::MethodInfo,
+        overrides: &Overrides,
+    ) -> Resolved {
+        let own = self.methods.get(method);
+        let mut r = resolve(overrides, own, &self.default);
         let set = overrides.freshness_window.is_some()
-            || self
-                .methods
-                .get(method)
-                .is_some_and(|m| m.freshness_window.is_some())
+            || own.is_some_and(|m| m.freshness_window.is_some())
             || self.default.freshness_window.is_some();
-        let list = crate::catalog::lookup(method).slot == crate::fresh::SlotSource::FirstEntry;
+        let list = info.slot == crate::fresh::SlotSource::FirstEntry;
         if !set && list && r.policy.strategy != Strategy::Merge {
             r.policy.freshness_window = DEFAULT_LIST_FRESHNESS_WINDOW;
         }
@@ -423,8 +427,9 @@ mod tests {
                 strategy: Some(strategy),
                 ..Overrides::default()
             };
+            let method = "getSignaturesForAddress";
             policies
-                .resolve("getSignaturesForAddress", &o)
+                .resolve(method, crate::catalog::lookup(method), &o)
                 .policy
                 .freshness_window
         };
@@ -436,7 +441,11 @@ mod tests {
         assert_eq!(window(&built_in, Strategy::Merge), DEFAULT_FRESHNESS_WINDOW);
         assert_eq!(
             built_in
-                .resolve("getAccountInfo", &Overrides::default())
+                .resolve(
+                    "getAccountInfo",
+                    crate::catalog::lookup("getAccountInfo"),
+                    &Overrides::default()
+                )
                 .policy
                 .freshness_window,
             DEFAULT_FRESHNESS_WINDOW

@@ -256,7 +256,7 @@ impl Pool {
     pub fn strategy_for(&self, method: &str) -> Strategy {
         self.core
             .policies
-            .resolve(method, &Overrides::default())
+            .resolve(method, catalog::lookup(method), &Overrides::default())
             .policy
             .strategy
     }
@@ -378,7 +378,7 @@ impl<'a> CallBuilder<'a> {
         self.pool
             .core
             .policies
-            .resolve(self.method, &self.overrides)
+            .resolve(self.method, catalog::lookup(self.method), &self.overrides)
             .policy
             .strategy
     }
@@ -392,7 +392,7 @@ impl<'a> IntoFuture for CallBuilder<'a> {
         let started = clock::now();
         let core = &self.pool.core;
         let info = catalog::lookup(self.method);
-        let resolved = core.policies.resolve(self.method, &self.overrides);
+        let resolved = core.policies.resolve(self.method, info, &self.overrides);
         let params = match &self.params {
             Params::None => None,
             Params::Borrowed(p) => Some(*p),
