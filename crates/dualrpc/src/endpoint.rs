@@ -14,10 +14,11 @@ use bytes::Bytes;
 use crate::catalog::EmptyRule;
 use crate::clock::Instant;
 use crate::config::Role;
+use crate::fresh::SlotSource;
 use crate::jsonrpc::{self, Envelope, ErrorClass, ErrorObject, RawJson};
 use crate::outcome::{FailureKind, Outcome};
 use crate::settings::{BreakerSettings, EndpointSettings};
-use crate::stats::EndpointStats;
+use crate::stats::{EndpointStats, SlotCeiling};
 use crate::telemetry::EndpointMetrics;
 use crate::upstream::{Answer, UpstreamClient};
 
@@ -43,18 +44,21 @@ pub(crate) struct Endpoint {
     /// [`crate::worker`]): a worker's requests use connections its own runtime drives.
     /// They hold the secret URL; their `Debug` is redacted.
     clients: Box<[UpstreamClient]>,
+    /// The pool's ceiling on slots, shared by its endpoints.
+    pub(crate) ceiling: Arc<SlotCeiling>,
     /// In the core's own tests: answers scripted in memory, under paused time.
     #[cfg(test)]
     pub(crate) script: Option<std::sync::Arc<crate::tests::script::Script>>,
 }
 
 impl Endpoint {
-    /// Builds an endpoint from validated settings.
+    /// Builds an endpoint from validated settings, checking its answers against `ceiling`.
     pub(crate) fn new(
         index: usize,
         settings: &EndpointSettings,
         breaker: BreakerSettings,
         tls: &Arc<rustls::ClientConfig>,
+        ceiling: Arc<SlotCeiling>,
         now: Instant,
     ) -> Endpoint {
         let clients = (0..crate::worker::slots())
@@ -69,6 +73,7 @@ impl Endpoint {
             metrics: OnceLock::new(),
             weights: settings.weights.clone(),
             clients,
+            ceiling,
             #[cfg(test)]
             script: None,
         }
@@ -86,6 +91,19 @@ impl Endpoint {
     pub(crate) fn metrics(&self) -> &EndpointMetrics {
         self.metrics
             .get_or_init(|| EndpointMetrics::new(&self.name))
+    }
+
+    /// Whether a successful answer's slot under `source` is one the chain can have reached
+    /// at `now` ([`SlotCeiling`]). Block heights are not slots; answers that say nothing
+    /// about their slot pass.
+    pub(crate) fn plausible(&self, source: SlotSource, result: &str, now: Instant) -> bool {
+        if !(source.is_progress() || source == SlotSource::FirstEntry) {
+            return true;
+        }
+        let Some(limit) = self.ceiling.limit(now) else {
+            return true;
+        };
+        crate::fresh::answer_slot(source, result).is_none_or(|slot| slot <= limit)
     }
 
     /// Reports a change of circuit state (metrics and a log line).

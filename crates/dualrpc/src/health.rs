@@ -1,5 +1,7 @@
 //! The health loop: polls every endpoint's `getSlot`, marks endpoints that trail the best
-//! by more than `max_slot_lag`, and probes open circuits back into rotation.
+//! by more than `max_slot_lag`, probes open circuits back into rotation, and moves the
+//! pool's ceiling on slots ([`crate::stats::SlotCeiling`]): a reading above it is refused
+//! like a probe that failed.
 //!
 //! A lagging node answers quickly and successfully — with old data, or `null` for a
 //! transaction it has not seen — so latency and error rates alone never catch it; the
@@ -15,7 +17,7 @@ use crate::catalog::EmptyRule;
 use crate::clock;
 use crate::outcome::Outcome;
 use crate::settings::HealthSettings;
-use crate::stats::STALE_AFTER;
+use crate::stats::{Reading, STALE_AFTER};
 use crate::upstreams::Upstreams;
 
 /// Longest wait for one `getSlot` probe.
@@ -59,12 +61,32 @@ pub(crate) async fn check_all(upstreams: &Upstreams, settings: &HealthSettings, 
             _ => None,
         }
     });
-    let read = futures_util::future::join_all(probes).await;
+    let read: Vec<Option<u64>> = futures_util::future::join_all(probes).await;
     let now = clock::now();
-    for (ep, slot) in upstreams.endpoints.iter().zip(&read) {
-        if ep.stats.record_probe(now, *slot) {
+    let judged = upstreams.ceiling.judge_round(now, &read);
+    let mut read = Vec::with_capacity(judged.len());
+    for (ep, reading) in upstreams.endpoints.iter().zip(judged) {
+        let slot = match reading {
+            Reading::Plausible(slot) => Some(slot),
+            Reading::None => None,
+            Reading::Implausible(slot) => {
+                // Not a reading: the node's last slot and the slots its answers showed may be
+                // just as wrong, and must not make it the tip or the one to wait for.
+                if ep.stats.forget_slots() {
+                    tracing::warn!(
+                        endpoint = %ep.name,
+                        slot,
+                        limit = upstreams.ceiling.limit(now),
+                        "slot beyond any the chain can have reached: refused"
+                    );
+                }
+                None
+            }
+        };
+        if ep.stats.record_probe(now, slot) {
             ep.circuit_changed();
         }
+        read.push(slot);
     }
     // Every slot recorded is one the chain has reached: the highest is a lower bound of
     // the tip, whenever it was read.

@@ -45,11 +45,14 @@ pub enum FailureKind {
     RpcError,
     /// The attempt's task ended without an answer (a bug; reported, never hung on).
     Internal,
+    /// An answer claiming a slot beyond any the chain can have reached
+    /// ([`crate::stats::SlotCeiling`]): refused, charged to the breaker.
+    ImplausibleSlot,
 }
 
 impl FailureKind {
     /// All kinds, for pre-registering metric labels and status tables.
-    pub const ALL: [FailureKind; 13] = [
+    pub const ALL: [FailureKind; 14] = [
         FailureKind::Timeout,
         FailureKind::Connect,
         FailureKind::Transport,
@@ -63,6 +66,7 @@ impl FailureKind {
         FailureKind::DataUnavailable,
         FailureKind::RpcError,
         FailureKind::Internal,
+        FailureKind::ImplausibleSlot,
     ];
 
     /// Stable snake_case label.
@@ -81,6 +85,7 @@ impl FailureKind {
             FailureKind::DataUnavailable => "data_unavailable",
             FailureKind::RpcError => "rpc_error",
             FailureKind::Internal => "internal",
+            FailureKind::ImplausibleSlot => "implausible_slot",
         }
     }
 

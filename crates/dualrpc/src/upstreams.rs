@@ -12,7 +12,7 @@ use crate::clock::Instant;
 use crate::config::{ConfigError, Role};
 use crate::endpoint::Endpoint;
 use crate::settings::Settings;
-use crate::stats::SmoothWrr;
+use crate::stats::{SlotCeiling, SmoothWrr};
 
 /// The endpoints of a pool.
 #[derive(Debug)]
@@ -24,6 +24,9 @@ pub(crate) struct Upstreams {
     /// Which pair `dual` starts with: smooth weighted round-robin over pair scores, so
     /// equal pairs alternate even for sequential callers.
     pub(crate) pair_rotation: Mutex<SmoothWrr>,
+    /// The highest slot an endpoint can plausibly report; the health loop moves it, every
+    /// endpoint checks its answers against it.
+    pub(crate) ceiling: Arc<SlotCeiling>,
 }
 
 impl Upstreams {
@@ -31,11 +34,15 @@ impl Upstreams {
     pub(crate) fn new(settings: &Settings, now: Instant) -> Result<Upstreams, ConfigError> {
         let tls = crate::upstream::tls_config()
             .map_err(|e| ConfigError::Invalid(format!("cannot set up TLS: {e}")))?;
+        let ceiling = Arc::new(SlotCeiling::new(settings.endpoints.len(), now));
         let endpoints: Vec<Arc<Endpoint>> = settings
             .endpoints
             .iter()
             .enumerate()
-            .map(|(i, e)| Arc::new(Endpoint::new(i, e, settings.breaker.clone(), &tls, now)))
+            .map(|(i, e)| {
+                let breaker = settings.breaker.clone();
+                Arc::new(Endpoint::new(i, e, breaker, &tls, ceiling.clone(), now))
+            })
             .collect();
         let roles: Vec<Role> = endpoints.iter().map(|e| e.role).collect();
         let pairs = pairs(&roles);
@@ -43,6 +50,7 @@ impl Upstreams {
             pair_rotation: Mutex::new(SmoothWrr::new(pairs.len())),
             pairs,
             endpoints,
+            ceiling,
         })
     }
 

@@ -53,11 +53,16 @@ impl Attempt {
             replayable,
         );
         tokio::pin!(send);
-        let outcome = match tokio::time::timeout(self.timeout, &mut send).await {
+        let mut outcome = match tokio::time::timeout(self.timeout, &mut send).await {
             Ok(outcome) => outcome,
             Err(_) => Outcome::failed(FailureKind::Timeout),
         };
         let now = clock::now();
+        if let Outcome::Success { result, .. } = &outcome
+            && !ep.plausible(self.info.slot, result.get(), now)
+        {
+            outcome = Outcome::failed(FailureKind::ImplausibleSlot);
+        }
         let latency = now.saturating_duration_since(started);
         if ep.stats.record(now, &self.method, latency, &outcome) {
             ep.circuit_changed();

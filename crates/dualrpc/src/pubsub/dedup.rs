@@ -235,6 +235,18 @@ pub(crate) fn identify(kind: Kind, result: &str) -> Identity {
     }
 }
 
+/// The slot a `kind` notification's `result` claims: `context.slot`, or the slot (root)
+/// itself for slot and root notifications; `None` if it does not say.
+pub(crate) fn claimed_slot(kind: Kind, result: &str) -> Option<u64> {
+    match kind {
+        Kind::Slot => serde_json::from_str::<SlotInfo>(result)
+            .ok()
+            .map(|s| s.slot),
+        Kind::Root => result.trim().parse().ok(),
+        _ => crate::fresh::answer_slot(crate::fresh::SlotSource::Context, result),
+    }
+}
+
 /// Identities of the whole chain's logs (`"all"`, `"allWithVotes"`) remembered: thousands
 /// of transactions a second, and a copy may come a few seconds after the first.
 pub(crate) const REMEMBERED_FIREHOSE: usize = 1 << 16;

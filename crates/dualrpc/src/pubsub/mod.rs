@@ -357,12 +357,20 @@ impl HubInner {
     /// worked out before the hub's lock is taken, so parsing one notification never holds
     /// up another subscription's.
     fn deliver(&self, shared: u64, index: usize, kind: Kind, result: &str) {
+        let now = crate::clock::now();
+        // A slot beyond any the chain can have reached would be forwarded to every client
+        // and, for an account, make every true notification after it "older".
+        if dedup::claimed_slot(kind, result)
+            .is_some_and(|slot| !self.endpoints.ceiling.admits(slot, now))
+        {
+            crate::telemetry::notification("implausible");
+            return;
+        }
         let identity = dedup::identify(kind, result);
         if kind == Kind::Logs
             && let Some(ep) = self.endpoints.endpoints.get(index)
         {
-            self.sightings
-                .observe_notification(ep, result, crate::clock::now());
+            self.sightings.observe_notification(ep, result, now);
         }
         let mut subs = self.subs.lock();
         let Some(s) = subs.shared.get_mut(&shared) else {

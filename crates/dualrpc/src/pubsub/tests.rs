@@ -107,6 +107,34 @@ async fn a_malformed_notification_reaches_nobody() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_notification_claiming_a_slot_beyond_the_ceiling_reaches_nobody() {
+    let (pool, hub) = hub(Duration::from_secs(1));
+    // The health loop's part: a advanced from 1,000 to 1,002 in a second.
+    let ceiling = &pool.upstreams().ceiling;
+    let start = crate::clock::now();
+    ceiling.judge_round(start, &[Some(1_000), None]);
+    ceiling.judge_round(start + Duration::from_secs(1), &[Some(1_002), None]);
+    let (client, mut rx) = Client::new(8);
+    let (_handle, shared) = subscribed(&hub, &client).await;
+    hub.inner.confirmed(shared, 1);
+    hub.inner.deliver(
+        shared,
+        1,
+        Kind::Slot,
+        r#"{"slot":900000000000,"parent":1,"root":0}"#,
+    );
+    hub.inner.deliver(
+        shared,
+        0,
+        Kind::Slot,
+        r#"{"slot":1003,"parent":1002,"root":0}"#,
+    );
+    let d = rx.recv().await.expect("the plausible one");
+    assert!(std::str::from_utf8(&d.result).unwrap().contains("1003"));
+    assert!(rx.try_recv().is_err(), "the wrong slot was dropped");
+}
+
+#[tokio::test(start_paused = true)]
 async fn logs_requests_that_mean_the_same_share_one_subscription() {
     let (_pool, hub) = hub(Duration::from_secs(1));
     let (client, _rx) = Client::new(8);

@@ -10,6 +10,7 @@
 
 mod breaker;
 mod bucket;
+mod ceiling;
 mod ewma;
 mod snapshot;
 mod window;
@@ -23,6 +24,7 @@ use parking_lot::Mutex;
 
 pub use breaker::{Admission, Breaker, CircuitState, TripReason};
 pub use bucket::TokenBucket;
+pub use ceiling::{Reading, SlotCeiling};
 pub use ewma::{PeakEwma, SuccessEwma};
 pub use snapshot::{BudgetSnapshot, EndpointSnapshot, OutcomeCounts};
 pub use window::WindowedHistogram;
@@ -248,6 +250,17 @@ impl EndpointStats {
             }
         }
         t.breaker.record(now, outcome.endpoint_ok())
+    }
+
+    /// Forgets the health loop's last slot and the slots the endpoint's answers showed
+    /// (after a reading above the ceiling: they may be as wrong). Returns whether there
+    /// was anything to forget — i.e. the first refusal in a row, worth a log line.
+    pub(crate) fn forget_slots(&self) -> bool {
+        let mut had = false;
+        for seen in &self.newest_seen {
+            had |= seen.swap(0, Ordering::Relaxed) != 0;
+        }
+        had | self.tracked.lock().slot.take().is_some()
     }
 
     /// Records a health-loop probe: it feeds the breaker (a healthy answer after the

@@ -211,3 +211,45 @@ async fn a_list_from_a_node_behind_waits_for_the_node_the_health_loop_reads_ahea
     assert_eq!(v["result"][0]["signature"], "launch", "{v}");
     assert_eq!(h["x-dualrpc-endpoint"], "a");
 }
+
+#[tokio::test]
+async fn a_provider_claiming_a_slot_the_chain_cannot_have_reached_never_wins_or_sets_the_floor() {
+    let ups = upstreams(2).await;
+    let wrong = 900_000_000_000u64;
+    ups[0].set("getSlot", Step::result("1000"));
+    ups[1].set("getSlot", Step::result(wrong.to_string()));
+    // Every refused probe is charged to b's breaker; with the default threshold its circuit
+    // would open within a few rounds and b would not be asked at all.
+    let pool = pool(
+        &ups,
+        "[health]\ninterval_ms = 10\n[breaker]\nfailures = 100000\n",
+    );
+    eventually("a read", || {
+        endpoint(&pool.status(), "a").slot == Some(1000)
+    })
+    .await;
+    // a moves on at the chain's pace: the health loop anchors its ceiling on a, and b's
+    // constant slot, far above it, is refused.
+    ups[0].set("getSlot", Step::result("1003"));
+    eventually("b refused", || {
+        let st = pool.status();
+        endpoint(&st, "a").slot == Some(1003) && endpoint(&st, "b").slot.is_none()
+    })
+    .await;
+    let gw = gateway(pool.clone()).await;
+    // b answers at once with its wrong slot, a 30 ms later at the tip.
+    ups[0].set(
+        "getBalance",
+        Step::result(at(1003, 5)).after(Duration::from_millis(30)),
+    );
+    ups[1].set("getBalance", Step::result(at(wrong, 6)));
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"getBalance","params":["Acct"]}"#;
+    for _ in 0..2 {
+        let (v, h) = post(&format!("{}/race", gw.url), body).await;
+        assert_eq!(v["result"]["context"]["slot"], 1003, "{v}");
+        assert_eq!(h["x-dualrpc-endpoint"], "a");
+        assert!(h.get("x-dualrpc-stale").is_none(), "the floor is a's slot");
+    }
+    assert_eq!(ups[1].count("getBalance"), 2, "b was asked every time");
+    assert_eq!(failures(&pool, "b", "implausible_slot"), 2);
+}
