@@ -64,24 +64,28 @@ pub(crate) async fn check_all(upstreams: &Upstreams, settings: &HealthSettings, 
     let read: Vec<Option<u64>> = futures_util::future::join_all(probes).await;
     let now = clock::now();
     let judged = upstreams.ceiling.judge_round(now, &read);
+    let limit = upstreams.ceiling.limit(now);
     let mut read = Vec::with_capacity(judged.len());
     for (ep, reading) in upstreams.endpoints.iter().zip(judged) {
+        if let Some(limit) = limit {
+            ep.stats.forget_above(limit);
+        }
+        let refused = matches!(reading, Reading::Implausible(_));
+        if reading != Reading::None && ep.stats.set_refused(refused) {
+            match reading {
+                Reading::Implausible(slot) => tracing::warn!(
+                    endpoint = %ep.name,
+                    slot,
+                    limit,
+                    "slot beyond any the chain can have reached: refused"
+                ),
+                _ => tracing::info!(endpoint = %ep.name, "slot plausible again"),
+            }
+        }
+        // A refused reading is no reading: charged to the breaker like a failed probe.
         let slot = match reading {
             Reading::Plausible(slot) => Some(slot),
-            Reading::None => None,
-            Reading::Implausible(slot) => {
-                // Not a reading: the node's last slot and the slots its answers showed may be
-                // just as wrong, and must not make it the tip or the one to wait for.
-                if ep.stats.forget_slots() {
-                    tracing::warn!(
-                        endpoint = %ep.name,
-                        slot,
-                        limit = upstreams.ceiling.limit(now),
-                        "slot beyond any the chain can have reached: refused"
-                    );
-                }
-                None
-            }
+            Reading::None | Reading::Implausible(_) => None,
         };
         if ep.stats.record_probe(now, slot) {
             ep.circuit_changed();

@@ -471,8 +471,14 @@ impl Core {
         let window = call.policy.monotonic_window;
         // Consensus compares values, not slots: a vote a slot older is still a vote, so the
         // floor is not applied to votes; the answer it agrees on is still marked if older.
+        let ceiling = &self.cx.upstreams.ceiling;
+        let now = clock::now();
         if monotonic && call.policy.strategy != Strategy::Consensus {
-            call.floor = self.served.floor(&bytes, clock::now(), window);
+            // A floor above the ceiling was served before the pool had one: it binds nobody.
+            call.floor = self
+                .served
+                .floor(&bytes, now, window)
+                .filter(|&floor| ceiling.admits(floor, now));
         }
         let key = Key {
             hash: self.hasher.hash_one(&bytes[..]),
@@ -486,9 +492,8 @@ impl Core {
         if let Some(cache) = &self.cache
             && cache_policy != CachePolicy::Never
             && let Some((hit, agreed)) = cache.get(&key, needs)
-            && call.floor.is_none_or(|floor| {
-                fresh::answer_slot(call.info.slot, hit.get()).is_none_or(|s| s >= floor)
-            })
+            && fresh::answer_slot(call.info.slot, hit.get())
+                .is_none_or(|s| call.floor.is_none_or(|floor| s >= floor) && ceiling.admits(s, now))
         {
             let latency = clock::now().saturating_duration_since(call.started);
             self.cx
@@ -553,8 +558,10 @@ impl Core {
         else {
             return;
         };
-        if let Some(floor) = self.served.served(key, slot, clock::now(), window)
+        let now = clock::now();
+        if let Some(floor) = self.served.served(key, slot, now, window)
             && slot < floor
+            && self.cx.upstreams.ceiling.admits(floor, now)
         {
             reply.stale = Some(floor - slot);
         }

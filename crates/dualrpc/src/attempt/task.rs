@@ -39,6 +39,16 @@ pub(super) struct Attempt {
     pub(super) sightings: Option<(Arc<crate::sight::Sightings>, bytes::Bytes)>,
 }
 
+/// Turns a success of `info`'s method claiming a slot beyond the pool's ceiling into a
+/// failure.
+fn refuse_implausible(ep: &Endpoint, info: &MethodInfo, outcome: &mut Outcome, now: Instant) {
+    if let Outcome::Success { result, .. } = outcome
+        && !ep.plausible(info.slot, result.get(), now)
+    {
+        *outcome = Outcome::failed(FailureKind::ImplausibleSlot);
+    }
+}
+
 impl Attempt {
     pub(super) async fn run(self, guard: SettleGuard) {
         let ep = &self.endpoint;
@@ -58,11 +68,7 @@ impl Attempt {
             Err(_) => Outcome::failed(FailureKind::Timeout),
         };
         let now = clock::now();
-        if let Outcome::Success { result, .. } = &outcome
-            && !ep.plausible(self.info.slot, result.get(), now)
-        {
-            outcome = Outcome::failed(FailureKind::ImplausibleSlot);
-        }
+        refuse_implausible(ep, self.info, &mut outcome, now);
         let latency = now.saturating_duration_since(started);
         if ep.stats.record(now, &self.method, latency, &outcome) {
             ep.circuit_changed();
@@ -100,6 +106,10 @@ impl Attempt {
             late = tokio::time::timeout_at(self.deadline, &mut send) => late.ok(),
             () = call_over => None,
         };
+        let late = late.map(|mut late| {
+            refuse_implausible(&self.endpoint, self.info, &mut late, clock::now());
+            late
+        });
         match late {
             Some(late @ Outcome::Success { .. }) => guard.settle(Message::Done(
                 number,

@@ -288,17 +288,19 @@ impl Dedup {
     /// Judges one copy of a notification's `result`; remembers it if it is the first.
     #[cfg(test)]
     pub(crate) fn judge(&mut self, result: &str) -> Judgement {
-        self.judge_identity(identify(self.kind, result))
+        self.judge_identity(identify(self.kind, result), None)
     }
 
-    /// Judges one copy by its [`identify`]d identity; remembers it if it is the first.
-    pub(crate) fn judge_identity(&mut self, identity: Identity) -> Judgement {
+    /// Judges one copy by its [`identify`]d identity; remembers it if it is the first. A
+    /// newest slot above `limit` (the pool's ceiling on slots) was forwarded before the
+    /// ceiling existed, and no longer makes true notifications "older".
+    pub(crate) fn judge_identity(&mut self, identity: Identity, limit: Option<u64>) -> Judgement {
         if self.done {
             return Judgement::Duplicate;
         }
         match identity {
             Identity::Once(id) => self.first(id),
-            Identity::Versioned { account, slot, id } => self.newer_first(account, slot, id),
+            Identity::Versioned { account, slot, id } => self.newer_first(account, slot, id, limit),
             Identity::Final => {
                 self.done = true;
                 Judgement::First
@@ -327,11 +329,11 @@ impl Dedup {
         Judgement::First
     }
 
-    fn newer_first(&mut self, account: u64, slot: u64, id: u64) -> Judgement {
+    fn newer_first(&mut self, account: u64, slot: u64, id: u64, limit: Option<u64>) -> Judgement {
         if self
             .newest
             .get(&account)
-            .is_some_and(|&newest| slot < newest)
+            .is_some_and(|&newest| slot < newest && limit.is_none_or(|l| newest <= l))
         {
             return Judgement::Older;
         }
@@ -379,6 +381,23 @@ mod tests {
         );
         assert_eq!(d.judge(&logs(5, "a")), Duplicate);
         assert_eq!(d.judge("{}"), Malformed);
+    }
+
+    #[test]
+    fn a_newest_slot_above_the_ceiling_makes_nothing_older() {
+        let mut d = Dedup::new(Kind::Account, "[]");
+        let judge = |d: &mut Dedup, slot, limit| {
+            d.judge_identity(identify(Kind::Account, &account(slot, 1)), limit)
+        };
+        // Forwarded before the pool had a ceiling.
+        assert_eq!(judge(&mut d, 900_000_000_000, None), First);
+        assert_eq!(
+            judge(&mut d, 1_003, None),
+            Older,
+            "without a ceiling it binds"
+        );
+        assert_eq!(judge(&mut d, 1_004, Some(1_305)), First);
+        assert_eq!(judge(&mut d, 1_003, Some(1_305)), Older, "1,004 binds now");
     }
 
     #[test]

@@ -360,8 +360,9 @@ impl HubInner {
         let now = crate::clock::now();
         // A slot beyond any the chain can have reached would be forwarded to every client
         // and, for an account, make every true notification after it "older".
-        if dedup::claimed_slot(kind, result)
-            .is_some_and(|slot| !self.endpoints.ceiling.admits(slot, now))
+        let limit = self.endpoints.ceiling.limit(now);
+        if let Some(limit) = limit
+            && dedup::claimed_slot(kind, result).is_some_and(|slot| slot > limit)
         {
             crate::telemetry::notification("implausible");
             return;
@@ -376,7 +377,7 @@ impl HubInner {
         let Some(s) = subs.shared.get_mut(&shared) else {
             return;
         };
-        let judgement = s.dedup.judge_identity(identity);
+        let judgement = s.dedup.judge_identity(identity, limit);
         crate::telemetry::notification(judgement_label(judgement));
         if judgement != Judgement::First {
             return;

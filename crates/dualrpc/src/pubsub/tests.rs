@@ -109,11 +109,12 @@ async fn a_malformed_notification_reaches_nobody() {
 #[tokio::test(start_paused = true)]
 async fn a_notification_claiming_a_slot_beyond_the_ceiling_reaches_nobody() {
     let (pool, hub) = hub(Duration::from_secs(1));
-    // The health loop's part: a advanced from 1,000 to 1,002 in a second.
+    // The health loop's part: a moved from 1,000 to 1,005 in two seconds.
     let ceiling = &pool.upstreams().ceiling;
     let start = crate::clock::now();
-    ceiling.judge_round(start, &[Some(1_000), None]);
-    ceiling.judge_round(start + Duration::from_secs(1), &[Some(1_002), None]);
+    for (i, slot) in [1_000, 1_003, 1_005].into_iter().enumerate() {
+        ceiling.judge_round(start + Duration::from_secs(i as u64), &[Some(slot), None]);
+    }
     let (client, mut rx) = Client::new(8);
     let (_handle, shared) = subscribed(&hub, &client).await;
     hub.inner.confirmed(shared, 1);

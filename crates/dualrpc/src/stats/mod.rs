@@ -6,7 +6,8 @@
 //! circuit breaker, and the slot the health loop last saw. Every attempt is recorded when
 //! it settles, including the ones that lost a race, so the numbers are free of
 //! survivorship bias. State sits behind one short `parking_lot` lock per endpoint; the
-//! in-flight count is atomic because it changes twice per attempt.
+//! in-flight count is atomic because it changes twice per attempt. The pool-wide ceiling
+//! on slots ([`SlotCeiling`]) lives here too: pure state over the health loop's readings.
 
 mod breaker;
 mod bucket;
@@ -99,6 +100,8 @@ pub(super) struct Tracked {
     /// old and is not compared with current ones (it would look behind by the rounds it
     /// missed); after [`STALE_AFTER`] it is again (a node that stays silent falls behind).
     pub(super) missed_probes: u32,
+    /// Its last probe read a slot above the pool's ceiling (for a log line per change).
+    pub(super) refused: bool,
     pub(super) lagging: bool,
     /// Slots behind the best endpoint in the last health rounds (newest last): selection
     /// takes the largest, so one lucky reading (probes answered either side of a slot
@@ -158,6 +161,7 @@ impl EndpointStats {
                 bucket: rate_limit.map(|(rps, burst)| TokenBucket::new(now, rps, burst)),
                 slot: None,
                 missed_probes: 0,
+                refused: false,
                 lagging: false,
                 recent_lag: [0; LAG_READINGS],
             }),
@@ -253,14 +257,24 @@ impl EndpointStats {
     }
 
     /// Forgets the health loop's last slot and the slots the endpoint's answers showed
-    /// (after a reading above the ceiling: they may be as wrong). Returns whether there
-    /// was anything to forget — i.e. the first refusal in a row, worth a log line.
-    pub(crate) fn forget_slots(&self) -> bool {
-        let mut had = false;
+    /// where they are above `limit` (read before the pool had a ceiling, or from a node
+    /// whose slots went wrong): they must not make it the tip or the one to wait for.
+    pub(crate) fn forget_above(&self, limit: u64) {
         for seen in &self.newest_seen {
-            had |= seen.swap(0, Ordering::Relaxed) != 0;
+            let _ = seen.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |s| {
+                (s > limit).then_some(0)
+            });
         }
-        had | self.tracked.lock().slot.take().is_some()
+        let mut t = self.tracked.lock();
+        if t.slot.is_some_and(|s| s > limit) {
+            t.slot = None;
+        }
+    }
+
+    /// Notes whether the endpoint's last probe was refused; returns whether that changed.
+    pub(crate) fn set_refused(&self, refused: bool) -> bool {
+        let mut t = self.tracked.lock();
+        std::mem::replace(&mut t.refused, refused) != refused
     }
 
     /// Records a health-loop probe: it feeds the breaker (a healthy answer after the

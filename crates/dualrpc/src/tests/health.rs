@@ -69,11 +69,13 @@ async fn a_node_reporting_a_slot_the_chain_cannot_have_reached_is_refused_everyw
     s[1].set("getSlot", ok(&wrong.to_string()));
     round(&pool).await;
     assert_eq!(lagging(&pool), [true, false]);
-    // Round 2, a second later: a advanced at the chain's pace and anchors the ceiling; b's
-    // constant slot is refused, its slots forgotten, and a is the tip again.
-    tokio::time::advance(Duration::from_secs(1)).await;
-    s[0].set("getSlot", ok("1002"));
-    round(&pool).await;
+    // Two seconds later a has moved like a chain: it anchors the ceiling, b's constant slot
+    // is refused, its slots forgotten, and a is the tip again.
+    for slot in ["1003", "1005"] {
+        tokio::time::advance(Duration::from_secs(1)).await;
+        s[0].set("getSlot", ok(slot));
+        round(&pool).await;
+    }
     assert!(!lagging(&pool)[0], "a is the tip again");
     assert_eq!(pool.endpoint(1).stats.slot(), None);
     assert_eq!(pool.endpoint(1).stats.newest_seen(0), 0);
@@ -82,17 +84,17 @@ async fn a_node_reporting_a_slot_the_chain_cannot_have_reached_is_refused_everyw
             .strategy(crate::policy::Strategy::Race)
     };
     // b answers first with a slot beyond the ceiling: a failure, not the freshest answer.
-    s[0].push("getBalance", ok(&account(1_002, "5")).after(10));
+    s[0].push("getBalance", ok(&account(1_005, "5")).after(10));
     s[1].push("getBalance", ok(&account(wrong, "6")).after(5));
     let r = race("k").await.unwrap();
-    assert_eq!((&*r.endpoint, r.slot, r.stale), ("a", Some(1_002), None));
+    assert_eq!((&*r.endpoint, r.slot, r.stale), ("a", Some(1_005), None));
     let st = pool.status();
     assert_eq!(st.endpoints[1].counts.failures["implausible_slot"], 1);
     // Nothing of it was served, so the next answer at the true tip is not "older".
-    s[0].push("getBalance", ok(&account(1_003, "5")).after(10));
+    s[0].push("getBalance", ok(&account(1_006, "5")).after(10));
     s[1].push("getBalance", ok(&account(wrong, "6")).after(5));
     let r = race("k").await.unwrap();
-    assert_eq!((&*r.endpoint, r.slot, r.stale), ("a", Some(1_003), None));
+    assert_eq!((&*r.endpoint, r.slot, r.stale), ("a", Some(1_006), None));
     // A signature list whose newest entry claims such a slot is refused the same way.
     s[0].push(
         "getSignaturesForAddress",
@@ -111,15 +113,17 @@ async fn a_node_reporting_a_slot_the_chain_cannot_have_reached_is_refused_everyw
     assert!(r.result.get().contains("s1") && !r.result.get().contains("s2"));
 }
 
-/// Two health rounds a second apart in which a advances from 1,000 to 1,002 (anchoring the
+/// Three health rounds a second apart in which a moves from 1,000 to 1,005 (anchoring the
 /// ceiling) while b reports `wrong`.
 async fn anchored_on_a(pool: &Pool, s: &[std::sync::Arc<Script>], wrong: u64) {
-    s[0].set("getSlot", ok("1000"));
     s[1].set("getSlot", ok(&wrong.to_string()));
-    round(pool).await;
-    tokio::time::advance(Duration::from_secs(1)).await;
-    s[0].set("getSlot", ok("1002"));
-    round(pool).await;
+    for (i, slot) in ["1000", "1003", "1005"].into_iter().enumerate() {
+        if i > 0 {
+            tokio::time::advance(Duration::from_secs(1)).await;
+        }
+        s[0].set("getSlot", ok(slot));
+        round(pool).await;
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -133,12 +137,12 @@ async fn the_ceiling_holds_for_first_wins_calls_and_empty_answers() {
             .strategy(crate::policy::Strategy::Race)
     };
     // First wins reads no slot to pick the freshest, yet b's first answer is refused.
-    s[0].push("getAccountInfo", ok(&account(1_002, "{}")).after(10));
+    s[0].push("getAccountInfo", ok(&account(1_005, "{}")).after(10));
     s[1].push("getAccountInfo", ok(&account(wrong, "{}")).after(5));
     let r = race().await.unwrap();
     assert_eq!(&*r.endpoint, "a");
     // Both say the account does not exist: the empty answer served is a's.
-    s[0].push("getAccountInfo", ok(&account(1_002, "null")).after(10));
+    s[0].push("getAccountInfo", ok(&account(1_005, "null")).after(10));
     s[1].push("getAccountInfo", ok(&account(wrong, "null")).after(5));
     let r = race().await.unwrap();
     assert_eq!((&*r.endpoint, r.empty), ("a", true));
@@ -146,4 +150,57 @@ async fn the_ceiling_holds_for_first_wins_calls_and_empty_answers() {
         pool.status().endpoints[1].counts.failures["implausible_slot"],
         2
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_late_success_beyond_the_ceiling_is_refused_too() {
+    let s = scripts(2);
+    let pool = pool(&s, "[default]\ntimeout_ms = 100\ndeadline_ms = 1000\n");
+    let wrong = 900_000_000_000u64;
+    anchored_on_a(&pool, &s, wrong).await;
+    // Both attempts time out; b's late answer comes first, a's later.
+    s[0].set("getBalance", ok(&account(1_005, "5")).after(300));
+    s[1].set("getBalance", ok(&account(wrong, "6")).after(150));
+    let r = pool
+        .call("getBalance", &serde_json::json!(["k"]))
+        .strategy(crate::policy::Strategy::Race)
+        .await
+        .unwrap();
+    assert_eq!((&*r.endpoint, r.slot), ("a", Some(1_005)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn what_was_taken_in_before_the_ceiling_existed_is_dropped_once_it_does() {
+    let s = scripts(2);
+    let pool = pool(&s, "[default]\nfreshness_window_ms = 20\n");
+    let wrong = 900_000_000_000u64;
+    // Before any anchor: b's probe reads the wrong slot (the tip), and b's answer with it is
+    // served (the floor for this call) and seen.
+    s[0].set("getSlot", ok("1000"));
+    s[1].set("getSlot", ok(&wrong.to_string()));
+    round(&pool).await;
+    s[0].set("getBalance", ok(&account(1_000, "5")).after(10));
+    s[1].set("getBalance", ok(&account(wrong, "6")).after(5));
+    let balance = || {
+        pool.call("getBalance", &serde_json::json!(["k"]))
+            .strategy(crate::policy::Strategy::Race)
+    };
+    assert_eq!(balance().await.unwrap().slot, Some(wrong));
+    // b falls silent; a moves like a chain and anchors the ceiling.
+    s[1].set("getSlot", fail(FailureKind::Connect));
+    for slot in ["1003", "1005"] {
+        tokio::time::advance(Duration::from_secs(1)).await;
+        s[0].set("getSlot", ok(slot));
+        round(&pool).await;
+    }
+    // b's wrong slot no longer is the tip, nor what its answers showed…
+    assert!(!lagging(&pool)[0], "a is the tip");
+    assert_eq!(pool.endpoint(1).stats.slot(), None);
+    assert!((0..3).all(|c| pool.endpoint(1).stats.newest_seen(c) < wrong));
+    // …nor the floor: a's answer at the tip is served at once and is not "older".
+    s[0].set("getBalance", ok(&account(1_005, "5")).after(10));
+    s[1].set("getBalance", hang());
+    let r = balance().await.unwrap();
+    assert_eq!((&*r.endpoint, r.slot, r.stale), ("a", Some(1_005), None));
+    assert_eq!(r.latency, Duration::from_millis(10), "nobody waited for b");
 }
