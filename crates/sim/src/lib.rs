@@ -85,6 +85,7 @@ mod profile;
 mod pubsub;
 mod server;
 mod templates;
+pub mod timer;
 
 pub use chain::{
     API_VERSION, CONFIRMED_DEPTH, Chain, ChainConfig, ChainTime, ClockMode, Commitment,

@@ -10,9 +10,9 @@
 //! closes its listener and every connection, hanging ones included.
 //!
 //! Per request: count it → rate limit → draw fault and latency from the endpoint's seeded RNG
-//! → sleep the latency (tokio timer; never blocks the runtime) → answer, from the chain as it
-//! is at that instant through the endpoint's lag and indexing delays. Faults apply to the
-//! whole HTTP request, so a batch fails as one. All outcomes (errors and 429s too) take the
+//! → sleep the latency ([`crate::timer`]: to a tenth of a millisecond; never blocks the
+//! runtime) → answer, from the chain as it is at that instant through the endpoint's lag and
+//! indexing delays. Faults apply to the whole HTTP request, so a batch fails as one. All outcomes (errors and 429s too) take the
 //! drawn latency; a hang never answers, a reset happens after the latency.
 //!
 //! The same port serves Solana PubSub: a `GET` with `Upgrade: websocket` (any path) is

@@ -171,7 +171,7 @@ async fn handle(
         .and_then(|l| l.admit(tokio::time::Instant::now(), &methods).err());
     let (fault, delay) = state.decide(lag);
     if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
+        crate::timer::sleep(delay).await;
     }
     if let Some((hit, retry_after)) = limited {
         bump(&counters.rate_limited);
