@@ -14,7 +14,6 @@ use bytes::Bytes;
 use crate::catalog::EmptyRule;
 use crate::clock::Instant;
 use crate::config::Role;
-use crate::fresh::SlotSource;
 use crate::jsonrpc::{self, Envelope, ErrorClass, ErrorObject, RawJson};
 use crate::outcome::{FailureKind, Outcome};
 use crate::settings::{BreakerSettings, EndpointSettings};
@@ -91,19 +90,6 @@ impl Endpoint {
     pub(crate) fn metrics(&self) -> &EndpointMetrics {
         self.metrics
             .get_or_init(|| EndpointMetrics::new(&self.name))
-    }
-
-    /// Whether a successful answer's slot under `source` is one the chain can have reached
-    /// at `now` ([`SlotCeiling`]). Block heights are not slots; answers that say nothing
-    /// about their slot pass.
-    pub(crate) fn plausible(&self, source: SlotSource, result: &str, now: Instant) -> bool {
-        if !(source.is_progress() || source == SlotSource::FirstEntry) {
-            return true;
-        }
-        let Some(limit) = self.ceiling.limit(now) else {
-            return true;
-        };
-        crate::fresh::answer_slot(source, result).is_none_or(|slot| slot <= limit)
     }
 
     /// Reports a change of circuit state (metrics and a log line).

@@ -133,6 +133,9 @@ impl Win {
 pub(crate) struct Settled {
     pub(crate) endpoint: Arc<Endpoint>,
     pub(crate) outcome: Outcome,
+    /// The answer's slot, if the attempt read it already (checking it against the pool's
+    /// ceiling).
+    pub(crate) slot: Option<u64>,
 }
 
 /// What [`Attempts::note`] made of a settled attempt.
@@ -440,6 +443,7 @@ impl<'c> Attempts<'c> {
                     return Event::Settled(Settled {
                         endpoint,
                         outcome: Outcome::failed(FailureKind::Timeout),
+                        slot: None,
                     });
                 }
                 Message::LateEnd(number, endpoint) => self.ended(number, endpoint.index),
@@ -466,10 +470,14 @@ impl<'c> Attempts<'c> {
 
     /// Applies the shared rules (module doc) to a settled attempt.
     pub(crate) fn note(&mut self, settled: Settled) -> Verdict {
-        let Settled { endpoint, outcome } = settled;
+        let Settled {
+            endpoint,
+            outcome,
+            slot,
+        } = settled;
         self.marks[endpoint.index].failed_last = matches!(outcome, Outcome::Failed { .. });
         match outcome {
-            Outcome::Success { result, missing: 0 } => self.judge_fresh(endpoint, result),
+            Outcome::Success { result, missing: 0 } => self.judge_fresh(endpoint, result, slot),
             Outcome::Success { result, missing } => {
                 if self.best_empty.as_ref().is_none_or(|b| missing < b.missing) {
                     self.best_empty = Some(Win::new(endpoint, result, missing));
@@ -511,12 +519,18 @@ impl<'c> Attempts<'c> {
     /// A usable answer, measured against the call's floors: below the client's
     /// `minContextSlot` it is "not yet" (never served); below what was already served it
     /// is kept as a fallback while something fresher may come.
-    fn judge_fresh(&mut self, endpoint: Arc<Endpoint>, result: RawJson) -> Verdict {
+    fn judge_fresh(
+        &mut self,
+        endpoint: Arc<Endpoint>,
+        result: RawJson,
+        slot: Option<u64>,
+    ) -> Verdict {
         let mut win = Win::new(endpoint, result, 0);
         if !self.read_slots {
             return Verdict::Win(win);
         }
-        win.slot = crate::fresh::answer_slot(self.call.info.slot, win.result.get());
+        win.slot =
+            slot.or_else(|| crate::fresh::answer_slot(self.call.info.slot, win.result.get()));
         let Some(slot) = win.slot else {
             return Verdict::Win(win);
         };

@@ -10,6 +10,7 @@ use super::inbox::Inbox;
 use crate::catalog::{MethodInfo, MethodName};
 use crate::clock::{self, Instant};
 use crate::endpoint::Endpoint;
+use crate::fresh::SlotSource;
 use crate::outcome::{FailureKind, Outcome};
 
 /// What an attempt's task tells its call; the number is the attempt's, in launch order.
@@ -39,14 +40,29 @@ pub(super) struct Attempt {
     pub(super) sightings: Option<(Arc<crate::sight::Sightings>, bytes::Bytes)>,
 }
 
-/// Turns a success of `info`'s method claiming a slot beyond the pool's ceiling into a
-/// failure.
-fn refuse_implausible(ep: &Endpoint, info: &MethodInfo, outcome: &mut Outcome, now: Instant) {
-    if let Outcome::Success { result, .. } = outcome
-        && !ep.plausible(info.slot, result.get(), now)
-    {
-        *outcome = Outcome::failed(FailureKind::ImplausibleSlot);
+/// Checks a success of `info`'s method against the pool's ceiling on slots: one claiming a
+/// slot beyond it becomes an `implausible_slot` failure. Returns the slot it read (so the
+/// call does not read it again); none when there is no ceiling yet or the answer says
+/// nothing about its slot (block heights are not slots).
+fn check_slot(
+    ep: &Endpoint,
+    info: &MethodInfo,
+    outcome: &mut Outcome,
+    now: Instant,
+) -> Option<u64> {
+    let Outcome::Success { result, .. } = outcome else {
+        return None;
+    };
+    if !(info.slot.is_progress() || info.slot == SlotSource::FirstEntry) {
+        return None;
     }
+    let limit = ep.ceiling.limit(now)?;
+    let slot = crate::fresh::answer_slot(info.slot, result.get())?;
+    if slot > limit {
+        *outcome = Outcome::failed(FailureKind::ImplausibleSlot);
+        return None;
+    }
+    Some(slot)
 }
 
 impl Attempt {
@@ -68,7 +84,7 @@ impl Attempt {
             Err(_) => Outcome::failed(FailureKind::Timeout),
         };
         let now = clock::now();
-        refuse_implausible(ep, self.info, &mut outcome, now);
+        let slot = check_slot(ep, self.info, &mut outcome, now);
         let latency = now.saturating_duration_since(started);
         if ep.stats.record(now, &self.method, latency, &outcome) {
             ep.circuit_changed();
@@ -93,6 +109,7 @@ impl Attempt {
                 Settled {
                     endpoint: self.endpoint.clone(),
                     outcome,
+                    slot,
                 },
             ));
         }
@@ -107,15 +124,16 @@ impl Attempt {
             () = call_over => None,
         };
         let late = late.map(|mut late| {
-            refuse_implausible(&self.endpoint, self.info, &mut late, clock::now());
-            late
+            let slot = check_slot(&self.endpoint, self.info, &mut late, clock::now());
+            (late, slot)
         });
         match late {
-            Some(late @ Outcome::Success { .. }) => guard.settle(Message::Done(
+            Some((late @ Outcome::Success { .. }, slot)) => guard.settle(Message::Done(
                 number,
                 Settled {
                     endpoint: self.endpoint.clone(),
                     outcome: late,
+                    slot,
                 },
             )),
             _ => guard.settle(Message::LateEnd(number, self.endpoint.clone())),
@@ -180,6 +198,7 @@ impl Drop for SettleGuard {
                 Settled {
                     endpoint: self.endpoint.clone(),
                     outcome: Outcome::failed(FailureKind::Internal),
+                    slot: None,
                 },
             ));
         }

@@ -235,9 +235,13 @@ pub(crate) fn identify(kind: Kind, result: &str) -> Identity {
     }
 }
 
-/// The slot a `kind` notification's `result` claims: `context.slot`, or the slot (root)
-/// itself for slot and root notifications; `None` if it does not say.
-pub(crate) fn claimed_slot(kind: Kind, result: &str) -> Option<u64> {
+/// The slot a `kind` notification's `result` (identified as `identity`) claims:
+/// `context.slot`, or the slot (root) itself for slot and root notifications; `None` if it
+/// does not say. An account's identity holds it already.
+pub(crate) fn claimed_slot(kind: Kind, result: &str, identity: Identity) -> Option<u64> {
+    if let Identity::Versioned { slot, .. } = identity {
+        return Some(slot);
+    }
     match kind {
         Kind::Slot => serde_json::from_str::<SlotInfo>(result)
             .ok()

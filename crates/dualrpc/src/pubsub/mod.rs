@@ -360,14 +360,14 @@ impl HubInner {
         let now = crate::clock::now();
         // A slot beyond any the chain can have reached would be forwarded to every client
         // and, for an account, make every true notification after it "older".
+        let identity = dedup::identify(kind, result);
         let limit = self.endpoints.ceiling.limit(now);
         if let Some(limit) = limit
-            && dedup::claimed_slot(kind, result).is_some_and(|slot| slot > limit)
+            && dedup::claimed_slot(kind, result, identity).is_some_and(|slot| slot > limit)
         {
             crate::telemetry::notification("implausible");
             return;
         }
-        let identity = dedup::identify(kind, result);
         if kind == Kind::Logs
             && let Some(ep) = self.endpoints.endpoints.get(index)
         {
