@@ -63,14 +63,23 @@ pub(crate) enum Body<'a> {
 
 #[derive(Deserialize)]
 struct Wire<'a> {
+    /// Compared as written (`Option<Cow<str>>` would allocate a `String` per request:
+    /// serde borrows a `Cow` only as a field of its own, not inside an `Option`).
     #[serde(borrow, default)]
-    jsonrpc: Option<Cow<'a, str>>,
+    jsonrpc: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present")]
     id: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present")]
     method: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present")]
     params: Option<&'a RawValue>,
+}
+
+/// Whether a `jsonrpc` member says "2.0" (written plainly, or with escapes).
+fn is_version_2(v: &RawValue) -> bool {
+    let raw = v.get();
+    raw == "\"2.0\""
+        || (raw.contains('\\') && serde_json::from_str::<String>(raw).is_ok_and(|s| s == "2.0"))
 }
 
 /// Parses a request body. Errors here are whole-body errors (parse error, empty batch,
@@ -141,7 +150,7 @@ fn call(wire: Wire<'_>) -> Element<'_> {
         id,
         error: RequestError::invalid(msg),
     };
-    if wire.jsonrpc.as_deref().is_some_and(|v| v != "2.0") {
+    if wire.jsonrpc.is_some_and(|v| !is_version_2(v)) {
         return invalid("Invalid Request: jsonrpc must be \"2.0\"");
     }
     // Borrowed unless the name has escapes (serde's `Cow` alone always copies).
@@ -262,6 +271,11 @@ mod tests {
         assert_eq!(elem("1"), (-32600, None));
         assert_eq!(elem(r#"{"id":1,"method":5}"#), (-32600, Some("1".into())));
         assert_eq!(elem(r#"{"id":{"a":1},"method":"getSlot"}"#), (-32600, None));
+        let ok = |b: &str| matches!(single(b), Element::Call(_));
+        assert!(ok(r#"{"jsonrpc":"2.0","id":2,"method":"getSlot"}"#));
+        assert!(ok(r#"{"jsonrpc":"\u0032.0","id":2,"method":"getSlot"}"#), "escaped");
+        assert!(ok(r#"{"jsonrpc":null,"id":2,"method":"getSlot"}"#));
+        assert_eq!(elem(r#"{"jsonrpc":2.0,"id":2,"method":"getSlot"}"#).0, -32600);
         assert_eq!(
             elem(r#"{"jsonrpc":"1.0","id":2,"method":"getSlot"}"#),
             (-32600, Some("2".into()))
