@@ -92,6 +92,9 @@ pub struct PoolStatus {
     pub healthy: bool,
     /// Highest slot any endpoint reported.
     pub best_slot: Option<u64>,
+    /// The highest slot an answer may claim now (`None` until the health loop has watched
+    /// a node move like a chain; see [`crate::stats::SlotCeiling`]).
+    pub slot_ceiling: Option<u64>,
     /// Per-endpoint stats.
     pub endpoints: Vec<EndpointSnapshot>,
     /// Hedge budget counters.
@@ -274,6 +277,7 @@ impl Pool {
         PoolStatus {
             healthy: self.is_healthy(),
             best_slot: self.core.cx.upstreams.best_slot(),
+            slot_ceiling: self.core.cx.upstreams.ceiling.limit(now),
             endpoints: self
                 .endpoints()
                 .map(|e| e.stats.snapshot(now, &e.name, e.role))

@@ -273,9 +273,15 @@ mod tests {
         assert_eq!(elem(r#"{"id":{"a":1},"method":"getSlot"}"#), (-32600, None));
         let ok = |b: &str| matches!(single(b), Element::Call(_));
         assert!(ok(r#"{"jsonrpc":"2.0","id":2,"method":"getSlot"}"#));
-        assert!(ok(r#"{"jsonrpc":"\u0032.0","id":2,"method":"getSlot"}"#), "escaped");
+        assert!(
+            ok(r#"{"jsonrpc":"\u0032.0","id":2,"method":"getSlot"}"#),
+            "escaped"
+        );
         assert!(ok(r#"{"jsonrpc":null,"id":2,"method":"getSlot"}"#));
-        assert_eq!(elem(r#"{"jsonrpc":2.0,"id":2,"method":"getSlot"}"#).0, -32600);
+        assert_eq!(
+            elem(r#"{"jsonrpc":2.0,"id":2,"method":"getSlot"}"#).0,
+            -32600
+        );
         assert_eq!(
             elem(r#"{"jsonrpc":"1.0","id":2,"method":"getSlot"}"#),
             (-32600, Some("2".into()))

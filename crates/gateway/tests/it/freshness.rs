@@ -242,6 +242,8 @@ async fn a_provider_claiming_a_slot_the_chain_cannot_have_reached_never_wins_or_
             && !endpoint(&st, "a").lagging
     })
     .await;
+    let ceiling = pool.status().slot_ceiling.expect("a ceiling in /status");
+    assert!(ceiling < wrong);
     let gw = gateway(pool.clone()).await;
     let body = format!(
         r#"{{"jsonrpc":"2.0","id":1,"method":"getBalance","params":["{}"]}}"#,
