@@ -186,13 +186,30 @@ pub(crate) fn commitment(params: Option<&RawValue>) -> usize {
 }
 
 /// The slots a pool served, per method and params, for [`ServedSlots::floor`].
+///
+/// `ceiling` is the highest slot an answer may claim now (the pool's
+/// [`crate::stats::SlotCeiling`]): a slot recorded above it (served before the pool had a
+/// ceiling) counts as never served.
 pub trait ServedSlots: Send + Sync + std::fmt::Debug {
     /// The highest slot served for `key` within the last `window`, if any.
-    fn floor(&self, key: &[u8], now: Instant, window: Duration) -> Option<u64>;
+    fn floor(
+        &self,
+        key: &[u8],
+        now: Instant,
+        window: Duration,
+        ceiling: Option<u64>,
+    ) -> Option<u64>;
     /// Records that an answer at `slot` was served for `key` at `now`; a lower slot than
     /// one served within `window` does not lower (or prolong) the floor. Returns the floor
     /// as it was (what [`ServedSlots::floor`] said just before), in one step.
-    fn served(&self, key: &[u8], slot: u64, now: Instant, window: Duration) -> Option<u64>;
+    fn served(
+        &self,
+        key: &[u8],
+        slot: u64,
+        now: Instant,
+        window: Duration,
+        ceiling: Option<u64>,
+    ) -> Option<u64>;
     /// Keys held (for `/status` and tests).
     fn len(&self) -> usize;
     /// Whether no key is held.
@@ -228,20 +245,35 @@ impl LocalServedSlots {
 }
 
 impl ServedSlots for LocalServedSlots {
-    fn floor(&self, key: &[u8], now: Instant, window: Duration) -> Option<u64> {
+    fn floor(
+        &self,
+        key: &[u8],
+        now: Instant,
+        window: Duration,
+        ceiling: Option<u64>,
+    ) -> Option<u64> {
         let hash = self.hasher.hash_one(key);
         let map = self.lock();
         let &(slot, at) = map.get(&hash)?;
-        (now.saturating_duration_since(at) <= window).then_some(slot)
+        let counts = now.saturating_duration_since(at) <= window
+            && ceiling.is_none_or(|limit| slot <= limit);
+        counts.then_some(slot)
     }
 
-    fn served(&self, key: &[u8], slot: u64, now: Instant, window: Duration) -> Option<u64> {
+    fn served(
+        &self,
+        key: &[u8],
+        slot: u64,
+        now: Instant,
+        window: Duration,
+        ceiling: Option<u64>,
+    ) -> Option<u64> {
         let hash = self.hasher.hash_one(key);
         let mut map = self.lock();
-        let before = map
-            .get(&hash)
-            .filter(|(_, at)| now.saturating_duration_since(*at) <= window)
-            .map(|(s, _)| *s);
+        let counts = |&(s, at): &(u64, Instant)| {
+            now.saturating_duration_since(at) <= window && ceiling.is_none_or(|limit| s <= limit)
+        };
+        let before = map.get(&hash).filter(|e| counts(e)).map(|(s, _)| *s);
         if map.len() >= self.capacity && !map.contains_key(&hash) {
             // Keep the newer half: a sort of the timestamps, once per `capacity / 2` keys.
             let mut times: Vec<Instant> = map.values().map(|&(_, at)| at).collect();
@@ -253,7 +285,7 @@ impl ServedSlots for LocalServedSlots {
         let entry = map.entry(hash).or_insert((slot, now));
         // A slot served after a higher one (a stale fallback) leaves that one standing,
         // until its window ends.
-        if slot >= entry.0 || now.saturating_duration_since(entry.1) > window {
+        if slot >= entry.0 || !counts(entry) {
             *entry = (slot, now);
         }
         before
@@ -343,16 +375,27 @@ mod tests {
         let s = LocalServedSlots::new(100);
         let w = Duration::from_millis(500);
         let t0 = crate::clock::now();
-        assert_eq!(s.floor(b"k", t0, w), None);
-        s.served(b"k", 10, t0, w);
+        assert_eq!(s.floor(b"k", t0, w, None), None);
+        s.served(b"k", 10, t0, w, None);
         let t1 = t0 + Duration::from_millis(300);
-        s.served(b"k", 8, t1, w);
-        assert_eq!(s.floor(b"k", t1, w), Some(10), "never lowered");
-        assert_eq!(s.floor(b"other", t0, w), None);
+        s.served(b"k", 8, t1, w, None);
+        assert_eq!(s.floor(b"k", t1, w, None), Some(10), "never lowered");
+        assert_eq!(s.floor(b"other", t0, w, None), None);
         let t2 = t0 + Duration::from_millis(501);
-        assert_eq!(s.floor(b"k", t2, w), None, "nor prolonged by a lower one");
-        s.served(b"k", 7, t2, w);
-        assert_eq!(s.floor(b"k", t2, w), Some(7), "a new window starts");
+        assert_eq!(
+            s.floor(b"k", t2, w, None),
+            None,
+            "nor prolonged by a lower one"
+        );
+        s.served(b"k", 7, t2, w, None);
+        assert_eq!(s.floor(b"k", t2, w, None), Some(7), "a new window starts");
+        // A slot recorded above the ceiling (before there was one) counts as never served,
+        // and the next answer's slot is recorded in its place.
+        s.served(b"k", 900_000_000_000, t2, w, None);
+        assert_eq!(s.floor(b"k", t2, w, Some(1_300)), None);
+        assert_eq!(s.served(b"k", 1_006, t2, w, Some(1_300)), None);
+        assert_eq!(s.floor(b"k", t2, w, Some(1_300)), Some(1_006));
+        assert_eq!(s.served(b"k", 1_004, t2, w, Some(1_300)), Some(1_006));
     }
 
     #[tokio::test(start_paused = true)]
@@ -361,11 +404,11 @@ mod tests {
         let t0 = crate::clock::now();
         let w = Duration::from_secs(1);
         for i in 0..10_000u64 {
-            s.served(&i.to_le_bytes(), i, t0 + Duration::from_micros(i), w);
+            s.served(&i.to_le_bytes(), i, t0 + Duration::from_micros(i), w, None);
         }
         assert!(s.len() <= 1000, "{}", s.len());
         let last = t0 + Duration::from_micros(9_999);
-        assert_eq!(s.floor(&9_999u64.to_le_bytes(), last, w), Some(9_999));
-        assert_eq!(s.floor(&0u64.to_le_bytes(), last, w), None);
+        assert_eq!(s.floor(&9_999u64.to_le_bytes(), last, w, None), Some(9_999));
+        assert_eq!(s.floor(&0u64.to_le_bytes(), last, w, None), None);
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::catalog::EmptyRule;
-use crate::clock;
+use crate::clock::{self, Instant};
 use crate::outcome::Outcome;
 use crate::settings::HealthSettings;
 use crate::stats::{Reading, STALE_AFTER};
@@ -56,12 +56,16 @@ pub(crate) async fn check_all(upstreams: &Upstreams, settings: &HealthSettings, 
             ep.send(Bytes::from_static(PROBE), 0, EmptyRule::Never, 1024, true),
         )
         .await;
+        // Each reading with the moment it came: the ceiling compares a node's readings
+        // with the time between them, and a round lasts as long as its slowest probe.
         match outcome {
-            Ok(Outcome::Success { result, .. }) => result.get().parse::<u64>().ok(),
+            Ok(Outcome::Success { result, .. }) => {
+                result.get().parse::<u64>().ok().map(|s| (s, clock::now()))
+            }
             _ => None,
         }
     });
-    let read: Vec<Option<u64>> = futures_util::future::join_all(probes).await;
+    let read: Vec<Option<(u64, Instant)>> = futures_util::future::join_all(probes).await;
     let now = clock::now();
     let judged = upstreams.ceiling.judge_round(now, &read);
     let limit = upstreams.ceiling.limit(now);

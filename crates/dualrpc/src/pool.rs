@@ -475,14 +475,10 @@ impl Core {
         let window = call.policy.monotonic_window;
         // Consensus compares values, not slots: a vote a slot older is still a vote, so the
         // floor is not applied to votes; the answer it agrees on is still marked if older.
-        let ceiling = &self.cx.upstreams.ceiling;
         let now = clock::now();
+        let limit = self.cx.upstreams.ceiling.limit(now);
         if monotonic && call.policy.strategy != Strategy::Consensus {
-            // A floor above the ceiling was served before the pool had one: it binds nobody.
-            call.floor = self
-                .served
-                .floor(&bytes, now, window)
-                .filter(|&floor| ceiling.admits(floor, now));
+            call.floor = self.served.floor(&bytes, now, window, limit);
         }
         let key = Key {
             hash: self.hasher.hash_one(&bytes[..]),
@@ -496,8 +492,10 @@ impl Core {
         if let Some(cache) = &self.cache
             && cache_policy != CachePolicy::Never
             && let Some((hit, agreed)) = cache.get(&key, needs)
-            && fresh::answer_slot(call.info.slot, hit.get())
-                .is_none_or(|s| call.floor.is_none_or(|floor| s >= floor) && ceiling.admits(s, now))
+            && (call.floor.is_none() && limit.is_none()
+                || fresh::answer_slot(call.info.slot, hit.get()).is_none_or(|s| {
+                    call.floor.is_none_or(|floor| s >= floor) && limit.is_none_or(|l| s <= l)
+                }))
         {
             let latency = clock::now().saturating_duration_since(call.started);
             self.cx
@@ -563,9 +561,9 @@ impl Core {
             return;
         };
         let now = clock::now();
-        if let Some(floor) = self.served.served(key, slot, now, window)
+        let ceiling = self.cx.upstreams.ceiling.limit(now);
+        if let Some(floor) = self.served.served(key, slot, now, window, ceiling)
             && slot < floor
-            && self.cx.upstreams.ceiling.admits(floor, now)
         {
             reply.stale = Some(floor - slot);
         }

@@ -10,7 +10,9 @@
 //! system's precision (0.15 ms late on average on the same machine) and wakes the task.
 //!
 //! The thread is started on first use and lives as long as the process (it only waits).
-//! These sleeps follow the wall clock: under tokio's paused time they do not end early.
+//! These sleeps follow the wall clock: under tokio's paused time they do not end early, and
+//! while a task waits on this thread tokio may auto-advance past its other timers (request
+//! timeouts) — do not use them with paused time.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -89,18 +91,20 @@ pub async fn sleep_until(deadline: Instant) {
         return;
     }
     let (wake, woken) = oneshot::channel();
-    match timer() {
-        Some(t) if t.send(Entry { at: deadline, wake }).is_ok() => {
-            let _ = woken.await;
-        }
-        // No timer thread: tokio's timer, a millisecond coarser.
-        _ => tokio::time::sleep_until(deadline.into()).await,
+    let queued = timer().is_some_and(|t| t.send(Entry { at: deadline, wake }).is_ok());
+    // No timer thread, or it went away with this sleep queued: tokio's timer, a
+    // millisecond coarser, rather than no sleep at all.
+    if !queued || woken.await.is_err() {
+        tokio::time::sleep_until(deadline.into()).await;
     }
 }
 
-/// Sleeps for `d` (see [`sleep_until`]).
+/// Sleeps for `d` (see [`sleep_until`]); a `d` beyond what the clock can count never ends.
 pub async fn sleep(d: Duration) {
-    sleep_until(Instant::now() + d).await;
+    match Instant::now().checked_add(d) {
+        Some(deadline) => sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
 }
 
 #[cfg(test)]

@@ -113,7 +113,8 @@ async fn a_notification_claiming_a_slot_beyond_the_ceiling_reaches_nobody() {
     let ceiling = &pool.upstreams().ceiling;
     let start = crate::clock::now();
     for (i, slot) in [1_000, 1_003, 1_005].into_iter().enumerate() {
-        ceiling.judge_round(start + Duration::from_secs(i as u64), &[Some(slot), None]);
+        let at = start + Duration::from_secs(i as u64);
+        ceiling.judge_round(at, &[Some((slot, at)), None]);
     }
     let (client, mut rx) = Client::new(8);
     let (_handle, shared) = subscribed(&hub, &client).await;

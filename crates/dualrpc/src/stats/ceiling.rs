@@ -7,20 +7,21 @@
 //! every later honest answer "older". The ceiling refuses such slots.
 //!
 //! It is anchored on health readings of endpoints that **move like a chain**: for at least
-//! [`PROOF`], each reading at or above the previous one by no more than the time between
-//! them allows, and the whole stretch no faster than one slot per [`MIN_SLOT_TIME`] (twice
-//! Solana's pace) plus [`JITTER`] and no slower than one per [`SLOW_SLOT_TIME`] (half of
-//! it). A constant wrong value (even one that steps now and then), a jump, garbage, or a
-//! node racing ahead faster than a chain can move never anchors; the anchor is the highest slot
-//! of the endpoints that do. The limit at `now` is the anchor, plus the slots the chain can
-//! have made since it was read, plus [`MARGIN`].
+//! [`PROOF`], each reading no more than [`JITTER`] below the previous one (a provider's
+//! load balancer spreads probes over nodes a slot or two apart) and no further above it than
+//! the time between them allows, and the whole stretch no faster than one slot per
+//! [`MIN_SLOT_TIME`] and no slower than one per [`SLOW_SLOT_TIME`]. A constant wrong value
+//! (even one that steps now and then), a jump, garbage, or a node racing ahead faster than
+//! a chain can move never anchors. Each endpoint that moves like a chain holds its own
+//! anchor (its latest such reading) for [`ANCHOR_TTL`]; the limit at `now` is the highest of
+//! the anchors plus the slots the chain can have made since each was read, plus [`MARGIN`].
 //!
-//! So a healthy node ahead of stuck or lagging peers is believed (it moves like a chain),
-//! and whichever node anchored first, the one at the tip lifts the anchor as soon as it has
-//! moved like a chain for [`PROOF`]. Before the first anchor — for [`PROOF`] after the health
-//! loop's first round, and always with the health loop off — there is no limit. What slots
-//! cannot tell apart is a node of *another cluster*: it moves like a chain too (its genesis
-//! hash would tell).
+//! So a healthy node ahead of stuck or lagging peers is believed (it moves like a chain), a
+//! node behind never pulls the limit below what the tip proved, and whichever node anchored
+//! first, the one at the tip lifts the limit as soon as it has moved like a chain for
+//! [`PROOF`]. Before the first anchor — for [`PROOF`] after the health loop's first round,
+//! and always with the health loop off — there is no limit. What slots cannot tell apart is
+//! a node of *another cluster*: it moves like a chain too (its genesis hash would tell).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -30,16 +31,20 @@ use parking_lot::Mutex;
 use crate::clock::Instant;
 
 /// The shortest time the chain takes per slot, for the limit's growth and the pace a node
-/// may move at: half of Solana's 400 ms target, so a fast stretch is never refused.
-pub(crate) const MIN_SLOT_TIME: Duration = Duration::from_millis(200);
-/// Slots a reading may be ahead of that pace (probes are answered at different points of a
-/// slot).
+/// may move at: 300 ms, faster than Solana's 400 ms, which no stretch of a real chain beats
+/// by much.
+pub(crate) const MIN_SLOT_TIME: Duration = Duration::from_millis(300);
+/// Slots a reading may be off that pace either way (probes are answered at different
+/// points of a slot, by different nodes behind one provider's load balancer).
 pub(crate) const JITTER: u64 = 4;
 /// How long an endpoint must have moved like a chain before its slot anchors the ceiling.
 pub(crate) const PROOF: Duration = Duration::from_secs(2);
 /// The slowest pace (per slot) that still counts as moving like a chain: half of Solana's.
 /// A stuck value that steps now and then does not.
 pub(crate) const SLOW_SLOT_TIME: Duration = Duration::from_millis(800);
+/// How long an endpoint's anchor counts after it was read: a tip that stops proving itself
+/// (silent, or now refused) holds the limit up for this long.
+pub(crate) const ANCHOR_TTL: Duration = Duration::from_secs(300);
 /// Slots a node may be ahead of the anchor (about two minutes of the chain): far above any
 /// honest spread between nodes at the tip, far below a wrong value's distance.
 pub(crate) const MARGIN: u64 = 300;
@@ -62,16 +67,19 @@ struct Track {
     last: Option<(u64, Instant)>,
     /// Where its current stretch of chain-like readings began.
     since: Option<(u64, Instant)>,
+    /// Its latest reading at the end of a stretch of at least [`PROOF`].
+    anchor: Option<(u64, Instant)>,
 }
 
 impl Track {
-    /// Follows one reading; returns whether the endpoint has moved like a chain for
-    /// [`PROOF`] up to it.
-    fn follow(&mut self, slot: u64, now: Instant) -> bool {
-        let since = |from: (u64, Instant)| now.saturating_duration_since(from.1);
-        // Not backwards, and no faster than the chain can move.
-        let not_too_fast = |from: (u64, Instant)| {
-            slot >= from.0 && slot - from.0 <= slots_in(since(from)) + JITTER
+    /// Follows one reading `slot` taken `at`; it anchors when the endpoint has moved like a
+    /// chain for [`PROOF`] up to it.
+    fn follow(&mut self, slot: u64, at: Instant) {
+        let since = |from: (u64, Instant)| at.saturating_duration_since(from.1);
+        // At most a jitter backwards, and no faster than the chain can move.
+        let in_pace = |from: (u64, Instant)| {
+            slot.saturating_add(JITTER) >= from.0
+                && slot.saturating_sub(from.0) <= slots_in(since(from)) + JITTER
         };
         // Once the stretch is long enough to tell: no slower than half the chain's pace.
         let not_too_slow = |from: (u64, Instant)| {
@@ -79,17 +87,26 @@ impl Track {
             since(from) < PROOF || SLOW_SLOT_TIME.saturating_mul(moved) >= since(from)
         };
         self.since = match (self.last, self.since) {
-            (Some(last), Some(start))
-                if not_too_fast(last) && not_too_fast(start) && not_too_slow(start) =>
-            {
+            (Some(last), Some(start)) if in_pace(last) && in_pace(start) && not_too_slow(start) => {
                 Some(start)
             }
-            (Some(last), _) if not_too_fast(last) => Some(last),
+            (Some(last), _) if in_pace(last) => Some(last),
             _ => None,
         };
-        self.last = Some((slot, now));
-        self.since
+        self.last = Some((slot, at));
+        if self
+            .since
             .is_some_and(|start| slot > start.0 && since(start) >= PROOF)
+        {
+            self.anchor = Some((slot, at));
+        }
+    }
+
+    /// What its anchor says the limit (before the margin) is at `now`, if it still counts.
+    fn reach(&self, now: Instant) -> Option<u64> {
+        let (slot, at) = self.anchor?;
+        let age = now.saturating_duration_since(at);
+        (age <= ANCHOR_TTL).then(|| slot.saturating_add(slots_in(age)))
     }
 }
 
@@ -98,13 +115,15 @@ impl Track {
 #[derive(Debug)]
 pub struct SlotCeiling {
     origin: Instant,
-    /// The anchor slot; 0 while there is none. Written before `anchor_at`.
+    /// The anchors' highest reach when the health loop last looked; 0 while there is none.
+    /// Written before `anchor_at`.
     anchor: AtomicU64,
-    /// When the anchor was read, in nanoseconds since `origin`. Read before `anchor`: a
-    /// reader that sees a new time sees the new slot; one that sees the old time with the
-    /// new slot errs high.
+    /// When that was, in nanoseconds since `origin`. Read before `anchor`: a reader that
+    /// sees a new time sees the new slot; one that sees the old time with the new slot errs
+    /// high.
     anchor_at: AtomicU64,
-    /// Per endpoint (health loop only).
+    /// Per endpoint (health loop only; the lock also makes two rounds judged at once — a
+    /// test's and the loop's — take turns).
     tracks: Mutex<Vec<Track>>,
 }
 
@@ -139,38 +158,34 @@ impl SlotCeiling {
         self.limit(now).is_none_or(|limit| slot <= limit)
     }
 
-    /// Judges one health round taken at `now` (`readings[i]`: endpoint `i`'s slot, if its
-    /// probe answered), moves the anchor, and says which readings are plausible.
-    pub fn judge_round(&self, now: Instant, readings: &[Option<u64>]) -> Vec<Reading> {
-        let mut highest_live = None;
-        {
-            let mut tracks = self.tracks.lock();
-            if tracks.len() < readings.len() {
-                tracks.resize(readings.len(), Track::default());
-            }
-            for (track, reading) in tracks.iter_mut().zip(readings) {
-                if let Some(slot) = *reading
-                    && track.follow(slot, now)
-                {
-                    highest_live = highest_live.max(Some(slot));
-                }
+    /// Judges one health round that ended at `now` (`readings[i]`: endpoint `i`'s slot and
+    /// when its probe answered, if it did), moves the limit, and says which readings are
+    /// plausible.
+    pub fn judge_round(&self, now: Instant, readings: &[Option<(u64, Instant)>]) -> Vec<Reading> {
+        let mut tracks = self.tracks.lock();
+        if tracks.len() < readings.len() {
+            tracks.resize(readings.len(), Track::default());
+        }
+        for (track, reading) in tracks.iter_mut().zip(readings) {
+            if let Some((slot, at)) = *reading {
+                track.follow(slot, at);
             }
         }
-        // The anchor only rises: a node at the tip that went silent leaves its slot, and
-        // the limit keeps growing with time.
-        if let Some(slot) = highest_live.filter(|&s| s > self.anchor.load(Ordering::Acquire)) {
+        // The highest reach of the anchors that still count; with none, the last limit
+        // stays (and keeps growing with time).
+        if let Some(reach) = tracks.iter().filter_map(|t| t.reach(now)).max() {
             let at = now.saturating_duration_since(self.origin).as_nanos();
-            self.anchor.store(slot, Ordering::Release);
+            self.anchor.store(reach.max(1), Ordering::Release);
             self.anchor_at
                 .store(u64::try_from(at).unwrap_or(u64::MAX), Ordering::Release);
         }
-        let limit = self.limit(now);
+        drop(tracks);
         readings
             .iter()
             .map(|r| match *r {
                 None => Reading::None,
-                Some(s) if limit.is_some_and(|l| s > l) => Reading::Implausible(s),
-                Some(s) => Reading::Plausible(s),
+                Some((s, at)) if !self.admits(s, at) => Reading::Implausible(s),
+                Some((s, _)) => Reading::Plausible(s),
             })
             .collect()
     }
@@ -187,11 +202,17 @@ mod tests {
 
     const ROUND: Duration = Duration::from_secs(1);
 
+    /// One round at `at`: every probe answered at that instant.
+    fn round(c: &SlotCeiling, at: Instant, row: &[Option<u64>]) -> Vec<Reading> {
+        let row: Vec<_> = row.iter().map(|r| r.map(|s| (s, at))).collect();
+        c.judge_round(at, &row)
+    }
+
     /// Runs rounds one second apart from `start`; returns the last round's verdicts.
     fn rounds(c: &SlotCeiling, start: Instant, rows: &[&[Option<u64>]]) -> Vec<Reading> {
         let mut out = Vec::new();
         for (i, row) in rows.iter().enumerate() {
-            out = c.judge_round(start + ROUND * i as u32, row);
+            out = round(c, start + ROUND * i as u32, row);
         }
         out
     }
@@ -204,7 +225,7 @@ mod tests {
                 .iter()
                 .map(|b| b.map(|b| b + 3 * u64::from(r)))
                 .collect();
-            out = c.judge_round(start + ROUND * r, &row);
+            out = round(c, start + ROUND * r, &row);
         }
         out
     }
@@ -227,7 +248,7 @@ mod tests {
         );
         // Rounds at one instant prove nothing either.
         for _ in 0..5 {
-            c.judge_round(now + ROUND, &[Some(1_004), None]);
+            round(&c, now + ROUND, &[Some(1_004), None]);
         }
         assert_eq!(c.limit(now + ROUND), None);
     }
@@ -256,9 +277,11 @@ mod tests {
         let at = now + ROUND * 2;
         assert_eq!(c.limit(at), Some(1_005 + MARGIN));
         // The limit grows with the chain's fastest pace.
+        let two_secs = slots_in(Duration::from_secs(2));
+        assert_eq!(two_secs, 6);
         assert_eq!(
             c.limit(at + Duration::from_secs(2)),
-            Some(1_005 + 10 + MARGIN)
+            Some(1_005 + two_secs + MARGIN)
         );
         assert!(c.admits(1_005 + MARGIN, at));
         assert!(!c.admits(1_006 + MARGIN, at));
@@ -273,7 +296,7 @@ mod tests {
             if r % 5 == 4 {
                 slot += 1;
             }
-            c.judge_round(now + ROUND * r, &[Some(slot)]);
+            round(&c, now + ROUND * r, &[Some(slot)]);
         }
         assert_eq!(c.limit(now + ROUND * 30), None);
     }
@@ -285,7 +308,7 @@ mod tests {
         // 8 slots a second: each step is within one round's allowance (5 + 4), the stretch
         // is not (16 in two seconds, more than 10 + 4).
         for r in 0..10u32 {
-            c.judge_round(now + ROUND * r, &[Some(1_000 + 8 * u64::from(r))]);
+            round(&c, now + ROUND * r, &[Some(1_000 + 8 * u64::from(r))]);
         }
         assert_eq!(c.limit(now + ROUND * 10), None);
     }
@@ -328,8 +351,13 @@ mod tests {
         for r in 3..7u32 {
             let t = now + ROUND * r;
             let up = 3 * u64::from(r);
-            verdicts
-                .push(c.judge_round(t, &[Some(2_000 + up), Some(1_000 + up), Some(1_001 + up)])[0]);
+            verdicts.push(
+                round(
+                    &c,
+                    t,
+                    &[Some(2_000 + up), Some(1_000 + up), Some(1_001 + up)],
+                )[0],
+            );
         }
         assert_eq!(verdicts[0], Reading::Implausible(2_009));
         // …then it anchors, and everything it reads is plausible.
@@ -343,26 +371,46 @@ mod tests {
         let c = SlotCeiling::new(2, now);
         moving(&c, now, &[Some(1_000), Some(1_000)], 3);
         // b jumps 5,000 slots, then moves on from there at the chain's pace.
-        let v = c.judge_round(now + ROUND * 3, &[Some(1_009), Some(6_000)]);
+        let v = round(&c, now + ROUND * 3, &[Some(1_009), Some(6_000)]);
         assert_eq!(v[1], Reading::Implausible(6_000));
-        let v = c.judge_round(now + ROUND * 4, &[Some(1_012), Some(6_003)]);
+        let v = round(&c, now + ROUND * 4, &[Some(1_012), Some(6_003)]);
         assert_eq!(v[1], Reading::Implausible(6_003));
-        let v = c.judge_round(now + ROUND * 5, &[Some(1_015), Some(1_015)]);
+        let v = round(&c, now + ROUND * 5, &[Some(1_015), Some(1_015)]);
         assert_eq!(v, [Reading::Plausible(1_015), Reading::Plausible(1_015)]);
     }
 
     #[test]
-    fn a_halted_chain_keeps_the_last_anchor() {
+    fn a_halted_chain_keeps_a_limit_that_grows_with_time() {
         let now = Instant::now();
         let c = SlotCeiling::new(1, now);
         let v = |s| [Some(s)];
-        rounds(
-            &c,
-            now,
-            &[&v(1_000), &v(1_003), &v(1_005), &v(1_005), &v(1_005)],
-        );
-        assert_eq!(c.limit(now + ROUND * 2), Some(1_005 + MARGIN));
-        assert_eq!(c.limit(now + ROUND * 4), Some(1_005 + 10 + MARGIN));
+        let mut rows: Vec<[Option<u64>; 1]> = vec![v(1_000), v(1_003), v(1_005)];
+        rows.extend(std::iter::repeat_n(v(1_005), 10));
+        let rows: Vec<&[Option<u64>]> = rows.iter().map(|r| &r[..]).collect();
+        rounds(&c, now, &rows);
+        let (early, late) = (c.limit(now + ROUND * 12), c.limit(now + ROUND * 40));
+        assert!(early.is_some_and(|l| l >= 1_005 + MARGIN));
+        assert!(late > early, "{late:?} {early:?}");
+    }
+
+    #[test]
+    fn a_tip_behind_a_load_balancer_is_believed_and_a_node_behind_never_lowers_the_limit() {
+        let now = Instant::now();
+        let c = SlotCeiling::new(2, now);
+        let mut v = Vec::new();
+        for r in 0..600u32 {
+            let tip = 10_000 + 3 * u64::from(r);
+            // a's probes land on backends 4 slots apart; b is 400 behind.
+            let a = tip - 4 * u64::from(r % 2);
+            v = round(&c, now + ROUND * r, &[Some(a), Some(tip - 400)]);
+            assert_eq!(v[0], Reading::Plausible(a), "round {r}");
+        }
+        assert_eq!(v[1], Reading::Plausible(10_000 + 3 * 599 - 400));
+        assert!(c.limit(now + ROUND * 599).unwrap() >= 10_000 + 3 * 599 - 4 + MARGIN);
+        // a falls silent: its last anchor holds the limit up for its lifetime, not b's.
+        let t = now + ROUND * 610;
+        round(&c, t, &[None, Some(10_000 + 3 * 610 - 400)]);
+        assert!(c.limit(t).unwrap() >= 10_000 + 3 * 610 - 4);
     }
 
     #[test]
@@ -383,7 +431,7 @@ mod tests {
             })
         };
         for r in 3..40u32 {
-            c.judge_round(now + ROUND * r, &[Some(1_000 + 3 * u64::from(r))]);
+            round(&c, now + ROUND * r, &[Some(1_000 + 3 * u64::from(r))]);
         }
         let truth = 1_000 + 3 * 39 + MARGIN;
         assert!(reader.join().unwrap() >= truth);

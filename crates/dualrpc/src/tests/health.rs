@@ -204,3 +204,34 @@ async fn what_was_taken_in_before_the_ceiling_existed_is_dropped_once_it_does() 
     assert_eq!((&*r.endpoint, r.slot, r.stale), ("a", Some(1_005), None));
     assert_eq!(r.latency, Duration::from_millis(10), "nobody waited for b");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_floor_served_before_the_ceiling_gives_way_to_the_true_one() {
+    let s = scripts(2);
+    let pool = pool(&s, "[default]\nfreshness_window_ms = 0\n");
+    let wrong = 900_000_000_000u64;
+    s[0].set("getSlot", ok("1000"));
+    s[1].set("getSlot", ok(&wrong.to_string()));
+    round(&pool).await;
+    let balance = || {
+        pool.call("getBalance", &serde_json::json!(["k"]))
+            .strategy(crate::policy::Strategy::Race)
+    };
+    s[0].set("getBalance", ok(&account(1_000, "5")).after(10));
+    s[1].set("getBalance", ok(&account(wrong, "6")).after(5));
+    assert_eq!(balance().await.unwrap().slot, Some(wrong));
+    s[1].set("getSlot", fail(FailureKind::Connect));
+    for slot in ["1003", "1005"] {
+        tokio::time::advance(Duration::from_secs(1)).await;
+        s[0].set("getSlot", ok(slot));
+        round(&pool).await;
+    }
+    // The wrong floor is gone, and the true one is recorded in its place: an answer older
+    // than one served since is marked.
+    s[1].set("getBalance", hang());
+    s[0].set("getBalance", ok(&account(1_006, "5")).after(10));
+    assert_eq!(balance().await.unwrap().slot, Some(1_006));
+    s[0].set("getBalance", ok(&account(1_004, "5")).after(10));
+    let r = balance().await.unwrap();
+    assert_eq!((r.slot, r.stale), (Some(1_004), Some(2)));
+}
