@@ -92,7 +92,9 @@ impl Plan {
             }
             scores.push(score);
             lag.push(behind);
-            if !v.admissible {
+            if v.foreign {
+                continue;
+            } else if !v.admissible {
                 out.push((score, ep.clone()));
             } else if v.lagging {
                 lagging.push((score, ep.clone()));

@@ -221,8 +221,9 @@ pub fn method_label(method: &str) -> &'static str {
 }
 
 /// A copy of a subscription notification was judged: `forwarded` (the first), `duplicate`,
-/// `older` (behind one already forwarded for that account), `malformed`, or `implausible`
-/// (a slot beyond the pool's ceiling, [`crate::stats::SlotCeiling`]).
+/// `older` (behind one already forwarded for that account), `malformed`, `implausible`
+/// (a slot beyond the pool's ceiling, [`crate::stats::SlotCeiling`]) or `foreign` (from an
+/// endpoint on another cluster).
 pub(crate) fn notification(result: &'static str) {
     counter!("dualrpc_notifications_total", "result" => result).increment(1);
 }

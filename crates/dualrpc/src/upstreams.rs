@@ -14,6 +14,9 @@ use crate::endpoint::Endpoint;
 use crate::settings::Settings;
 use crate::stats::{SlotCeiling, SmoothWrr};
 
+/// An endpoint's genesis hash if it told it, and when it was last asked.
+pub(crate) type Asked = (Option<Arc<str>>, Instant);
+
 /// The endpoints of a pool.
 #[derive(Debug)]
 pub(crate) struct Upstreams {
@@ -27,6 +30,8 @@ pub(crate) struct Upstreams {
     /// The highest slot an endpoint can plausibly report; the health loop moves it, every
     /// endpoint checks its answers against it.
     pub(crate) ceiling: Arc<SlotCeiling>,
+    /// Per endpoint, what it said its cluster is (the health loop's).
+    pub(crate) genesis: Mutex<Vec<Option<Asked>>>,
 }
 
 impl Upstreams {
@@ -49,6 +54,7 @@ impl Upstreams {
         Ok(Upstreams {
             pair_rotation: Mutex::new(SmoothWrr::new(pairs.len())),
             pairs,
+            genesis: Mutex::new(vec![None; endpoints.len()]),
             endpoints,
             ceiling,
         })

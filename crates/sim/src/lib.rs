@@ -95,6 +95,7 @@ pub use cli::{SimArgs, run_cli};
 pub use codec::base58_encode;
 pub use faults::{Fault, FaultModel, RateLimit};
 pub use latency::{CorrelatedSlowdown, LatencyKind, LatencyModel, LatencySample};
+pub use methods::MAINNET_GENESIS_HASH;
 pub use profile::{EndpointSpec, Profile};
 pub use pubsub::{LaunchNotification, NotificationTiming, PubsubModel, PubsubStats};
 pub use server::{Cluster, ClusterOptions, EndpointStats, SimEndpoint};

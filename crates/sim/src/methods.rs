@@ -56,7 +56,7 @@ use crate::codec::decode_fixed;
 use crate::templates::{AccountEncoding, fmt_int};
 
 /// Method names the sim implements (index = counter slot; unknown methods count as "other").
-pub(crate) const METHODS: [&str; 13] = [
+pub(crate) const METHODS: [&str; 14] = [
     "getSlot",
     "getHealth",
     "getVersion",
@@ -70,7 +70,12 @@ pub(crate) const METHODS: [&str; 13] = [
     "getBlockHeight",
     "getBalance",
     "getEpochInfo",
+    "getGenesisHash",
 ];
+
+/// mainnet-beta's genesis hash: the cluster the sim's chain stands for (what a pool checks
+/// its endpoints against to catch a devnet or testnet URL).
+pub const MAINNET_GENESIS_HASH: &str = "5eykt4UsFv8P8NJdTREpY1vzqKqZKvdpKuc147dw2N9d";
 
 /// agave's health-check distance: beyond this many slots behind, `getHealth` fails.
 const HEALTH_CHECK_SLOT_DISTANCE: u64 = 128;
@@ -205,6 +210,12 @@ pub(crate) fn call(
         "getSignatureStatuses" => get_signature_statuses(ctx, &params, out),
         "sendTransaction" => send_transaction(ctx, &params, out),
         "getEpochInfo" => get_epoch_info(ctx, &params, out),
+        "getGenesisHash" => {
+            out.push(b'"');
+            out.extend_from_slice(MAINNET_GENESIS_HASH.as_bytes());
+            out.push(b'"');
+            Ok(())
+        }
         _ => Err(RpcError::method_not_found()),
     }
 }

@@ -357,10 +357,20 @@ impl HubInner {
     /// worked out before the hub's lock is taken, so parsing one notification never holds
     /// up another subscription's.
     fn deliver(&self, shared: u64, index: usize, kind: Kind, result: &str) {
+        // Another cluster's notifications are another chain's news.
+        if self
+            .endpoints
+            .endpoints
+            .get(index)
+            .is_some_and(|ep| ep.stats.foreign())
+        {
+            crate::telemetry::notification("foreign");
+            return;
+        }
         let now = crate::clock::now();
+        let identity = dedup::identify(kind, result);
         // A slot beyond any the chain can have reached would be forwarded to every client
         // and, for an account, make every true notification after it "older".
-        let identity = dedup::identify(kind, result);
         let limit = self.endpoints.ceiling.limit(now);
         if let Some(limit) = limit
             && dedup::claimed_slot(kind, result, identity).is_some_and(|slot| slot > limit)

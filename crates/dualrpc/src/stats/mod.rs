@@ -18,7 +18,7 @@ mod window;
 mod wrr;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -125,6 +125,9 @@ pub struct EndpointStats {
     /// The newest slot its answers showed, per commitment (processed, confirmed,
     /// finalized): whether it may be ahead of another endpoint's answer.
     newest_seen: [AtomicU64; 3],
+    /// On another cluster than the pool's other endpoints (its genesis hash differs from
+    /// theirs): never asked, its slots never compared.
+    foreign: AtomicBool,
 }
 
 /// An endpoint as selection sees it for one call ([`EndpointStats::plan_view`]).
@@ -142,6 +145,8 @@ pub(crate) struct PlanView {
     pub(crate) lagging: bool,
     /// The most slots behind the best endpoint in the last health rounds.
     pub(crate) recent_lag: u64,
+    /// On another cluster: left out of every plan.
+    pub(crate) foreign: bool,
 }
 
 impl EndpointStats {
@@ -168,6 +173,7 @@ impl EndpointStats {
             in_flight: AtomicU32::new(0),
             wins: AtomicU64::new(0),
             newest_seen: Default::default(),
+            foreign: AtomicBool::new(false),
         }
     }
 
@@ -269,6 +275,21 @@ impl EndpointStats {
         if t.slot.is_some_and(|s| s > limit) {
             t.slot = None;
         }
+    }
+
+    /// Marks the endpoint as on another cluster (or not); returns whether that changed.
+    /// A foreign endpoint's slots are forgotten.
+    pub(crate) fn set_foreign(&self, foreign: bool) -> bool {
+        let changed = self.foreign.swap(foreign, Ordering::Relaxed) != foreign;
+        if foreign {
+            self.forget_above(0);
+        }
+        changed
+    }
+
+    /// Whether the endpoint is on another cluster than the pool's others.
+    pub(crate) fn foreign(&self) -> bool {
+        self.foreign.load(Ordering::Relaxed)
     }
 
     /// Notes whether the endpoint's last probe was refused; returns whether that changed.
@@ -423,6 +444,7 @@ impl EndpointStats {
             admissible: !cooling && t.breaker.peek(now) != Admission::Rejected,
             lagging: t.lagging,
             recent_lag: t.recent_lag.iter().copied().max().unwrap_or(0),
+            foreign: self.foreign(),
         }
     }
 

@@ -51,6 +51,9 @@ pub struct EndpointSnapshot {
     pub slot: Option<u64>,
     /// Whether it trails the best endpoint by more than `max_slot_lag`.
     pub lagging: bool,
+    /// Whether its genesis hash says it is on another cluster than the pool's other
+    /// endpoints (then it is never asked).
+    pub foreign_cluster: bool,
     /// Selection score (lower is better).
     pub score: f64,
     /// Rate-limit budget, if the endpoint has one.
@@ -108,6 +111,7 @@ impl EndpointStats {
             },
             slot: t.slot,
             lagging: t.lagging,
+            foreign_cluster: self.foreign(),
             score,
             budget: t.bucket.as_mut().map(|b| BudgetSnapshot {
                 rps: b.rate(),

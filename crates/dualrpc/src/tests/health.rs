@@ -235,3 +235,76 @@ async fn a_floor_served_before_the_ceiling_gives_way_to_the_true_one() {
     let r = balance().await.unwrap();
     assert_eq!((r.slot, r.stale), (Some(1_004), Some(2)));
 }
+
+const MAINNET: &str = "\"5eykt4UsFv8P8NJdTREpY1vzqKqZKvdpKuc147dw2N9d\"";
+const DEVNET: &str = "\"EtWTRABZaYq6iMfeYKouRu166VU2xqa1wcaWoxPkrZBG\"";
+
+#[test]
+fn the_cluster_is_the_one_a_strict_majority_tells() {
+    use crate::health::foreign_by_majority as verdict;
+    let (m, d) = (Some("main"), Some("dev"));
+    assert_eq!(verdict(&[m, m, d]), Some(vec![false, false, true]));
+    assert_eq!(
+        verdict(&[m, None, d, m]),
+        Some(vec![false, false, true, false])
+    );
+    assert_eq!(verdict(&[m, d]), None, "one against one: nothing to tell");
+    assert_eq!(verdict(&[m, None]), Some(vec![false, false]));
+    assert_eq!(verdict(&[None, None]), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_endpoint_on_another_cluster_is_left_out_of_every_call() {
+    let s = scripts(3);
+    let pool = pool(&s, "");
+    s[0].set("getGenesisHash", ok(MAINNET));
+    s[1].set("getGenesisHash", ok(MAINNET));
+    s[2].set("getGenesisHash", ok(DEVNET));
+    // c is a devnet node far ahead of mainnet's slots, and answers first.
+    s[2].set("getSlot", ok("900000000"));
+    for (i, script) in s.iter().enumerate() {
+        let slot = if i == 2 { 900_000_000 } else { 1_000 };
+        script.set(
+            "getBalance",
+            ok(&account(slot, "5")).after(10 - 3 * i as u64),
+        );
+    }
+    round(&pool).await;
+    let st = pool.status();
+    let foreign: Vec<bool> = st.endpoints.iter().map(|e| e.foreign_cluster).collect();
+    assert_eq!(foreign, [false, false, true]);
+    assert_eq!(st.best_slot, Some(1_000), "c's slot is another chain's");
+    assert!(!lagging(&pool)[0]);
+    for strategy in [
+        crate::policy::Strategy::Race,
+        crate::policy::Strategy::Broadcast,
+    ] {
+        let r = pool
+            .call("getBalance", &serde_json::json!(["k"]))
+            .strategy(strategy)
+            .await
+            .unwrap();
+        assert_ne!(&*r.endpoint, "c");
+    }
+    assert_eq!(s[2].count("getBalance"), 0, "never asked");
+    // Asked again only after a while: c moved to mainnet.
+    s[2].set("getGenesisHash", ok(MAINNET));
+    round(&pool).await;
+    assert!(
+        pool.status().endpoints[2].foreign_cluster,
+        "not re-asked every round"
+    );
+    tokio::time::advance(Duration::from_secs(601)).await;
+    round(&pool).await;
+    assert!(!pool.status().endpoints[2].foreign_cluster);
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_endpoints_that_disagree_on_the_cluster_are_both_kept() {
+    let s = scripts(2);
+    let pool = pool(&s, "");
+    s[0].set("getGenesisHash", ok(MAINNET));
+    s[1].set("getGenesisHash", ok(DEVNET));
+    round(&pool).await;
+    assert!(pool.status().endpoints.iter().all(|e| !e.foreign_cluster));
+}

@@ -144,3 +144,55 @@ async fn consensus_says_how_many_agreed_and_can_refuse_an_unconfirmed_answer() {
     assert_eq!(v["result"]["slot"], 300);
     assert_eq!(h["x-dualrpc-agreement"], "2/2");
 }
+
+#[tokio::test]
+async fn an_endpoint_on_another_cluster_is_never_asked() {
+    // Two simulated mainnet nodes and, by mistake, a devnet URL that answers first.
+    let profile = dualrpc_sim::Profile::named("zero").expect("built-in profile");
+    let cluster = dualrpc_sim::Cluster::start(&profile, dualrpc_sim::ClusterOptions::default())
+        .await
+        .expect("cluster");
+    let devnet = dualrpc_testkit::Upstream::start().await;
+    devnet.set(
+        "getGenesisHash",
+        Step::result(r#""EtWTRABZaYq6iMfeYKouRu166VU2xqa1wcaWoxPkrZBG""#),
+    );
+    devnet.set("getSlot", Step::result("420000000"));
+    devnet.set(
+        "getBalance",
+        Step::result(r#"{"context":{"slot":420000000},"value":7}"#),
+    );
+    let mut toml = cluster_toml(&cluster);
+    toml.push_str(&format!(
+        "[[endpoint]]\nname = \"devnet\"\nurl = \"{}\"\n[health]\ninterval_ms = 20\n",
+        devnet.url()
+    ));
+    let config = dualrpc::Config::from_toml(&toml, |_| None).unwrap();
+    let pool = dualrpc::Pool::from_config(config).expect("pool");
+    eventually("devnet left out", || {
+        endpoint(&pool.status(), "devnet").foreign_cluster
+    })
+    .await;
+    let st = pool.status();
+    assert!(!endpoint(&st, "a").foreign_cluster && !endpoint(&st, "b").foreign_cluster);
+    assert!(
+        st.best_slot.is_some_and(|s| s < 420_000_000),
+        "{:?}",
+        st.best_slot
+    );
+    let gw = gateway(pool.clone()).await;
+    let body = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"getBalance","params":["{}"]}}"#,
+        dualrpc_sim::PUMP_FUN_PROGRAM_ID
+    );
+    for strategy in ["race", "broadcast"] {
+        let (v, h) = rpc(&format!("{}/{strategy}", gw.url), &[], &body).await;
+        assert_ne!(h["x-dualrpc-endpoint"], "devnet", "{v}");
+        assert!(
+            v["result"]["context"]["slot"].as_u64() < Some(420_000_000),
+            "{v}"
+        );
+    }
+    assert_eq!(devnet.count("getBalance"), 0);
+    cluster.shutdown().await;
+}
