@@ -9,6 +9,7 @@
 //! slot comparison does. Probes use `processed` commitment, the freshest a node reports.
 //! The loop holds only a weak reference to the endpoints and ends when the pool is dropped.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -206,13 +207,23 @@ async fn check_clusters(upstreams: &Upstreams, timeout: Duration) {
             .collect();
         foreign_by_majority(&hashes)
     };
-    let Some(foreign) = verdict else {
+    // With no majority nothing can be told: nobody is left out.
+    let ambiguous = verdict.is_none();
+    if upstreams
+        .clusters_ambiguous
+        .swap(ambiguous, Ordering::Relaxed)
+        != ambiguous
+        && ambiguous
+    {
         tracing::warn!("endpoints disagree on the genesis hash and no cluster has a majority");
-        return;
-    };
+    }
+    let foreign = verdict.unwrap_or_else(|| vec![false; upstreams.endpoints.len()]);
     for (ep, foreign) in upstreams.endpoints.iter().zip(foreign) {
         if ep.stats.set_foreign(foreign) {
             if foreign {
+                // Whatever it proved to the slot ceiling was another chain's.
+                upstreams.ceiling.forget(ep.index);
+                ep.stats.set_lag(0, false);
                 tracing::warn!(endpoint = %ep.name, "on another cluster (genesis hash): left out");
             } else {
                 tracing::info!(endpoint = %ep.name, "on the pool's cluster again");

@@ -268,7 +268,7 @@ impl Pool {
     pub fn is_healthy(&self) -> bool {
         let now = clock::now();
         self.endpoints()
-            .any(|e| e.stats.peek(now) != Admission::Rejected)
+            .any(|e| !e.stats.foreign() && e.stats.peek(now) != Admission::Rejected)
     }
 
     /// A snapshot of every endpoint's stats.
@@ -487,7 +487,7 @@ impl Core {
         // A consensus caller only takes what as many endpoints confirmed (its quorum as
         // consensus runs it: at most every endpoint).
         let consensus = call.policy.strategy == Strategy::Consensus;
-        let quorum = call.policy.quorum.min(self.cx.upstreams.endpoints.len()) as u32;
+        let quorum = call.policy.quorum.min(self.cx.upstreams.eligible()).max(1) as u32;
         let needs = if consensus { quorum } else { 1 };
         if let Some(cache) = &self.cache
             && cache_policy != CachePolicy::Never

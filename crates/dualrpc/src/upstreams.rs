@@ -32,6 +32,9 @@ pub(crate) struct Upstreams {
     pub(crate) ceiling: Arc<SlotCeiling>,
     /// Per endpoint, what it said its cluster is (the health loop's).
     pub(crate) genesis: Mutex<Vec<Option<Asked>>>,
+    /// Whether the endpoints that told their genesis hash have no majority (for one log
+    /// line per change).
+    pub(crate) clusters_ambiguous: std::sync::atomic::AtomicBool,
 }
 
 impl Upstreams {
@@ -55,9 +58,15 @@ impl Upstreams {
             pair_rotation: Mutex::new(SmoothWrr::new(pairs.len())),
             pairs,
             genesis: Mutex::new(vec![None; endpoints.len()]),
+            clusters_ambiguous: std::sync::atomic::AtomicBool::new(false),
             endpoints,
             ceiling,
         })
+    }
+
+    /// Endpoints that may be asked at all (not on another cluster): what a quorum can count.
+    pub(crate) fn eligible(&self) -> usize {
+        self.endpoints.iter().filter(|e| !e.stats.foreign()).count()
     }
 
     /// The highest slot any endpoint reported.

@@ -343,7 +343,8 @@ impl<'c> Attempts<'c> {
     }
 
     fn launch_inner(&mut self, ep: &Arc<Endpoint>, force: bool) -> bool {
-        if self.marks[ep.index].tried {
+        // An endpoint on another cluster is never asked, whatever a strategy picked.
+        if self.marks[ep.index].tried || ep.stats.foreign() {
             return false;
         }
         let now = clock::now();

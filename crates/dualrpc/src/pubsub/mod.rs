@@ -242,7 +242,15 @@ impl Hub {
         let fanout = self.inner.settings.fanout.unwrap_or(n).clamp(1, n.max(1));
         let params: Arc<str> = params.into();
         let mut asked = 0;
-        for up in self.inner.upstreams.iter().take(fanout) {
+        // An endpoint on another cluster is never asked.
+        let ours = |up: &&UpstreamHandle| {
+            self.inner
+                .endpoints
+                .endpoints
+                .get(up.index)
+                .is_none_or(|ep| !ep.stats.foreign())
+        };
+        for up in self.inner.upstreams.iter().filter(ours).take(fanout) {
             up.send(Command::Subscribe {
                 shared,
                 kind,
@@ -287,6 +295,15 @@ impl Hub {
 impl HubInner {
     /// Upstream `index` confirmed (or re-confirmed after a reconnect) `shared`.
     fn confirmed(&self, shared: u64, index: usize) {
+        // An upstream on another cluster carries nothing this pool's clients can use.
+        if self
+            .endpoints
+            .endpoints
+            .get(index)
+            .is_some_and(|ep| ep.stats.foreign())
+        {
+            return;
+        }
         let mut subs = self.subs.lock();
         if let Some(s) = subs.shared.get_mut(&shared) {
             s.carriers |= 1 << (index % 64);

@@ -137,6 +137,40 @@ async fn a_notification_claiming_a_slot_beyond_the_ceiling_reaches_nobody() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_upstream_on_another_cluster_is_not_asked_and_carries_nothing() {
+    let (pool, hub) = hub(Duration::from_secs(1));
+    pool.upstreams().endpoints[0].stats.set_foreign(true);
+    let (client, mut rx) = Client::new(8);
+    let pending = {
+        let (hub, client) = (hub.clone(), client.clone());
+        tokio::spawn(async move { hub.subscribe(&client, 0, Kind::Slot, None).await })
+    };
+    let shared = loop {
+        if let Some(&id) = hub.inner.subs.lock().by_key.values().next() {
+            break id;
+        }
+        tokio::task::yield_now().await;
+    };
+    // (This hub has no upstream connections to ask; which are asked is tested through the
+    // gateway.) A confirmation or a notification from a opens nothing and reaches nobody.
+    hub.inner.confirmed(shared, 0);
+    assert_eq!(hub.inner.subs.lock().shared[&shared].carriers, 0);
+    hub.inner.confirmed(shared, 1);
+    let _handle = pending.await.unwrap().expect("b confirmed");
+    hub.inner
+        .deliver(shared, 0, Kind::Slot, r#"{"slot":7,"parent":6,"root":0}"#);
+    hub.inner
+        .deliver(shared, 1, Kind::Slot, r#"{"slot":8,"parent":7,"root":0}"#);
+    let d = rx.recv().await.expect("b's");
+    assert!(
+        std::str::from_utf8(&d.result)
+            .unwrap()
+            .contains("\"slot\":8")
+    );
+    assert!(rx.try_recv().is_err());
+}
+
+#[tokio::test(start_paused = true)]
 async fn logs_requests_that_mean_the_same_share_one_subscription() {
     let (_pool, hub) = hub(Duration::from_secs(1));
     let (client, _rx) = Client::new(8);

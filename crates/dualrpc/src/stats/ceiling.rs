@@ -6,15 +6,17 @@
 //! wrong, garbage) would win every comparison, make every honest node look behind, and make
 //! every later honest answer "older". The ceiling refuses such slots.
 //!
-//! It is anchored on health readings of endpoints that **move like a chain**: for at least
-//! [`PROOF`], each reading no more than [`JITTER`] below the previous one (a provider's
-//! load balancer spreads probes over nodes a slot or two apart) and no further above it than
-//! the time between them allows, and the whole stretch no faster than one slot per
-//! [`MIN_SLOT_TIME`] and no slower than one per [`SLOW_SLOT_TIME`]. A constant wrong value
-//! (even one that steps now and then), a jump, garbage, or a node racing ahead faster than
-//! a chain can move never anchors. Each endpoint that moves like a chain holds its own
-//! anchor (its latest such reading) for [`ANCHOR_TTL`]; the limit at `now` is the highest of
-//! the anchors plus the slots the chain can have made since each was read, plus [`MARGIN`].
+//! It is anchored on health readings of endpoints that **move like a chain**: between a
+//! reading and one [`PROOF`] to [`WINDOW`] older, forward, no faster than one slot per
+//! [`MIN_SLOT_TIME`] (plus [`JITTER`]) and no slower than one per [`SLOW_SLOT_TIME`]. Only
+//! the net move counts — readings in between may step back, as a provider's load balancer
+//! spreads probes over nodes a slot or two apart. A constant wrong value (even one that
+//! steps now and then), garbage, or a node racing ahead faster than a chain can move never
+//! anchors; a node that jumped anchors once it has moved like a chain from where it landed
+//! (a node restarted and caught up looks the same). Each endpoint that moves like a chain
+//! holds its own anchor (its latest such reading) for [`ANCHOR_TTL`]; the limit at `now` is
+//! the highest of the anchors plus the slots the chain can have made since each was read,
+//! plus [`MARGIN`].
 //!
 //! So a healthy node ahead of stuck or lagging peers is believed (it moves like a chain), a
 //! node behind never pulls the limit below what the tip proved, and whichever node anchored
@@ -23,6 +25,7 @@
 //! and always with the health loop off — there is no limit. What slots cannot tell apart is
 //! a node of *another cluster*: it moves like a chain too (its genesis hash would tell).
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -39,6 +42,11 @@ pub(crate) const MIN_SLOT_TIME: Duration = Duration::from_millis(300);
 pub(crate) const JITTER: u64 = 4;
 /// How long an endpoint must have moved like a chain before its slot anchors the ceiling.
 pub(crate) const PROOF: Duration = Duration::from_secs(2);
+/// How far back an endpoint's readings are kept to prove it moves like a chain.
+pub(crate) const WINDOW: Duration = Duration::from_secs(8);
+/// The closest two kept readings are (a health loop probing every 10 ms keeps a few dozen,
+/// not hundreds).
+pub(crate) const SPACING: Duration = Duration::from_millis(250);
 /// The slowest pace (per slot) that still counts as moving like a chain: half of Solana's.
 /// A stuck value that steps now and then does not.
 pub(crate) const SLOW_SLOT_TIME: Duration = Duration::from_millis(800);
@@ -61,44 +69,49 @@ pub enum Reading {
 }
 
 /// One endpoint's readings, as the ceiling follows them.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 struct Track {
-    /// Its previous reading and when it was taken.
-    last: Option<(u64, Instant)>,
-    /// Where its current stretch of chain-like readings began.
-    since: Option<(u64, Instant)>,
-    /// Its latest reading at the end of a stretch of at least [`PROOF`].
+    /// Its readings of the last [`WINDOW`], at least [`SPACING`] apart, oldest first.
+    recent: VecDeque<(u64, Instant)>,
+    /// Its latest reading that moved like a chain since one [`PROOF`] to [`WINDOW`] older.
     anchor: Option<(u64, Instant)>,
 }
 
 impl Track {
-    /// Follows one reading `slot` taken `at`; it anchors when the endpoint has moved like a
-    /// chain for [`PROOF`] up to it.
+    /// Follows one reading `slot` taken `at`: it anchors if, since the oldest reading kept
+    /// that is at least [`PROOF`] older, the endpoint moved like a chain — forward, no
+    /// faster than one slot per [`MIN_SLOT_TIME`] (plus [`JITTER`]) and no slower than one
+    /// per [`SLOW_SLOT_TIME`]. Only the net move counts: readings in between may step back
+    /// (a provider's load balancer spreads probes over nodes a slot or two apart).
     fn follow(&mut self, slot: u64, at: Instant) {
-        let since = |from: (u64, Instant)| at.saturating_duration_since(from.1);
-        // At most a jitter backwards, and no faster than the chain can move.
-        let in_pace = |from: (u64, Instant)| {
-            slot.saturating_add(JITTER) >= from.0
-                && slot.saturating_sub(from.0) <= slots_in(since(from)) + JITTER
-        };
-        // Once the stretch is long enough to tell: no slower than half the chain's pace.
-        let not_too_slow = |from: (u64, Instant)| {
-            let moved = u32::try_from(slot.saturating_sub(from.0)).unwrap_or(u32::MAX);
-            since(from) < PROOF || SLOW_SLOT_TIME.saturating_mul(moved) >= since(from)
-        };
-        self.since = match (self.last, self.since) {
-            (Some(last), Some(start)) if in_pace(last) && in_pace(start) && not_too_slow(start) => {
-                Some(start)
-            }
-            (Some(last), _) if in_pace(last) => Some(last),
-            _ => None,
-        };
-        self.last = Some((slot, at));
-        if self
-            .since
-            .is_some_and(|start| slot > start.0 && since(start) >= PROOF)
+        while self
+            .recent
+            .front()
+            .is_some_and(|&(_, t)| at.saturating_duration_since(t) > WINDOW)
         {
-            self.anchor = Some((slot, at));
+            self.recent.pop_front();
+        }
+        let proof = self
+            .recent
+            .iter()
+            .find(|&&(_, t)| at.saturating_duration_since(t) >= PROOF);
+        if let Some(&(from, t)) = proof {
+            let took = at.saturating_duration_since(t);
+            let moved = slot.saturating_sub(from);
+            let steps = u32::try_from(moved).unwrap_or(u32::MAX);
+            if slot > from
+                && moved <= slots_in(took) + JITTER
+                && SLOW_SLOT_TIME.saturating_mul(steps) >= took
+            {
+                self.anchor = Some((slot, at));
+            }
+        }
+        if self
+            .recent
+            .back()
+            .is_none_or(|&(_, t)| at.saturating_duration_since(t) >= SPACING)
+        {
+            self.recent.push_back((slot, at));
         }
     }
 
@@ -156,6 +169,14 @@ impl SlotCeiling {
     /// Whether `slot` is at or below the limit at `now` (always, with no anchor yet).
     pub fn admits(&self, slot: u64, now: Instant) -> bool {
         self.limit(now).is_none_or(|limit| slot <= limit)
+    }
+
+    /// Forgets what endpoint `index` proved (it turned out to be on another cluster): the
+    /// next round's limit is the others'.
+    pub fn forget(&self, index: usize) {
+        if let Some(track) = self.tracks.lock().get_mut(index) {
+            *track = Track::default();
+        }
     }
 
     /// Judges one health round that ended at `now` (`readings[i]`: endpoint `i`'s slot and
@@ -411,6 +432,32 @@ mod tests {
         let t = now + ROUND * 610;
         round(&c, t, &[None, Some(10_000 + 3 * 610 - 400)]);
         assert!(c.limit(t).unwrap() >= 10_000 + 3 * 610 - 4);
+    }
+
+    #[test]
+    fn a_tip_that_keeps_moving_keeps_its_anchor_past_the_anchor_lifetime() {
+        // a's backends are 5 slots apart (more than the jitter), b is 400 behind: ten
+        // minutes in, a is still believed, and the limit is a's.
+        let now = Instant::now();
+        let c = SlotCeiling::new(2, now);
+        for r in 0..600u32 {
+            let tip = 10_000 + 3 * u64::from(r);
+            let a = if r % 2 == 1 { tip - 5 } else { tip };
+            let v = round(&c, now + ROUND * r, &[Some(a), Some(tip - 400)]);
+            assert_eq!(v[0], Reading::Plausible(a), "round {r}");
+        }
+        assert!(c.limit(now + ROUND * 599).unwrap() >= 10_000 + 3 * 599 - 5 + MARGIN);
+    }
+
+    #[test]
+    fn what_a_forgotten_endpoint_proved_stops_counting() {
+        let now = Instant::now();
+        let c = SlotCeiling::new(2, now);
+        moving(&c, now, &[Some(1_000), Some(50_000)], 3);
+        assert_eq!(c.limit(now + ROUND * 2), Some(50_006 + MARGIN));
+        c.forget(1);
+        round(&c, now + ROUND * 3, &[Some(1_009), None]);
+        assert_eq!(c.limit(now + ROUND * 3), Some(1_009 + MARGIN));
     }
 
     #[test]

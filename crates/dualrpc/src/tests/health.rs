@@ -308,3 +308,43 @@ async fn two_endpoints_that_disagree_on_the_cluster_are_both_kept() {
     round(&pool).await;
     assert!(pool.status().endpoints.iter().all(|e| !e.foreign_cluster));
 }
+
+#[tokio::test(start_paused = true)]
+async fn dual_never_asks_an_endpoint_on_another_cluster_either() {
+    let s = scripts(3);
+    let pool = pool(&s, "");
+    s[0].set("getGenesisHash", ok(MAINNET));
+    s[1].set("getGenesisHash", ok(MAINNET));
+    s[2].set("getGenesisHash", ok(DEVNET));
+    // a lags (so neither member of the pair c/a is preferred) and b fails.
+    s[0].set("getSlot", ok("990"));
+    round(&pool).await;
+    s[0].set("getBalance", ok(&account(990, "5")).after(20));
+    s[1].set("getBalance", fail(FailureKind::Connect));
+    s[2].set("getBalance", ok(&account(900_000_000, "7")).after(5));
+    let r = pool
+        .call("getBalance", &serde_json::json!(["k"]))
+        .strategy(crate::policy::Strategy::Dual)
+        .await
+        .unwrap();
+    assert_eq!(&*r.endpoint, "a");
+    assert_eq!(s[2].count("getBalance"), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn consensus_counts_its_quorum_among_the_endpoints_it_may_ask() {
+    let s = scripts(3);
+    let pool = pool(&s, "[default]\nquorum = 3\n");
+    s[0].set("getGenesisHash", ok(MAINNET));
+    s[1].set("getGenesisHash", ok(MAINNET));
+    s[2].set("getGenesisHash", ok(DEVNET));
+    round(&pool).await;
+    s[0].set("getBalance", ok(&account(1_000, "5")));
+    s[1].set("getBalance", ok(&account(1_000, "5")));
+    let r = pool
+        .call("getBalance", &serde_json::json!(["k"]))
+        .strategy(crate::policy::Strategy::Consensus)
+        .await
+        .unwrap();
+    assert_eq!(r.agreement.map(|a| (a.agreed, a.quorum)), Some((2, 2)));
+}

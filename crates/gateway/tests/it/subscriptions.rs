@@ -465,3 +465,48 @@ async fn a_taken_default_pubsub_port_is_not_fatal() {
         0
     );
 }
+
+#[tokio::test]
+async fn a_subscription_is_never_opened_on_an_endpoint_on_another_cluster() {
+    let ups = ws_ups(3).await;
+    // Each endpoint's HTTP side tells its cluster; c is a devnet node.
+    let http = crate::support::upstreams(3).await;
+    for (i, h) in http.iter().enumerate() {
+        let hash = if i == 2 {
+            "EtWTRABZaYq6iMfeYKouRu166VU2xqa1wcaWoxPkrZBG"
+        } else {
+            "5eykt4UsFv8P8NJdTREpY1vzqKqZKvdpKuc147dw2N9d"
+        };
+        h.set(
+            "getGenesisHash",
+            dualrpc_testkit::Step::result(format!("\"{hash}\"")),
+        );
+    }
+    let mut toml = String::new();
+    for (i, (u, h)) in ups.iter().zip(&http).enumerate() {
+        toml.push_str(&format!(
+            "[[endpoint]]\nname = \"{}\"\nurl = \"{}\"\nws_url = \"{}\"\n",
+            NAMES[i],
+            h.url(),
+            u.url().replacen("http", "ws", 1)
+        ));
+    }
+    toml.push_str("[health]\ninterval_ms = 20\n");
+    let pool = Pool::from_config(Config::from_toml(&toml, |_| None).unwrap()).unwrap();
+    eventually("c left out", || {
+        endpoint(&pool.status(), "c").foreign_cluster
+    })
+    .await;
+    let gw = gateway(pool).await;
+    let mut ws = connect(gw.server.ws_addr()).await;
+    let r = subscribe(&mut ws, 1, "logsSubscribe", mentions()).await;
+    assert_eq!(r["result"], 0, "{r}");
+    for u in &ups[..2] {
+        eventually("subscribed on a and b", || u.subscriptions().len() == 1).await;
+    }
+    // c's notifications would reach nobody anyway; it was never even asked.
+    ups[0].notify("logsSubscribe", &logs(5, "launch1"));
+    let n = next(&mut ws).await;
+    assert_eq!(n["params"]["result"]["value"]["signature"], "launch1");
+    assert!(ups[2].subscriptions().is_empty());
+}

@@ -62,7 +62,8 @@ struct Reask {
 }
 
 pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorReason> {
-    let n = a.cx.upstreams.endpoints.len();
+    // Endpoints on another cluster are never asked: the quorum counts the others.
+    let n = a.cx.upstreams.eligible();
     let quorum = a.call.policy.quorum.min(n).max(1);
     let fallback = a.call.policy.fallback;
     let fanout = a
