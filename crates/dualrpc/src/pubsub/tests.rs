@@ -21,9 +21,12 @@ fn hub(stall: Duration) -> (Pool, Hub) {
     (pool, hub)
 }
 
-/// Subscribes `client` to slots, confirmed by upstream 0; returns the handle and the
-/// shared subscription's id.
-async fn subscribed(hub: &Hub, client: &Arc<Client>) -> (Handle, u64) {
+/// Starts subscribing `client` to slots; returns the pending subscribe and the shared
+/// subscription's id once the hub made it.
+async fn subscribing(
+    hub: &Hub,
+    client: &Arc<Client>,
+) -> (tokio::task::JoinHandle<Result<Handle, SubscribeError>>, u64) {
     let pending = {
         let (hub, client) = (hub.clone(), client.clone());
         tokio::spawn(async move { hub.subscribe(&client, 0, Kind::Slot, None).await })
@@ -34,6 +37,13 @@ async fn subscribed(hub: &Hub, client: &Arc<Client>) -> (Handle, u64) {
         }
         tokio::task::yield_now().await;
     };
+    (pending, shared)
+}
+
+/// Subscribes `client` to slots, confirmed by upstream 0; returns the handle and the
+/// shared subscription's id.
+async fn subscribed(hub: &Hub, client: &Arc<Client>) -> (Handle, u64) {
+    let (pending, shared) = subscribing(hub, client).await;
     hub.inner.confirmed(shared, 0);
     let handle = pending.await.unwrap().expect("confirmed");
     (handle, shared)
@@ -141,16 +151,7 @@ async fn an_upstream_on_another_cluster_is_not_asked_and_carries_nothing() {
     let (pool, hub) = hub(Duration::from_secs(1));
     pool.upstreams().endpoints[0].stats.set_foreign(true);
     let (client, mut rx) = Client::new(8);
-    let pending = {
-        let (hub, client) = (hub.clone(), client.clone());
-        tokio::spawn(async move { hub.subscribe(&client, 0, Kind::Slot, None).await })
-    };
-    let shared = loop {
-        if let Some(&id) = hub.inner.subs.lock().by_key.values().next() {
-            break id;
-        }
-        tokio::task::yield_now().await;
-    };
+    let (pending, shared) = subscribing(&hub, &client).await;
     // (This hub has no upstream connections to ask; which are asked is tested through the
     // gateway.) A confirmation or a notification from a opens nothing and reaches nobody.
     hub.inner.confirmed(shared, 0);

@@ -174,25 +174,7 @@ async fn what_was_taken_in_before_the_ceiling_existed_is_dropped_once_it_does() 
     let s = scripts(2);
     let pool = pool(&s, "[default]\nfreshness_window_ms = 20\n");
     let wrong = 900_000_000_000u64;
-    // Before any anchor: b's probe reads the wrong slot (the tip), and b's answer with it is
-    // served (the floor for this call) and seen.
-    s[0].set("getSlot", ok("1000"));
-    s[1].set("getSlot", ok(&wrong.to_string()));
-    round(&pool).await;
-    s[0].set("getBalance", ok(&account(1_000, "5")).after(10));
-    s[1].set("getBalance", ok(&account(wrong, "6")).after(5));
-    let balance = || {
-        pool.call("getBalance", &serde_json::json!(["k"]))
-            .strategy(crate::policy::Strategy::Race)
-    };
-    assert_eq!(balance().await.unwrap().slot, Some(wrong));
-    // b falls silent; a moves like a chain and anchors the ceiling.
-    s[1].set("getSlot", fail(FailureKind::Connect));
-    for slot in ["1003", "1005"] {
-        tokio::time::advance(Duration::from_secs(1)).await;
-        s[0].set("getSlot", ok(slot));
-        round(&pool).await;
-    }
+    wrong_served_then_anchored(&pool, &s, wrong).await;
     // b's wrong slot no longer is the tip, nor what its answers showed…
     assert!(!lagging(&pool)[0], "a is the tip");
     assert_eq!(pool.endpoint(1).stats.slot(), None);
@@ -200,7 +182,7 @@ async fn what_was_taken_in_before_the_ceiling_existed_is_dropped_once_it_does() 
     // …nor the floor: a's answer at the tip is served at once and is not "older".
     s[0].set("getBalance", ok(&account(1_005, "5")).after(10));
     s[1].set("getBalance", hang());
-    let r = balance().await.unwrap();
+    let r = balance(&pool).await.unwrap();
     assert_eq!((&*r.endpoint, r.slot, r.stale), ("a", Some(1_005), None));
     assert_eq!(r.latency, Duration::from_millis(10), "nobody waited for b");
 }
@@ -209,30 +191,14 @@ async fn what_was_taken_in_before_the_ceiling_existed_is_dropped_once_it_does() 
 async fn a_floor_served_before_the_ceiling_gives_way_to_the_true_one() {
     let s = scripts(2);
     let pool = pool(&s, "[default]\nfreshness_window_ms = 0\n");
-    let wrong = 900_000_000_000u64;
-    s[0].set("getSlot", ok("1000"));
-    s[1].set("getSlot", ok(&wrong.to_string()));
-    round(&pool).await;
-    let balance = || {
-        pool.call("getBalance", &serde_json::json!(["k"]))
-            .strategy(crate::policy::Strategy::Race)
-    };
-    s[0].set("getBalance", ok(&account(1_000, "5")).after(10));
-    s[1].set("getBalance", ok(&account(wrong, "6")).after(5));
-    assert_eq!(balance().await.unwrap().slot, Some(wrong));
-    s[1].set("getSlot", fail(FailureKind::Connect));
-    for slot in ["1003", "1005"] {
-        tokio::time::advance(Duration::from_secs(1)).await;
-        s[0].set("getSlot", ok(slot));
-        round(&pool).await;
-    }
+    wrong_served_then_anchored(&pool, &s, 900_000_000_000).await;
     // The wrong floor is gone, and the true one is recorded in its place: an answer older
     // than one served since is marked.
     s[1].set("getBalance", hang());
     s[0].set("getBalance", ok(&account(1_006, "5")).after(10));
-    assert_eq!(balance().await.unwrap().slot, Some(1_006));
+    assert_eq!(balance(&pool).await.unwrap().slot, Some(1_006));
     s[0].set("getBalance", ok(&account(1_004, "5")).after(10));
-    let r = balance().await.unwrap();
+    let r = balance(&pool).await.unwrap();
     assert_eq!((r.slot, r.stale), (Some(1_004), Some(2)));
 }
 
@@ -347,4 +313,28 @@ async fn consensus_counts_its_quorum_among_the_endpoints_it_may_ask() {
         .await
         .unwrap();
     assert_eq!(r.agreement.map(|a| (a.agreed, a.quorum)), Some((2, 2)));
+}
+
+/// Before the ceiling exists: b's probe reads `wrong` (the tip), and b's race answer with it
+/// is served (the floor for this key) and seen. Then b falls silent and a moves like a chain
+/// and anchors the ceiling.
+async fn wrong_served_then_anchored(pool: &Pool, s: &[std::sync::Arc<Script>], wrong: u64) {
+    s[0].set("getSlot", ok("1000"));
+    s[1].set("getSlot", ok(&wrong.to_string()));
+    round(pool).await;
+    s[0].set("getBalance", ok(&account(1_000, "5")).after(10));
+    s[1].set("getBalance", ok(&account(wrong, "6")).after(5));
+    assert_eq!(balance(pool).await.unwrap().slot, Some(wrong));
+    s[1].set("getSlot", fail(FailureKind::Connect));
+    for slot in ["1003", "1005"] {
+        tokio::time::advance(Duration::from_secs(1)).await;
+        s[0].set("getSlot", ok(slot));
+        round(pool).await;
+    }
+}
+
+/// A race for the balance of one account.
+fn balance(pool: &Pool) -> crate::pool::CallBuilder<'_> {
+    pool.call("getBalance", &serde_json::json!(["k"]))
+        .strategy(crate::policy::Strategy::Race)
 }
