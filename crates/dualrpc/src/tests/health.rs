@@ -205,6 +205,13 @@ async fn a_floor_served_before_the_ceiling_gives_way_to_the_true_one() {
 const MAINNET: &str = "\"5eykt4UsFv8P8NJdTREpY1vzqKqZKvdpKuc147dw2N9d\"";
 const DEVNET: &str = "\"EtWTRABZaYq6iMfeYKouRu166VU2xqa1wcaWoxPkrZBG\"";
 
+/// Each endpoint answers `getGenesisHash` with its `hashes` entry.
+fn tell_clusters(s: &[std::sync::Arc<Script>], hashes: &[&str]) {
+    for (script, hash) in s.iter().zip(hashes) {
+        script.set("getGenesisHash", ok(hash));
+    }
+}
+
 #[test]
 fn the_cluster_is_the_one_a_strict_majority_tells() {
     use crate::health::foreign_by_majority as verdict;
@@ -223,9 +230,7 @@ fn the_cluster_is_the_one_a_strict_majority_tells() {
 async fn an_endpoint_on_another_cluster_is_left_out_of_every_call() {
     let s = scripts(3);
     let pool = pool(&s, "");
-    s[0].set("getGenesisHash", ok(MAINNET));
-    s[1].set("getGenesisHash", ok(MAINNET));
-    s[2].set("getGenesisHash", ok(DEVNET));
+    tell_clusters(&s, &[MAINNET, MAINNET, DEVNET]);
     // c is a devnet node far ahead of mainnet's slots, and answers first.
     s[2].set("getSlot", ok("900000000"));
     for (i, script) in s.iter().enumerate() {
@@ -269,8 +274,7 @@ async fn an_endpoint_on_another_cluster_is_left_out_of_every_call() {
 async fn two_endpoints_that_disagree_on_the_cluster_are_both_kept() {
     let s = scripts(2);
     let pool = pool(&s, "");
-    s[0].set("getGenesisHash", ok(MAINNET));
-    s[1].set("getGenesisHash", ok(DEVNET));
+    tell_clusters(&s, &[MAINNET, DEVNET]);
     round(&pool).await;
     assert!(pool.status().endpoints.iter().all(|e| !e.foreign_cluster));
 }
@@ -279,9 +283,7 @@ async fn two_endpoints_that_disagree_on_the_cluster_are_both_kept() {
 async fn dual_never_asks_an_endpoint_on_another_cluster_either() {
     let s = scripts(3);
     let pool = pool(&s, "");
-    s[0].set("getGenesisHash", ok(MAINNET));
-    s[1].set("getGenesisHash", ok(MAINNET));
-    s[2].set("getGenesisHash", ok(DEVNET));
+    tell_clusters(&s, &[MAINNET, MAINNET, DEVNET]);
     // a lags (so neither member of the pair c/a is preferred) and b fails.
     s[0].set("getSlot", ok("990"));
     round(&pool).await;
@@ -301,9 +303,7 @@ async fn dual_never_asks_an_endpoint_on_another_cluster_either() {
 async fn consensus_counts_its_quorum_among_the_endpoints_it_may_ask() {
     let s = scripts(3);
     let pool = pool(&s, "[default]\nquorum = 3\n");
-    s[0].set("getGenesisHash", ok(MAINNET));
-    s[1].set("getGenesisHash", ok(MAINNET));
-    s[2].set("getGenesisHash", ok(DEVNET));
+    tell_clusters(&s, &[MAINNET, MAINNET, DEVNET]);
     round(&pool).await;
     s[0].set("getBalance", ok(&account(1_000, "5")));
     s[1].set("getBalance", ok(&account(1_000, "5")));
