@@ -12,8 +12,9 @@
 //! the net move counts — readings in between may step back, as a provider's load balancer
 //! spreads probes over nodes a slot or two apart. A constant wrong value (even one that
 //! steps now and then), garbage, or a node racing ahead faster than a chain can move never
-//! anchors; a node that jumped anchors once it has moved like a chain from where it landed
-//! (a node restarted and caught up looks the same). Each endpoint that moves like a chain
+//! anchors; a node that jumped anchors once its readings from before the jump are out of
+//! the window and it has moved like a chain from where it landed (a node restarted and
+//! caught up looks the same). Each endpoint that moves like a chain
 //! holds its own anchor (its latest such reading) for [`ANCHOR_TTL`]; the limit at `now` is
 //! the highest of the anchors plus the slots the chain can have made since each was read,
 //! plus [`MARGIN`].
@@ -23,7 +24,8 @@
 //! first, the one at the tip lifts the limit as soon as it has moved like a chain for
 //! [`PROOF`]. Before the first anchor — for [`PROOF`] after the health loop's first round,
 //! and always with the health loop off — there is no limit. What slots cannot tell apart is
-//! a node of *another cluster*: it moves like a chain too (its genesis hash would tell).
+//! a node of *another cluster*: it moves like a chain too; the health loop catches it by
+//! its genesis hash, and [`SlotCeiling::forget`]s what it proved.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
