@@ -216,10 +216,7 @@ async fn a_list_from_a_node_behind_waits_for_the_node_the_health_loop_reads_ahea
 async fn a_provider_claiming_a_slot_the_chain_cannot_have_reached_never_wins_or_sets_the_floor() {
     // a: a simulated node whose chain moves a slot every 400 ms; b: a scripted one that
     // claims a slot no chain has reached, in its probes and in its answers (at once).
-    let profile = dualrpc_sim::Profile::named("zero").expect("built-in profile");
-    let cluster = dualrpc_sim::Cluster::start(&profile, dualrpc_sim::ClusterOptions::default())
-        .await
-        .expect("cluster");
+    let cluster = zero_cluster().await;
     let wrong = 900_000_000_000u64;
     let b = dualrpc_testkit::Upstream::start().await;
     b.set("getSlot", Step::result(wrong.to_string()));
@@ -245,10 +242,7 @@ async fn a_provider_claiming_a_slot_the_chain_cannot_have_reached_never_wins_or_
     let ceiling = pool.status().slot_ceiling.expect("a ceiling in /status");
     assert!(ceiling < wrong);
     let gw = gateway(pool.clone()).await;
-    let body = format!(
-        r#"{{"jsonrpc":"2.0","id":1,"method":"getBalance","params":["{}"]}}"#,
-        dualrpc_sim::PUMP_FUN_PROGRAM_ID
-    );
+    let body = sim_balance_request();
     for _ in 0..2 {
         let (v, h) = post(&format!("{}/race", gw.url), &body).await;
         let slot = v["result"]["context"]["slot"].as_u64().expect("a slot");

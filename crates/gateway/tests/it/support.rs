@@ -232,3 +232,20 @@ pub(crate) fn account(slot: u64, value: &str) -> String {
 
 /// A realistic SPL mint account value.
 pub(crate) const MINT: &str = r#"{"data":["AQAAAJj+huiNm+Lqi8HMpIeLKYjCQPUrhCS/tA7Rot3LXhmbSAO4ZRzDAgAGAQEAAAAqnl7btTwEZ5CY/3sSZRcUQ0/AjFYqmjuGEQXmctQicw==","base64"],"executable":false,"lamports":388127047180,"owner":"TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA","rentEpoch":18446744073709551615,"space":82}"#;
+
+/// A simulated cluster with no latency and no faults (`zero`): nodes whose chain moves in
+/// real time, a slot every 400 ms.
+pub(crate) async fn zero_cluster() -> dualrpc_sim::Cluster {
+    let profile = dualrpc_sim::Profile::named("zero").expect("built-in profile");
+    dualrpc_sim::Cluster::start(&profile, dualrpc_sim::ClusterOptions::default())
+        .await
+        .expect("cluster")
+}
+
+/// A `getBalance` request for an account every simulated node answers for.
+pub(crate) fn sim_balance_request() -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"getBalance","params":["{}"]}}"#,
+        dualrpc_sim::PUMP_FUN_PROGRAM_ID
+    )
+}

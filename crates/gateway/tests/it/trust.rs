@@ -148,10 +148,7 @@ async fn consensus_says_how_many_agreed_and_can_refuse_an_unconfirmed_answer() {
 #[tokio::test]
 async fn an_endpoint_on_another_cluster_is_never_asked() {
     // Two simulated mainnet nodes and, by mistake, a devnet URL that answers first.
-    let profile = dualrpc_sim::Profile::named("zero").expect("built-in profile");
-    let cluster = dualrpc_sim::Cluster::start(&profile, dualrpc_sim::ClusterOptions::default())
-        .await
-        .expect("cluster");
+    let cluster = zero_cluster().await;
     let devnet = dualrpc_testkit::Upstream::start().await;
     devnet.set(
         "getGenesisHash",
@@ -181,10 +178,7 @@ async fn an_endpoint_on_another_cluster_is_never_asked() {
         st.best_slot
     );
     let gw = gateway(pool.clone()).await;
-    let body = format!(
-        r#"{{"jsonrpc":"2.0","id":1,"method":"getBalance","params":["{}"]}}"#,
-        dualrpc_sim::PUMP_FUN_PROGRAM_ID
-    );
+    let body = sim_balance_request();
     for strategy in ["race", "broadcast"] {
         let (v, h) = rpc(&format!("{}/{strategy}", gw.url), &[], &body).await;
         assert_ne!(h["x-dualrpc-endpoint"], "devnet", "{v}");
