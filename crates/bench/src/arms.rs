@@ -17,9 +17,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dualrpc::{Config, Settings, Strategy};
-use dualrpc_gateway::{GatewayConfig, Server};
+use dualrpc_gateway::{GatewayConfig, Workers};
 use dualrpc_sim::{Cluster, ClusterOptions, Profile};
 
+use crate::host::Host;
 use crate::results::{ArmKind, ArmResult};
 use crate::workload::{self, Target, WorkloadConfig};
 
@@ -149,9 +150,15 @@ pub async fn run_arm(
     profile: &Profile,
     seed: u64,
     workload: &WorkloadConfig,
-    tick: impl Fn(f64),
+    tick: impl Fn(f64) + Send + 'static,
 ) -> std::io::Result<ArmResult> {
-    let cluster = cluster(profile, seed).await?;
+    // The providers on a thread of their own (another machine), the gateway on its own
+    // workers: the bot's runtime runs only the bot (see `host`).
+    let host = Host::start("sim-providers")?;
+    let owned = profile.clone();
+    let cluster = host
+        .run(async move { cluster(&owned, seed).await })
+        .await??;
     let mut nginx = None;
     let mut server = None;
     let (url, kind) = match &spec {
@@ -177,8 +184,11 @@ pub async fn run_arm(
         ArmSpec::Strategy(_) | ArmSpec::PerMethod => {
             let settings = Settings::from_config(&gateway_config(&cluster, &spec))
                 .map_err(std::io::Error::other)?;
-            let started = Server::start(settings, GatewayConfig::loopback()).await?;
-            let url = format!("{}/", started.url());
+            dualrpc_gateway::install_metrics_recorder();
+            let pool = dualrpc::Pool::new(settings).map_err(std::io::Error::other)?;
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let started = Workers::start(pool, GatewayConfig::loopback(), cores)?;
+            let url = format!("http://{}/", started.addr());
             server = Some(started);
             let kind = match spec {
                 ArmSpec::Strategy(s) => ArmKind::Strategy(s),
@@ -187,7 +197,13 @@ pub async fn run_arm(
             (url, kind)
         }
     };
-    let recorded = workload::run(&Target { url }, cluster.chain(), workload, tick).await;
+    // The bot on a host of its own as well.
+    let bot = Host::start("bot")?;
+    let (chain, config) = (cluster.chain().clone(), workload.clone());
+    let recorded = bot
+        .run(async move { workload::run(&Target { url }, &chain, &config, tick).await })
+        .await?;
+    drop(bot);
     if let Some(server) = server {
         server.stop().await?;
     }

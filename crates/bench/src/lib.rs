@@ -8,6 +8,7 @@
 //!   every request timed and classified ok / stale / failed against the chain's ground truth;
 //! - `arms` — the set-ups compared (single endpoint, each strategy, the seed's per-method
 //!   config, nginx), each on its own simulated cluster with the same profile and seed;
+//! - `host` — a thread with a runtime of its own, for an arm's simulated providers;
 //! - `oracle` — the fastest non-failing endpoint per request, drawn from the same models;
 //! - `detection` — time to detect a launch (creation on the chain → mint validated) per arm,
 //!   and the detection oracle that polls on the same schedule;
@@ -26,6 +27,7 @@
 pub mod arms;
 pub mod budget;
 pub mod detection;
+pub mod host;
 pub mod nginx;
 pub mod oracle;
 pub mod overhead;
