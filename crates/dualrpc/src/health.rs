@@ -24,6 +24,9 @@ use crate::upstreams::Upstreams;
 
 /// Longest wait for one `getSlot` probe.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Shortest wait for one probe, however short the interval: a remote node needs a round
+/// trip to answer, and a probe cut short reads nothing (rounds then run back to back).
+const MIN_PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// The probe: `getSlot` at `processed` commitment, id 0.
 const PROBE: &[u8] =
@@ -49,9 +52,15 @@ pub(crate) fn spawn(upstreams: Weak<Upstreams>, settings: HealthSettings, interv
             let Some(upstreams) = upstreams.upgrade() else {
                 return;
             };
-            check_all(&upstreams, &settings, interval.min(PROBE_TIMEOUT)).await;
+            check_all(&upstreams, &settings, probe_timeout(interval)).await;
         }
     });
+}
+
+/// How long a round waits for each probe: the interval, within
+/// [`MIN_PROBE_TIMEOUT`]..=[`PROBE_TIMEOUT`].
+fn probe_timeout(interval: Duration) -> Duration {
+    interval.clamp(MIN_PROBE_TIMEOUT, PROBE_TIMEOUT)
 }
 
 /// Probes every endpoint once, concurrently, and updates slots and lag marks. The round's

@@ -45,6 +45,26 @@ async fn a_missed_probe_is_no_lag_reading_until_the_node_stays_silent() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_interval_shorter_than_a_round_trip_still_reads_every_node() {
+    // Probes every 10 ms, nodes that answer in 40 ms: each probe waits for its answer
+    // (it used to give up after the interval and read nothing, ever).
+    let s = scripts(2);
+    s[0].set("getSlot", ok("1000").after(40));
+    s[1].set("getSlot", ok("990").after(40));
+    let pool = pool(&s, "[health]\ninterval_ms = 10\nmax_slot_lag = 5\n");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(pool.endpoint(0).stats.slot(), Some(1000));
+    assert_eq!(pool.endpoint(1).stats.slot(), Some(990));
+    assert_eq!(lagging(&pool), [false, true]);
+    // A node that never answers holds a round up for at most MIN_PROBE_TIMEOUT: the other
+    // keeps being read.
+    s[1].set("getSlot", hang());
+    s[0].set("getSlot", ok("1003").after(40));
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(pool.endpoint(0).stats.slot(), Some(1003));
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_round_only_the_node_behind_answers_does_not_make_it_the_tip() {
     let s = scripts(2);
     let pool = pool(&s, "");
