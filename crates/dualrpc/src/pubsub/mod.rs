@@ -243,13 +243,7 @@ impl Hub {
         let params: Arc<str> = params.into();
         let mut asked = 0;
         // An endpoint on another cluster is never asked.
-        let ours = |up: &&UpstreamHandle| {
-            self.inner
-                .endpoints
-                .endpoints
-                .get(up.index)
-                .is_none_or(|ep| !ep.stats.foreign())
-        };
+        let ours = |up: &&UpstreamHandle| !self.inner.foreign(up.index);
         for up in self.inner.upstreams.iter().filter(ours).take(fanout) {
             up.send(Command::Subscribe {
                 shared,
@@ -293,15 +287,18 @@ impl Hub {
 }
 
 impl HubInner {
-    /// Upstream `index` confirmed (or re-confirmed after a reconnect) `shared`.
-    fn confirmed(&self, shared: u64, index: usize) {
-        // An upstream on another cluster carries nothing this pool's clients can use.
-        if self
-            .endpoints
+    /// Whether the health loop found endpoint `index` on another cluster than the pool's.
+    fn foreign(&self, index: usize) -> bool {
+        self.endpoints
             .endpoints
             .get(index)
             .is_some_and(|ep| ep.stats.foreign())
-        {
+    }
+
+    /// Upstream `index` confirmed (or re-confirmed after a reconnect) `shared`.
+    fn confirmed(&self, shared: u64, index: usize) {
+        // An upstream on another cluster carries nothing this pool's clients can use.
+        if self.foreign(index) {
             return;
         }
         let mut subs = self.subs.lock();
@@ -375,12 +372,7 @@ impl HubInner {
     /// up another subscription's.
     fn deliver(&self, shared: u64, index: usize, kind: Kind, result: &str) {
         // Another cluster's notifications are another chain's news.
-        if self
-            .endpoints
-            .endpoints
-            .get(index)
-            .is_some_and(|ep| ep.stats.foreign())
-        {
+        if self.foreign(index) {
             crate::telemetry::notification("foreign");
             return;
         }

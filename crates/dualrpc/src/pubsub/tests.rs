@@ -226,3 +226,63 @@ async fn logs_requests_that_mean_the_same_share_one_subscription() {
         p.abort();
     }
 }
+
+/// Waits (real time, bounded) until `f` holds.
+async fn until(what: &str, f: impl Fn() -> bool) {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while !f() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+}
+
+#[tokio::test]
+async fn an_upstream_found_on_another_cluster_stops_carrying_and_is_not_reconnected() {
+    // Real WebSockets on loopback: a carries the subscription alone (b refuses it); then
+    // the health loop finds a on another cluster.
+    let (a, b) = (
+        dualrpc_testkit::WsUpstream::start().await,
+        dualrpc_testkit::WsUpstream::start().await,
+    );
+    b.refuse(Some(r#"{"code":-32602,"message":"not here"}"#));
+    let toml = format!(
+        "[[endpoint]]\nname = \"a\"\nurl = \"{}\"\n[[endpoint]]\nname = \"b\"\nurl = \"{}\"\n\
+         [health]\ninterval_ms = 0\n\
+         [subscriptions]\nping_interval_ms = 20\nstall_timeout_ms = 200\n\
+         reconnect_min_ms = 10\nreconnect_max_ms = 20\n",
+        a.url(),
+        b.url()
+    );
+    let pool = Pool::from_config(Config::from_toml(&toml, |_| None).unwrap()).unwrap();
+    let hub = pool.subscriptions().clone();
+    let (client, _rx) = Client::new(8);
+    let handle = hub
+        .subscribe(&client, 1, Kind::Slot, None)
+        .await
+        .expect("a confirms");
+    until("a carries it", || a.subscriptions().len() == 1).await;
+    let connections = a.connections();
+    pool.upstreams().endpoints[0].stats.set_foreign(true);
+    // a no longer carries it: with no other carrier, the client is told (it used to wait
+    // for a's notifications forever, every one of them dropped as another chain's).
+    let reason = tokio::time::timeout(Duration::from_secs(5), client.closed())
+        .await
+        .expect("the orphan is ended");
+    assert_eq!(reason, CloseReason::NoUpstream);
+    until("a's connection closed", || a.subscriptions().is_empty()).await;
+    // Not reconnected while it is on another cluster (reconnects would come every 10–20
+    // ms; the orphan wait alone was 200 ms).
+    assert_eq!(a.connections(), connections);
+    // The client's connection closes (its subscription with it); a new client's is not
+    // sent to a either.
+    drop(handle);
+    let (other, _rx) = Client::new(8);
+    let pending = {
+        let (hub, other) = (hub.clone(), other.clone());
+        tokio::spawn(async move { hub.subscribe(&other, 2, Kind::Slot, None).await })
+    };
+    assert!(pending.await.unwrap().is_err(), "b refuses, a is not asked");
+    assert_eq!(a.connections(), connections);
+}

@@ -6,8 +6,10 @@
 //! and no pong for `stall_timeout`) it reconnects — at once after a connection that served
 //! for `reconnect_max` or longer, otherwise after a backoff — and opens every subscription
 //! again. A subscription the node refused is asked for again on the next connection and,
-//! on this one, after a backoff of its own (`retry`). The URL is secret: nothing here
-//! prints it.
+//! on this one, after a backoff of its own (`retry`). An endpoint the health loop finds on
+//! another cluster is disconnected (at the next ping tick) and not connected to again
+//! while it is one: its subscriptions lose that carrier, as on any disconnect. The URL is
+//! secret: nothing here prints it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
@@ -134,6 +136,20 @@ async fn run(
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
+        // An endpoint on another cluster is not connected to while it is one; what the
+        // hub asks meanwhile is kept for when it is ours again.
+        while on_another_cluster(&hub, index) {
+            tokio::select! {
+                command = rx.recv() => match command {
+                    Some(command) => apply(&mut state, command, None).await,
+                    None => return,
+                },
+                () = tokio::time::sleep(settings.ping_interval) => {}
+            }
+        }
+        if state.open.is_empty() {
+            continue;
+        }
         let outcome = connection(index, &url, &hub, &mut rx, &mut state, &settings).await;
         // A new connection has new ids; what was closing went with the old one.
         for o in state.open.values_mut() {
@@ -150,10 +166,24 @@ async fn run(
         let served = opened.map_or(Duration::ZERO, |t| {
             clock::now().saturating_duration_since(t)
         });
+        if on_another_cluster(&hub, index) {
+            wait = Duration::ZERO;
+            tracing::warn!(
+                endpoint = %name,
+                "endpoint on another cluster: its upstream subscriptions are closed"
+            );
+            continue;
+        }
         backoff = retry::next_backoff(backoff, served, &settings);
         wait = retry::wait(backoff, &settings, index as u64);
         tracing::warn!(endpoint = %name, "upstream subscriptions disconnected; reconnecting");
     }
+}
+
+/// Whether the health loop found endpoint `index` on another cluster than the pool's
+/// (its notifications would be another chain's news; it carries nothing).
+fn on_another_cluster(hub: &Weak<HubInner>, index: usize) -> bool {
+    hub.upgrade().is_some_and(|h| h.foreign(index))
 }
 
 /// Applies a command while there is no connection (or on it, through `ws`).
@@ -293,7 +323,9 @@ async fn connection(
                 }
             }
             _ = ping.tick() => {
-                if clock::now().saturating_duration_since(last_heard) > settings.stall_timeout {
+                if clock::now().saturating_duration_since(last_heard) > settings.stall_timeout
+                    || on_another_cluster(hub, index)
+                {
                     return Ok(opened);
                 }
                 if ws.send(Message::Ping(Default::default())).await.is_err() {
