@@ -170,3 +170,59 @@ async fn merge_waits_for_the_node_ahead_but_not_for_one_behind() {
     assert_eq!(signatures(&r), ["launch", "old"]);
     assert_eq!(r.latency, 25 * MS);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_node_ahead_failing_once_is_asked_again_within_the_window() {
+    use crate::outcome::FailureKind::{Connect, HttpStatus};
+    let s = scripts(2);
+    let pool = a_ahead_of_b(&s);
+    let list = |s: &Script| s.count("getSignaturesForAddress");
+    // a (ahead) fails at 5 ms; b's older list comes at 10 ms; a, asked again, lists the
+    // launch 10 ms later: within the 30 ms window, the client gets a's.
+    s[0].push("getSignaturesForAddress", fail(Connect).after(5));
+    next_list(&s[0], &[("launch", 100), ("old", 98)], 10);
+    next_list(&s[1], &[("old", 98)], 10);
+    let r = poll(&pool).await;
+    assert_eq!((&*r.endpoint, r.latency), ("a", 20 * MS));
+    assert_eq!(signatures(&r), ["launch", "old"]);
+    assert_eq!(list(&s[0]), 2);
+    // Asked again once only: a fails again at 15 ms, b's list then.
+    s[0].push("getSignaturesForAddress", fail(Connect).after(5));
+    s[0].push("getSignaturesForAddress", fail(HttpStatus).after(5));
+    next_list(&s[1], &[("old", 98)], 10);
+    let r = poll(&pool).await;
+    assert_eq!((&*r.endpoint, r.latency), ("b", 15 * MS));
+    assert_eq!(list(&s[0]), 4);
+    // Never beyond the window: a's second answer would come at 60 ms; b's at 10 + 30.
+    s[0].push("getSignaturesForAddress", fail(Connect).after(5));
+    next_list(&s[0], &[("launch", 100), ("old", 98)], 50);
+    next_list(&s[1], &[("old", 98)], 10);
+    let r = poll(&pool).await;
+    assert_eq!((&*r.endpoint, r.latency), ("b", 40 * MS));
+    // A call that may not retry does not ask again.
+    tokio::time::sleep(100 * MS).await;
+    let before = list(&s[0]);
+    s[0].push("getSignaturesForAddress", fail(Connect).after(5));
+    next_list(&s[1], &[("old", 98)], 10);
+    let r = pool
+        .call("getSignaturesForAddress", &json!(["Prog", {"limit": 5}]))
+        .strategy(Strategy::Race)
+        .retries(0)
+        .await
+        .unwrap();
+    assert_eq!((&*r.endpoint, r.latency), ("b", 10 * MS));
+    assert_eq!(list(&s[0]), before + 1);
+    // Nor does failover (one endpoint at a time): a fails, b answers, a is not asked again.
+    let s = scripts(2);
+    let pool = a_ahead_of_b(&s);
+    s[0].push("getSignaturesForAddress", fail(Connect).after(5));
+    next_list(&s[0], &[("launch", 100), ("old", 98)], 10);
+    next_list(&s[1], &[("old", 98)], 10);
+    let r = pool
+        .call("getSignaturesForAddress", &json!(["Prog", {"limit": 5}]))
+        .strategy(Strategy::Failover)
+        .await
+        .unwrap();
+    assert_eq!((&*r.endpoint, r.latency), ("b", 15 * MS));
+    assert_eq!((list(&s[0]), list(&s[1])), (1, 1));
+}
