@@ -1,6 +1,6 @@
 //! Freshness through the gateway over real HTTP: a fresher but slower provider wins within
-//! the window, a client never sees a slot go backwards (or is told), and `minContextSlot`
-//! is honoured with -32016 as "not yet".
+//! the window (and one that failed once is asked again), a client never sees a slot go
+//! backwards (or is told), and `minContextSlot` is honoured with -32016 as "not yet".
 
 use std::time::Duration;
 
@@ -53,6 +53,30 @@ async fn a_fresher_but_slower_provider_wins_within_the_window() {
     let (v, h) = post(&format!("{}/race", first_wins.url), BALANCE).await;
     assert_eq!(v["result"]["context"]["slot"], 100, "{v}");
     assert_eq!(h["x-dualrpc-endpoint"], "a");
+}
+
+#[tokio::test]
+async fn the_provider_ahead_failing_once_is_asked_again_rather_than_serving_older_data() {
+    let ups = upstreams(2).await;
+    let gw = gateway(pool(
+        &ups,
+        "[default]\nfreshness_window_ms = 400\nmonotonic_window_ms = 0\n",
+    ))
+    .await;
+    let ms = Duration::from_millis;
+    // b has been seen ahead (slot 102 while a was at 100)…
+    ups[0].push("getBalance", Step::result(at(100, 1)).after(ms(40)));
+    ups[1].push("getBalance", Step::result(at(102, 2)));
+    post(&format!("{}/race", gw.url), BALANCE).await;
+    // …then b answers a 502 at once, a its older balance in 20 ms: b, asked again, answers
+    // fresher within the window, and the client gets b's.
+    ups[0].push("getBalance", Step::result(at(100, 1)).after(ms(20)));
+    ups[1].push("getBalance", Step::status(502, "bad gateway"));
+    ups[1].push("getBalance", Step::result(at(103, 3)).after(ms(20)));
+    let (v, h) = post(&format!("{}/race", gw.url), BALANCE).await;
+    assert_eq!(v["result"]["context"]["slot"], 103, "{v}");
+    assert_eq!(h["x-dualrpc-endpoint"], "b");
+    assert_eq!(ups[1].count("getBalance"), 3);
 }
 
 #[tokio::test]
