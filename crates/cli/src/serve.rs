@@ -79,7 +79,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error
 }
 
 /// On SIGHUP, reads the config file again and swaps in a new pool and options; calls in
-/// flight finish on the old ones. A config that does not load is reported and ignored.
+/// flight finish on the old ones. The new pool keeps what the old one knew about the chain
+/// (slots served, the slot ceiling) when they share an endpoint ([`Pool::new_after`]). A config that does not load is reported and ignored.
 /// The listen address is not changed by a reload.
 fn reload_on_sighup(gateway: Gateway, path: PathBuf) {
     #[cfg(unix)]
@@ -90,8 +91,9 @@ fn reload_on_sighup(gateway: Gateway, path: PathBuf) {
             return;
         };
         while hup.recv().await.is_some() {
-            let loaded = config::load(&path)
-                .and_then(|(settings, gw)| Pool::new(settings).map(|p| (p, gw.options)));
+            let loaded = config::load(&path).and_then(|(settings, gw)| {
+                Pool::new_after(settings, &gateway.pool()).map(|p| (p, gw.options))
+            });
             match loaded {
                 Ok((pool, options)) => {
                     let names = pool.endpoint_names().join(",");

@@ -123,7 +123,32 @@ impl Pool {
     /// pool is dropped.
     pub fn new(settings: Settings) -> Result<Pool, ConfigError> {
         let upstreams = Upstreams::new(&settings, clock::now())?;
-        Ok(Pool::assemble(settings, upstreams))
+        Ok(Pool::assemble(settings, upstreams, None))
+    }
+
+    /// Builds the pool that replaces `previous` (a config reload). If the two share an
+    /// endpoint (the same PubSub URL — the same provider, so the same chain), the new pool
+    /// keeps what the old one knew about the chain: the slots already served per method and
+    /// params (a client never sees an answer older than one it got before the reload) and
+    /// the slot ceiling (no answer beyond what the chain can have reached is taken while
+    /// the new health loop proves its own). Otherwise it starts from nothing, as
+    /// [`Pool::new`].
+    pub fn new_after(settings: Settings, previous: &Pool) -> Result<Pool, ConfigError> {
+        let upstreams = Upstreams::new(&settings, clock::now())?;
+        let old = &previous.core;
+        let same_chain = settings
+            .endpoints
+            .iter()
+            .any(|e| old.ws_urls.iter().any(|w| w.0 == e.ws_url.0));
+        if !same_chain {
+            return Ok(Pool::assemble(settings, upstreams, None));
+        }
+        upstreams.ceiling.inherit(&old.cx.upstreams.ceiling);
+        Ok(Pool::assemble(
+            settings,
+            upstreams,
+            Some(old.served.clone()),
+        ))
     }
 
     /// A pool whose endpoints answer from in-memory scripts (the core's own tests).
@@ -136,10 +161,15 @@ impl Pool {
         for (ep, script) in upstreams.endpoints.iter_mut().zip(scripts) {
             Arc::get_mut(ep).expect("fresh endpoint").script = Some(script.clone());
         }
-        Pool::assemble(settings, upstreams)
+        Pool::assemble(settings, upstreams, None)
     }
 
-    fn assemble(settings: Settings, upstreams: Upstreams) -> Pool {
+    /// The pool over `upstreams`, with `served` (a previous pool's) or a store of its own.
+    fn assemble(
+        settings: Settings,
+        upstreams: Upstreams,
+        served: Option<Arc<dyn ServedSlots>>,
+    ) -> Pool {
         let upstreams = Arc::new(upstreams);
         let endpoints = upstreams.endpoints.len();
         if let Some(interval) = settings.health.interval
@@ -166,7 +196,7 @@ impl Pool {
             flights: settings.coalesce.then(Flights::default),
             hasher: foldhash::fast::RandomState::default(),
             next_id: AtomicU64::new(1),
-            served: Arc::new(LocalServedSlots::new(SERVED_KEYS)),
+            served: served.unwrap_or_else(|| Arc::new(LocalServedSlots::new(SERVED_KEYS))),
             hub: std::sync::OnceLock::new(),
             hub_settings: settings.subscriptions.clone(),
             ws_urls: settings

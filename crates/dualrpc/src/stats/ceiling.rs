@@ -168,6 +168,18 @@ impl SlotCeiling {
         )
     }
 
+    /// Starts from what `from` proved — the previous pool's ceiling on the same chain,
+    /// after a config reload — instead of from nothing: its reach now (before the margin)
+    /// is this ceiling's anchor until this one's own endpoints anchor. Nothing if `from`
+    /// had no anchor.
+    pub fn inherit(&self, from: &SlotCeiling) {
+        if let Some(limit) = from.limit(self.origin) {
+            self.anchor
+                .store(limit.saturating_sub(MARGIN).max(1), Ordering::Release);
+            self.anchor_at.store(0, Ordering::Release);
+        }
+    }
+
     /// Whether `slot` is at or below the limit at `now` (always, with no anchor yet).
     pub fn admits(&self, slot: u64, now: Instant) -> bool {
         self.limit(now).is_none_or(|limit| slot <= limit)

@@ -106,6 +106,47 @@ async fn a_client_never_sees_a_slot_go_backwards_or_is_told() {
 }
 
 #[tokio::test]
+async fn a_config_reload_does_not_let_a_client_see_a_slot_go_backwards() {
+    let ups = upstreams(2).await;
+    let rest = "[default]\nfreshness_window_ms = 0\n";
+    let config = |ups: &[dualrpc_testkit::Upstream]| {
+        let text = format!(
+            "{}[health]\ninterval_ms = 0\n{rest}",
+            endpoint_toml(ups, &[])
+        );
+        dualrpc::Settings::from_config(&dualrpc::Config::from_toml(&text, |_| None).unwrap())
+            .unwrap()
+    };
+    let gw = gateway(pool(&ups, rest)).await;
+    let race = format!("{}/race", gw.url);
+    let slow = Duration::from_millis(40);
+    ups[1].push("getBalance", Step::result(at(110, 2)));
+    ups[0].push("getBalance", Step::result(at(108, 1)).after(slow));
+    let (v, _) = post(&race, BALANCE).await;
+    assert_eq!(v["result"]["context"]["slot"], 110, "{v}");
+    // SIGHUP's path: a new pool built after the running one, same endpoints. a is faster
+    // but behind what the client saw: b's newer answer is waited for, as before the reload.
+    let gateway = gw.server.gateway();
+    let reloaded = dualrpc::Pool::new_after(config(&ups), &gateway.pool()).unwrap();
+    gateway.reload(reloaded, gateway.options());
+    ups[0].push("getBalance", Step::result(at(108, 1)));
+    ups[1].push("getBalance", Step::result(at(111, 3)).after(slow));
+    let (v, h) = post(&race, BALANCE).await;
+    assert_eq!(v["result"]["context"]["slot"], 111, "{v}");
+    assert!(h.get("x-dualrpc-stale").is_none());
+    // A config with none of the old endpoints is another set of providers (maybe another
+    // chain): it starts from nothing.
+    let others = upstreams(2).await;
+    let elsewhere = dualrpc::Pool::new_after(config(&others), &gateway.pool()).unwrap();
+    gateway.reload(elsewhere, gateway.options());
+    others[0].push("getBalance", Step::result(at(50, 1)));
+    others[1].push("getBalance", Step::result(at(50, 1)).after(slow));
+    let (v, h) = post(&race, BALANCE).await;
+    assert_eq!(v["result"]["context"]["slot"], 50, "{v}");
+    assert!(h.get("x-dualrpc-stale").is_none());
+}
+
+#[tokio::test]
 async fn min_context_slot_is_honoured_and_not_yet_is_not_a_failure() {
     let ups = upstreams(2).await;
     let not_yet = r#"{"code":-32016,"message":"Minimum context slot has not been reached","data":{"contextSlot":100}}"#;

@@ -264,3 +264,27 @@ fn a_reader_never_sees_a_limit_below_the_truth() {
     let truth = 1_000 + 3 * 39 + MARGIN;
     assert!(reader.join().unwrap() >= truth);
 }
+
+#[test]
+fn a_ceiling_built_after_a_reload_starts_from_the_previous_one() {
+    let now = Instant::now();
+    let old = SlotCeiling::new(2, now);
+    moving(&old, now, &[Some(1_000), Some(999)], 4);
+    let later = now + ROUND * 10;
+    let new = SlotCeiling::new(3, later);
+    // Nothing proved yet of its own, and no waiting: the old limit, growing with time
+    // (to within a slot of rounding).
+    new.inherit(&old);
+    for t in [later, later + ROUND, later + ROUND * 60] {
+        let (was, is) = (old.limit(t).unwrap(), new.limit(t).unwrap());
+        assert!(is <= was && is + 1 >= was, "{is} against {was}");
+    }
+    assert!(!new.admits(5_000, later));
+    // Its own endpoints anchor: their limit replaces the inherited one.
+    moving(&new, later, &[Some(1_040), None, Some(1_040)], 4);
+    assert_eq!(new.limit(later + ROUND * 3), Some(1_049 + MARGIN));
+    // A ceiling that had proved nothing passes nothing on.
+    let (empty, fresh) = (SlotCeiling::new(1, now), SlotCeiling::new(1, later));
+    fresh.inherit(&empty);
+    assert_eq!(fresh.limit(later), None);
+}
