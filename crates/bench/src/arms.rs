@@ -203,7 +203,7 @@ pub async fn run_arm(
     let recorded = bot
         .run(async move { workload::run(&Target { url }, &chain, &config, tick).await })
         .await?;
-    drop(bot);
+    bot.stop().await;
     if let Some(server) = server {
         server.stop().await?;
     }
@@ -228,6 +228,7 @@ pub async fn run_arm(
         .collect();
     let detection = crate::detection::measure(cluster.chain(), profile, seed, &recorded.detection);
     cluster.shutdown().await;
+    host.stop().await;
     Ok(ArmResult {
         name: arm_name(&spec, profile),
         kind,

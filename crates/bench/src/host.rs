@@ -10,8 +10,8 @@ use std::thread::JoinHandle;
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
-/// A running host thread; dropping it stops its runtime (ending every task on it) and joins
-/// the thread.
+/// A running host thread; [`Host::stop`] (or dropping it, which blocks the caller while the
+/// thread ends) stops its runtime, ending every task on it, and joins the thread.
 #[derive(Debug)]
 pub struct Host {
     handle: Handle,
@@ -39,6 +39,17 @@ impl Host {
             stop: Some(stop),
             thread: Some(thread),
         })
+    }
+
+    /// Stops the host's runtime (ending every task on it) and waits for its thread off the
+    /// caller's runtime.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
     }
 
     /// Runs `future` on the host (whatever it spawns stays there) and returns its output.

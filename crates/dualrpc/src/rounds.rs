@@ -19,6 +19,10 @@
 //!   included; endpoints cooling down after a 429 are asked when the first cool-down ends,
 //!   if that is before the deadline. `max_attempts` bounds the strategy's own round; the
 //!   retry round and the last chance add at most one attempt per endpoint each.
+//! - **Freshness window** (`attempt/freshen.rs`): a usable answer may wait for a fresher
+//!   one from attempts still out; an endpoint that may be fresher but whose attempt failed
+//!   on its connection gets one more (extra) attempt, once per call, unless the retry
+//!   round readmitted it already.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use super::{AttemptFailure, Attempts, Event, Verdict, Win};
-use crate::clock;
+use crate::clock::{self, Instant};
 use crate::endpoint::Endpoint;
 use crate::fresh::SlotSource;
 use crate::jsonrpc::RawJson;
@@ -77,7 +77,7 @@ impl Attempts<'_> {
         loop {
             if self.pending() == 0 || !self.fresher_may_come(&best, plan) {
                 // The node that may be fresher failed: once, it is asked again.
-                if reasked || !self.reask_fresher(&best, plan) {
+                if reasked || !self.reask_fresher(&best, plan, until) {
                     break;
                 }
                 reasked = true;
@@ -139,24 +139,63 @@ impl Attempts<'_> {
     }
 
     /// Within the freshness window, one more attempt on an endpoint that may be fresher
-    /// than `best` but whose attempt failed (a reset, a 5xx, a 429 elsewhere in its
-    /// budget): the node ahead failing once must not hand the client a node behind's
-    /// older answer when asking it again can still beat the window. Only when the call may
-    /// retry (`retries` > 0), never an endpoint with an attempt still out (a slow one may
-    /// yet answer), within its circuit and budget, and not under `failover` (one endpoint
-    /// at a time, the cheapest strategy by choice). Returns whether one was launched.
-    fn reask_fresher(&mut self, best: &Win, plan: &Plan) -> bool {
+    /// than `best` but whose attempt failed in a way that may not happen again (a refused
+    /// or dropped connection, a node saying it is unhealthy): the node ahead failing once
+    /// must not hand the client a node behind's older answer when asking it again can still
+    /// beat the window. It is an extra attempt, never a needed one: only when the call may
+    /// retry (`retries` > 0) and is not `failover` (one endpoint at a time, by choice), on
+    /// an endpoint with no attempt still out (a slow one may yet answer), not readmitted
+    /// already by the retry round, whose typical latency for the method still fits before
+    /// `until` (and the deadline), within its circuit and with rate-limit headroom. A
+    /// failure the same request would meet again (an HTTP status, a response too large or
+    /// malformed — which one client's params can cause) is not retried: it would charge the
+    /// endpoint's breaker twice for every other client. Returns whether one was launched.
+    fn reask_fresher(&mut self, best: &Win, plan: &Plan, until: Instant) -> bool {
         if self.call.policy.retries == 0 || self.call.policy.strategy == Strategy::Failover {
             return false;
         }
+        let until = until.min(self.call.deadline);
         let upstreams = self.cx.upstreams.clone();
         upstreams.endpoints.iter().any(|ep| {
             let m = &self.marks[ep.index];
-            m.failed_last
+            let candidate = m.failed_last
                 && m.fresh == 0
                 && m.slow == 0
+                && !m.readmitted
+                && self.last_failure(ep).is_some_and(passing)
                 && self.may_be_fresher(ep, best, plan)
-                && self.relaunch(ep)
+                && fits(ep, &self.call.method, until);
+            candidate && {
+                self.marks[ep.index].tried = false;
+                let launched = self.launch_extra(ep);
+                self.marks[ep.index].tried = true;
+                launched
+            }
         })
     }
+
+    /// What `ep`'s last failed attempt in this call came to.
+    fn last_failure(&self, ep: &Endpoint) -> Option<FailureKind> {
+        self.failures
+            .iter()
+            .rev()
+            .find(|f| f.endpoint == ep.name)
+            .map(|f| f.kind)
+    }
+}
+
+/// Failures that say nothing about the next attempt of the same request.
+fn passing(kind: FailureKind) -> bool {
+    matches!(
+        kind,
+        FailureKind::Connect | FailureKind::Transport | FailureKind::NodeUnhealthy
+    )
+}
+
+/// Whether `ep`'s median latency for `method` (if known) ends before `until`.
+fn fits(ep: &Endpoint, method: &str, until: Instant) -> bool {
+    let now = clock::now();
+    ep.stats
+        .latency_quantile(now, method, 0.5)
+        .is_none_or(|p50| now + p50 < until)
 }

@@ -295,6 +295,13 @@ impl HubInner {
             .is_some_and(|ep| ep.stats.foreign())
     }
 
+    /// The bits (as in `asked`) of the endpoints on another cluster.
+    fn foreign_mask(&self) -> u64 {
+        (0..self.endpoints.endpoints.len())
+            .filter(|&i| self.foreign(i))
+            .fold(0, |mask, i| mask | 1 << (i % 64))
+    }
+
     /// Upstream `index` confirmed (or re-confirmed after a reconnect) `shared`.
     fn confirmed(&self, shared: u64, index: usize) {
         // An upstream on another cluster carries nothing this pool's clients can use.
@@ -320,7 +327,9 @@ impl HubInner {
         let mut subs = self.subs.lock();
         if let Some(s) = subs.shared.get_mut(&shared) {
             s.refusals |= 1 << (index % 64);
-            if s.refusals == s.asked && s.carriers == 0 {
+            // Every endpoint asked refused — or is on another cluster now, and never will.
+            let asked = s.asked & !self.foreign_mask();
+            if s.refusals & asked == asked && s.carriers == 0 {
                 let _ = s.confirm.send(Confirm::Refused(error.into()));
             }
         }

@@ -239,7 +239,7 @@ async fn until(what: &str, f: impl Fn() -> bool) {
 }
 
 #[tokio::test]
-async fn an_upstream_found_on_another_cluster_stops_carrying_and_is_not_reconnected() {
+async fn an_upstream_on_another_cluster_stops_carrying_until_it_is_ours_again() {
     // Real WebSockets on loopback: a carries the subscription alone (b refuses it); then
     // the health loop finds a on another cluster.
     let (a, b) = (
@@ -285,4 +285,14 @@ async fn an_upstream_found_on_another_cluster_stops_carrying_and_is_not_reconnec
     };
     assert!(pending.await.unwrap().is_err(), "b refuses, a is not asked");
     assert_eq!(a.connections(), connections);
+    // Ours again (the health loop found its hash matches after all): asked, connected and
+    // carrying again.
+    pool.upstreams().endpoints[0].stats.set_foreign(false);
+    let (third, _rx) = Client::new(8);
+    let _handle = hub
+        .subscribe(&third, 3, Kind::Slot, None)
+        .await
+        .expect("a confirms again");
+    until("a carries it again", || a.subscriptions().len() == 1).await;
+    assert_eq!(a.connections(), connections + 1);
 }

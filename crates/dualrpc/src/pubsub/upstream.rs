@@ -138,7 +138,12 @@ async fn run(
         }
         // An endpoint on another cluster is not connected to while it is one; what the
         // hub asks meanwhile is kept for when it is ours again.
-        while on_another_cluster(&hub, index) {
+        loop {
+            match hub.upgrade() {
+                None => return,
+                Some(h) if !h.foreign(index) => break,
+                Some(_) => {}
+            }
             tokio::select! {
                 command = rx.recv() => match command {
                     Some(command) => apply(&mut state, command, None).await,
@@ -159,14 +164,10 @@ async fn run(
         state.closing.clear();
         let Some(h) = hub.upgrade() else { return };
         h.carrier_lost(index);
-        crate::telemetry::ws_reconnect(&name);
         let Ok(opened) = outcome else {
             return; // the hub is gone
         };
-        let served = opened.map_or(Duration::ZERO, |t| {
-            clock::now().saturating_duration_since(t)
-        });
-        if on_another_cluster(&hub, index) {
+        if h.foreign(index) {
             wait = Duration::ZERO;
             tracing::warn!(
                 endpoint = %name,
@@ -174,6 +175,10 @@ async fn run(
             );
             continue;
         }
+        crate::telemetry::ws_reconnect(&name);
+        let served = opened.map_or(Duration::ZERO, |t| {
+            clock::now().saturating_duration_since(t)
+        });
         backoff = retry::next_backoff(backoff, served, &settings);
         wait = retry::wait(backoff, &settings, index as u64);
         tracing::warn!(endpoint = %name, "upstream subscriptions disconnected; reconnecting");

@@ -173,7 +173,7 @@ async fn merge_waits_for_the_node_ahead_but_not_for_one_behind() {
 
 #[tokio::test(start_paused = true)]
 async fn the_node_ahead_failing_once_is_asked_again_within_the_window() {
-    use crate::outcome::FailureKind::{Connect, HttpStatus};
+    use crate::outcome::FailureKind::{Connect, HttpStatus, Transport};
     let s = scripts(2);
     let pool = a_ahead_of_b(&s);
     let list = |s: &Script| s.count("getSignaturesForAddress");
@@ -188,17 +188,39 @@ async fn the_node_ahead_failing_once_is_asked_again_within_the_window() {
     assert_eq!(list(&s[0]), 2);
     // Asked again once only: a fails again at 15 ms, b's list then.
     s[0].push("getSignaturesForAddress", fail(Connect).after(5));
-    s[0].push("getSignaturesForAddress", fail(HttpStatus).after(5));
+    s[0].push("getSignaturesForAddress", fail(Transport).after(5));
     next_list(&s[1], &[("old", 98)], 10);
     let r = poll(&pool).await;
     assert_eq!((&*r.endpoint, r.latency), ("b", 15 * MS));
     assert_eq!(list(&s[0]), 4);
+    // A failure the same request would meet again (an HTTP status: maybe these params) is
+    // not retried.
+    s[0].push("getSignaturesForAddress", fail(HttpStatus).after(5));
+    next_list(&s[1], &[("old", 98)], 10);
+    let r = poll(&pool).await;
+    assert_eq!((&*r.endpoint, r.latency), ("b", 10 * MS));
+    assert_eq!(list(&s[0]), 5);
     // Never beyond the window: a's second answer would come at 60 ms; b's at 10 + 30.
     s[0].push("getSignaturesForAddress", fail(Connect).after(5));
     next_list(&s[0], &[("launch", 100), ("old", 98)], 50);
     next_list(&s[1], &[("old", 98)], 10);
     let r = poll(&pool).await;
     assert_eq!((&*r.endpoint, r.latency), ("b", 40 * MS));
+    // Nor when a's usual latency would not fit what is left of the window: 20 answers in
+    // 40 ms make its median 40 ms; b's list at 10 ms leaves 30.
+    for _ in 0..20 {
+        tokio::time::sleep(100 * MS).await;
+        next_list(&s[0], &[("launch", 100), ("old", 98)], 40);
+        next_list(&s[1], &[("old", 98)], 60);
+        poll(&pool).await;
+    }
+    tokio::time::sleep(100 * MS).await;
+    let before = list(&s[0]);
+    s[0].push("getSignaturesForAddress", fail(Connect).after(5));
+    next_list(&s[1], &[("old", 98)], 10);
+    let r = poll(&pool).await;
+    assert_eq!((&*r.endpoint, r.latency), ("b", 10 * MS));
+    assert_eq!(list(&s[0]), before + 1);
     // A call that may not retry does not ask again.
     tokio::time::sleep(100 * MS).await;
     let before = list(&s[0]);
