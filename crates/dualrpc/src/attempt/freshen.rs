@@ -155,8 +155,8 @@ impl Attempts<'_> {
             return false;
         }
         let until = until.min(self.call.deadline);
-        let upstreams = self.cx.upstreams.clone();
-        upstreams.endpoints.iter().any(|ep| {
+        let cx = self.cx;
+        cx.upstreams.endpoints.iter().any(|ep| {
             let m = &self.marks[ep.index];
             let candidate = m.failed_last
                 && m.fresh == 0
