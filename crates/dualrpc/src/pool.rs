@@ -83,6 +83,8 @@ struct Core {
     hub: std::sync::OnceLock<crate::pubsub::Hub>,
     hub_settings: crate::config::SubscriptionSettings,
     ws_urls: Vec<crate::settings::SecretUrl>,
+    /// The endpoints' URLs (secret: compared, never printed), for [`Pool::new_after`].
+    urls: Vec<http::Uri>,
 }
 
 /// A snapshot of the pool for `/status`.
@@ -126,29 +128,32 @@ impl Pool {
         Ok(Pool::assemble(settings, upstreams, None))
     }
 
-    /// Builds the pool that replaces `previous` (a config reload). If the two share an
-    /// endpoint (the same PubSub URL — the same provider, so the same chain), the new pool
-    /// keeps what the old one knew about the chain: the slots already served per method and
-    /// params (a client never sees an answer older than one it got before the reload) and
-    /// the slot ceiling (no answer beyond what the chain can have reached is taken while
-    /// the new health loop proves its own). Otherwise it starts from nothing, as
+    /// Builds the pool that replaces `previous` (a config reload). If the new config keeps
+    /// an endpoint of the old one that the old pool did not find on another cluster (the
+    /// same scheme, host, port and path — an API key in the query or user info may have
+    /// changed — so the same provider's same chain), the new pool keeps what the old one
+    /// knew about the chain: the slots already served per method and params (a client
+    /// never sees an answer older than one it got before the reload) and, if its health
+    /// loop runs, the slot ceiling (no answer beyond what the chain can have reached is
+    /// taken while the new loop proves its own). Otherwise it starts from nothing, as
     /// [`Pool::new`].
     pub fn new_after(settings: Settings, previous: &Pool) -> Result<Pool, ConfigError> {
         let upstreams = Upstreams::new(&settings, clock::now())?;
         let old = &previous.core;
-        let same_chain = settings
-            .endpoints
+        let kept = old
+            .urls
             .iter()
-            .any(|e| old.ws_urls.iter().any(|w| w.0 == e.ws_url.0));
-        if !same_chain {
+            .zip(&old.cx.upstreams.endpoints)
+            .filter(|(_, ep)| !ep.stats.foreign())
+            .any(|(was, _)| settings.endpoints.iter().any(|e| same_place(was, &e.url.0)));
+        if !kept {
             return Ok(Pool::assemble(settings, upstreams, None));
         }
-        upstreams.ceiling.inherit(&old.cx.upstreams.ceiling);
-        Ok(Pool::assemble(
-            settings,
-            upstreams,
-            Some(old.served.clone()),
-        ))
+        if settings.health.interval.is_some() {
+            upstreams.ceiling.inherit(&old.cx.upstreams.ceiling);
+        }
+        let served = old.served.clone();
+        Ok(Pool::assemble(settings, upstreams, Some(served)))
     }
 
     /// A pool whose endpoints answer from in-memory scripts (the core's own tests).
@@ -204,6 +209,7 @@ impl Pool {
                 .iter()
                 .map(|e| e.ws_url.clone())
                 .collect(),
+            urls: settings.endpoints.iter().map(|e| e.url.0.clone()).collect(),
         };
         Pool {
             core: Arc::new(core),
@@ -599,4 +605,13 @@ impl Core {
         }
         reply.slot = Some(slot);
     }
+}
+
+/// Whether two endpoint URLs name the same place: scheme, host, port and path (not the
+/// user info or query, where API keys go).
+fn same_place(a: &http::Uri, b: &http::Uri) -> bool {
+    a.scheme_str() == b.scheme_str()
+        && a.host() == b.host()
+        && a.port_u16() == b.port_u16()
+        && a.path() == b.path()
 }

@@ -21,8 +21,8 @@
 //!   retry round and the last chance add at most one attempt per endpoint each.
 //! - **Freshness window** (`attempt/freshen.rs`): a usable answer may wait for a fresher
 //!   one from attempts still out; an endpoint that may be fresher but whose attempt failed
-//!   on its connection gets one more (extra) attempt, once per call, unless the retry
-//!   round readmitted it already.
+//!   on its connection (or said it is unhealthy) gets one more (extra) attempt, once per
+//!   call, unless the retry round readmitted it already.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -296,3 +296,39 @@ async fn an_upstream_on_another_cluster_stops_carrying_until_it_is_ours_again() 
     until("a carries it again", || a.subscriptions().len() == 1).await;
     assert_eq!(a.connections(), connections + 1);
 }
+
+#[tokio::test]
+async fn a_subscribe_asked_of_an_endpoint_found_on_another_cluster_is_not_kept_waiting() {
+    // a is asked but does not answer yet; b refuses (a refusal it re-asks). a is then found
+    // on another cluster: it never will answer, so b's next refusal is the answer (not
+    // stall_timeout's "no upstream could open", 5 s later).
+    let (a, b) = (
+        dualrpc_testkit::WsUpstream::start().await,
+        dualrpc_testkit::WsUpstream::start().await,
+    );
+    a.hold_confirmations();
+    b.refuse(Some(r#"{"code":-32000,"message":"busy here"}"#));
+    let toml = format!(
+        "[[endpoint]]\nname = \"a\"\nurl = \"{}\"\n[[endpoint]]\nname = \"b\"\nurl = \"{}\"\n\
+         [health]\ninterval_ms = 0\n\
+         [subscriptions]\nping_interval_ms = 20\nstall_timeout_ms = 5000\n\
+         reconnect_min_ms = 10\nreconnect_max_ms = 20\n",
+        a.url(),
+        b.url()
+    );
+    let pool = Pool::from_config(Config::from_toml(&toml, |_| None).unwrap()).unwrap();
+    let hub = pool.subscriptions().clone();
+    let (client, _rx) = Client::new(8);
+    let pending = {
+        let (hub, client) = (hub.clone(), client.clone());
+        tokio::spawn(async move { hub.subscribe(&client, 1, Kind::Slot, None).await })
+    };
+    until("a asked", || a.subscriptions().len() == 1).await;
+    pool.upstreams().endpoints[0].stats.set_foreign(true);
+    let err = tokio::time::timeout(Duration::from_secs(2), pending)
+        .await
+        .expect("answered before stall_timeout")
+        .unwrap()
+        .unwrap_err();
+    assert!(err.error.contains("busy here"), "{}", err.error);
+}

@@ -171,8 +171,9 @@ impl SlotCeiling {
     /// Starts from what `from` proved — the previous pool's ceiling on the same chain,
     /// after a config reload — instead of from nothing: its reach now (before the margin)
     /// is this ceiling's anchor until this one's own endpoints anchor. Nothing if `from`
-    /// had no anchor.
-    pub fn inherit(&self, from: &SlotCeiling) {
+    /// had no anchor. Only before this ceiling is shared (its two stores are not one
+    /// update a reader could see half of safely).
+    pub(crate) fn inherit(&self, from: &SlotCeiling) {
         if let Some(limit) = from.limit(self.origin) {
             self.anchor
                 .store(limit.saturating_sub(MARGIN).max(1), Ordering::Release);

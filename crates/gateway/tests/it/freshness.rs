@@ -109,14 +109,19 @@ async fn a_client_never_sees_a_slot_go_backwards_or_is_told() {
 async fn a_config_reload_does_not_let_a_client_see_a_slot_go_backwards() {
     let ups = upstreams(2).await;
     let rest = "[default]\nfreshness_window_ms = 0\n";
-    let config = |ups: &[dualrpc_testkit::Upstream]| {
-        let text = format!(
-            "{}[health]\ninterval_ms = 0\n{rest}",
-            endpoint_toml(ups, &[])
-        );
+    let keyed = |ups: &[dualrpc_testkit::Upstream], key: &str| {
+        let mut text = String::new();
+        for (i, u) in ups.iter().enumerate() {
+            let (name, url) = (NAMES[i], u.url());
+            text.push_str(&format!(
+                "[[endpoint]]\nname = \"{name}\"\nurl = \"{url}?api-key={key}\"\n"
+            ));
+        }
+        text.push_str(&format!("[health]\ninterval_ms = 0\n{rest}"));
         dualrpc::Settings::from_config(&dualrpc::Config::from_toml(&text, |_| None).unwrap())
             .unwrap()
     };
+    let config = |ups: &[dualrpc_testkit::Upstream]| keyed(ups, SECRET);
     let gw = gateway(pool(&ups, rest)).await;
     let race = format!("{}/race", gw.url);
     let slow = Duration::from_millis(40);
@@ -134,6 +139,13 @@ async fn a_config_reload_does_not_let_a_client_see_a_slot_go_backwards() {
     let (v, h) = post(&race, BALANCE).await;
     assert_eq!(v["result"]["context"]["slot"], 111, "{v}");
     assert!(h.get("x-dualrpc-stale").is_none());
+    // The same providers with a rotated API key are the same chain too.
+    let rotated = dualrpc::Pool::new_after(keyed(&ups, "rotated"), &gateway.pool()).unwrap();
+    gateway.reload(rotated, gateway.options());
+    ups[0].push("getBalance", Step::result(at(109, 1)));
+    ups[1].push("getBalance", Step::result(at(112, 3)).after(slow));
+    let (v, _) = post(&race, BALANCE).await;
+    assert_eq!(v["result"]["context"]["slot"], 112, "{v}");
     // A config with none of the old endpoints is another set of providers (maybe another
     // chain): it starts from nothing.
     let others = upstreams(2).await;
