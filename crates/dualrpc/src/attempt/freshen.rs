@@ -166,9 +166,10 @@ impl Attempts<'_> {
                 && self.may_be_fresher(ep, best, plan)
                 && fits(ep, &self.call.method, until);
             candidate && {
-                self.marks[ep.index].tried = false;
+                let was = std::mem::replace(&mut self.marks[ep.index].tried, false);
                 let launched = self.launch_extra(ep);
-                self.marks[ep.index].tried = true;
+                // (A refused extra leaves the mark as it was; a launch set it.)
+                self.marks[ep.index].tried |= was;
                 launched
             }
         })

@@ -170,13 +170,18 @@ impl SlotCeiling {
 
     /// Starts from what `from` proved — the previous pool's ceiling on the same chain,
     /// after a config reload — instead of from nothing: its reach now (before the margin)
-    /// is this ceiling's anchor until this one's own endpoints anchor. Nothing if `from`
-    /// had no anchor. Only before this ceiling is shared (its two stores are not one
-    /// update a reader could see half of safely).
+    /// counts as one more anchor, read now, for [`ANCHOR_TTL`], beside those this ceiling's
+    /// own endpoints prove (a node behind anchoring first does not pull the limit below
+    /// it). Nothing if `from` had no anchor. Only before this ceiling is shared (its two
+    /// stores are not one update a reader could see half of safely).
     pub(crate) fn inherit(&self, from: &SlotCeiling) {
         if let Some(limit) = from.limit(self.origin) {
-            self.anchor
-                .store(limit.saturating_sub(MARGIN).max(1), Ordering::Release);
+            let reach = limit.saturating_sub(MARGIN).max(1);
+            self.tracks.lock().push(Track {
+                recent: VecDeque::new(),
+                anchor: Some((reach, self.origin)),
+            });
+            self.anchor.store(reach, Ordering::Release);
             self.anchor_at.store(0, Ordering::Release);
         }
     }

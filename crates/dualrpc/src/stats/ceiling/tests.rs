@@ -280,9 +280,19 @@ fn a_ceiling_built_after_a_reload_starts_from_the_previous_one() {
         assert!(is <= was && is + 1 >= was, "{is} against {was}");
     }
     assert!(!new.admits(5_000, later));
-    // Its own endpoints anchor: their limit replaces the inherited one.
-    moving(&new, later, &[Some(1_040), None, Some(1_040)], 4);
-    assert_eq!(new.limit(later + ROUND * 3), Some(1_049 + MARGIN));
+    // Its own endpoints anchor, below what the old one proved (a node behind first): the
+    // inherited anchor still holds the limit up…
+    moving(&new, later, &[Some(1_010), None, None], 4);
+    let t = later + ROUND * 3;
+    let (was, is) = (old.limit(t).unwrap(), new.limit(t).unwrap());
+    assert!(is <= was && is + 1 >= was, "{is} against {was}");
+    // …and one ahead of it lifts it.
+    moving(&new, t, &[None, None, Some(1_100)], 4);
+    assert_eq!(new.limit(t + ROUND * 3), Some(1_109 + MARGIN));
+    // The inherited anchor ends like any other, after ANCHOR_TTL.
+    let much_later = later + ANCHOR_TTL + ROUND * 20;
+    moving(&new, much_later, &[Some(1_010 + 1_000), None, None], 4);
+    assert_eq!(new.limit(much_later + ROUND * 3), Some(2_019 + MARGIN));
     // A ceiling that had proved nothing passes nothing on.
     let (empty, fresh) = (SlotCeiling::new(1, now), SlotCeiling::new(1, later));
     fresh.inherit(&empty);
