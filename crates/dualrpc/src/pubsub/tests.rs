@@ -227,6 +227,32 @@ async fn logs_requests_that_mean_the_same_share_one_subscription() {
     }
 }
 
+/// Two PubSub upstreams on loopback (real WebSockets).
+async fn two_ws_upstreams() -> (dualrpc_testkit::WsUpstream, dualrpc_testkit::WsUpstream) {
+    (
+        dualrpc_testkit::WsUpstream::start().await,
+        dualrpc_testkit::WsUpstream::start().await,
+    )
+}
+
+/// A pool over `a` and `b` (health loop off) whose subscriptions ping every 20 ms,
+/// reconnect within 10–20 ms and end orphans after `stall_ms`.
+fn ws_pool(
+    a: &dualrpc_testkit::WsUpstream,
+    b: &dualrpc_testkit::WsUpstream,
+    stall_ms: u64,
+) -> Pool {
+    let toml = format!(
+        "[[endpoint]]\nname = \"a\"\nurl = \"{}\"\n[[endpoint]]\nname = \"b\"\nurl = \"{}\"\n\
+         [health]\ninterval_ms = 0\n\
+         [subscriptions]\nping_interval_ms = 20\nstall_timeout_ms = {stall_ms}\n\
+         reconnect_min_ms = 10\nreconnect_max_ms = 20\n",
+        a.url(),
+        b.url()
+    );
+    Pool::from_config(Config::from_toml(&toml, |_| None).unwrap()).unwrap()
+}
+
 /// Waits (real time, bounded) until `f` holds.
 async fn until(what: &str, f: impl Fn() -> bool) {
     tokio::time::timeout(Duration::from_secs(5), async {
@@ -242,20 +268,9 @@ async fn until(what: &str, f: impl Fn() -> bool) {
 async fn an_upstream_on_another_cluster_stops_carrying_until_it_is_ours_again() {
     // Real WebSockets on loopback: a carries the subscription alone (b refuses it); then
     // the health loop finds a on another cluster.
-    let (a, b) = (
-        dualrpc_testkit::WsUpstream::start().await,
-        dualrpc_testkit::WsUpstream::start().await,
-    );
+    let (a, b) = two_ws_upstreams().await;
     b.refuse(Some(r#"{"code":-32602,"message":"not here"}"#));
-    let toml = format!(
-        "[[endpoint]]\nname = \"a\"\nurl = \"{}\"\n[[endpoint]]\nname = \"b\"\nurl = \"{}\"\n\
-         [health]\ninterval_ms = 0\n\
-         [subscriptions]\nping_interval_ms = 20\nstall_timeout_ms = 200\n\
-         reconnect_min_ms = 10\nreconnect_max_ms = 20\n",
-        a.url(),
-        b.url()
-    );
-    let pool = Pool::from_config(Config::from_toml(&toml, |_| None).unwrap()).unwrap();
+    let pool = ws_pool(&a, &b, 200);
     let hub = pool.subscriptions().clone();
     let (client, _rx) = Client::new(8);
     let handle = hub
@@ -302,21 +317,10 @@ async fn a_subscribe_asked_of_an_endpoint_found_on_another_cluster_is_not_kept_w
     // a is asked but does not answer yet; b refuses (a refusal it re-asks). a is then found
     // on another cluster: it never will answer, so b's next refusal is the answer (not
     // stall_timeout's "no upstream could open", 5 s later).
-    let (a, b) = (
-        dualrpc_testkit::WsUpstream::start().await,
-        dualrpc_testkit::WsUpstream::start().await,
-    );
+    let (a, b) = two_ws_upstreams().await;
     a.hold_confirmations();
     b.refuse(Some(r#"{"code":-32000,"message":"busy here"}"#));
-    let toml = format!(
-        "[[endpoint]]\nname = \"a\"\nurl = \"{}\"\n[[endpoint]]\nname = \"b\"\nurl = \"{}\"\n\
-         [health]\ninterval_ms = 0\n\
-         [subscriptions]\nping_interval_ms = 20\nstall_timeout_ms = 5000\n\
-         reconnect_min_ms = 10\nreconnect_max_ms = 20\n",
-        a.url(),
-        b.url()
-    );
-    let pool = Pool::from_config(Config::from_toml(&toml, |_| None).unwrap()).unwrap();
+    let pool = ws_pool(&a, &b, 5000);
     let hub = pool.subscriptions().clone();
     let (client, _rx) = Client::new(8);
     let pending = {

@@ -30,19 +30,26 @@ fn at(slot: u64, value: u64) -> String {
 
 const BALANCE: &str = r#"{"jsonrpc":"2.0","id":3,"method":"getBalance","params":["mint"]}"#;
 
-#[tokio::test]
-async fn a_fresher_but_slower_provider_wins_within_the_window() {
+/// Two upstreams behind a gateway with a 400 ms freshness window, and one call that showed
+/// b ahead (slot 102 while a was at 100).
+async fn b_seen_ahead() -> (Vec<dualrpc_testkit::Upstream>, Gateway) {
     let ups = upstreams(2).await;
-    let windowed = gateway(pool(
+    let gw = gateway(pool(
         &ups,
         "[default]\nfreshness_window_ms = 400\nmonotonic_window_ms = 0\n",
     ))
     .await;
-    // b has been seen ahead (slot 102 while a was at 100)…
     let ms = Duration::from_millis;
     ups[0].push("getBalance", Step::result(at(100, 1)).after(ms(40)));
     ups[1].push("getBalance", Step::result(at(102, 2)));
-    post(&format!("{}/race", windowed.url), BALANCE).await;
+    post(&format!("{}/race", gw.url), BALANCE).await;
+    (ups, gw)
+}
+
+#[tokio::test]
+async fn a_fresher_but_slower_provider_wins_within_the_window() {
+    let (ups, windowed) = b_seen_ahead().await;
+    let ms = Duration::from_millis;
     // …so when a answers first, b's slower answer is waited for.
     ups[0].set("getBalance", Step::result(at(100, 1)).after(ms(2)));
     ups[1].set("getBalance", Step::result(at(102, 2)).after(ms(40)));
@@ -57,17 +64,8 @@ async fn a_fresher_but_slower_provider_wins_within_the_window() {
 
 #[tokio::test]
 async fn the_provider_ahead_failing_once_is_asked_again_rather_than_serving_older_data() {
-    let ups = upstreams(2).await;
-    let gw = gateway(pool(
-        &ups,
-        "[default]\nfreshness_window_ms = 400\nmonotonic_window_ms = 0\n",
-    ))
-    .await;
+    let (ups, gw) = b_seen_ahead().await;
     let ms = Duration::from_millis;
-    // b has been seen ahead (slot 102 while a was at 100)…
-    ups[0].push("getBalance", Step::result(at(100, 1)).after(ms(40)));
-    ups[1].push("getBalance", Step::result(at(102, 2)));
-    post(&format!("{}/race", gw.url), BALANCE).await;
     // …then b's connection is reset at once, a answers its older balance in 20 ms: b, asked
     // again, answers fresher within the window, and the client gets b's.
     ups[0].push("getBalance", Step::result(at(100, 1)).after(ms(20)));
