@@ -83,8 +83,9 @@ struct Core {
     hub: std::sync::OnceLock<crate::pubsub::Hub>,
     hub_settings: crate::config::SubscriptionSettings,
     ws_urls: Vec<crate::settings::SecretUrl>,
-    /// The endpoints' URLs (secret: compared, never printed), for [`Pool::new_after`].
-    urls: Vec<http::Uri>,
+    /// The endpoints' URLs (secret: compared, never printed — `SecretUrl`'s `Debug` is
+    /// redacted), for [`Pool::new_after`].
+    urls: Vec<crate::settings::SecretUrl>,
 }
 
 /// A snapshot of the pool for `/status`.
@@ -145,7 +146,12 @@ impl Pool {
             .iter()
             .zip(&old.cx.upstreams.endpoints)
             .filter(|(_, ep)| !ep.stats.foreign())
-            .any(|(was, _)| settings.endpoints.iter().any(|e| same_place(was, &e.url.0)));
+            .any(|(was, _)| {
+                settings
+                    .endpoints
+                    .iter()
+                    .any(|e| same_place(&was.0, &e.url.0))
+            });
         if !kept {
             return Ok(Pool::assemble(settings, upstreams, None));
         }
@@ -209,7 +215,7 @@ impl Pool {
                 .iter()
                 .map(|e| e.ws_url.clone())
                 .collect(),
-            urls: settings.endpoints.iter().map(|e| e.url.0.clone()).collect(),
+            urls: settings.endpoints.iter().map(|e| e.url.clone()).collect(),
         };
         Pool {
             core: Arc::new(core),
