@@ -214,8 +214,21 @@ async fn check_clusters(upstreams: &Upstreams, timeout: Duration) {
             .iter()
             .map(|k| k.as_ref().and_then(|(h, _)| h.as_deref()))
             .collect();
-        foreign_by_majority(&hashes)
+        (
+            foreign_by_majority(&hashes),
+            majority(&hashes).map(Arc::from),
+        )
     };
+    let (verdict, cluster) = verdict;
+    // After a reload, the ceiling taken over from the old pool is kept only if this pool
+    // is on the old one's cluster.
+    if let Some(cluster) = cluster
+        && let Some(was) = upstreams.inherited_cluster.lock().take()
+        && was != cluster
+    {
+        upstreams.ceiling.reset();
+        tracing::warn!("the reloaded config is on another cluster: its slot ceiling starts anew");
+    }
     // With no majority nothing can be told: nobody is left out.
     let ambiguous = verdict.is_none();
     if upstreams
@@ -241,17 +254,23 @@ async fn check_clusters(upstreams: &Upstreams, timeout: Duration) {
     }
 }
 
+/// The hash a strict majority of the known `hashes` share, if one does.
+pub(crate) fn majority<'a>(hashes: &[Option<&'a str>]) -> Option<&'a str> {
+    let known: Vec<&str> = hashes.iter().flatten().copied().collect();
+    known
+        .iter()
+        .find(|h| 2 * known.iter().filter(|k| k == h).count() > known.len())
+        .copied()
+}
+
 /// Per endpoint, whether its hash differs from the one a strict majority of the known
 /// hashes share; `None` when no hash has a strict majority.
 pub(crate) fn foreign_by_majority(hashes: &[Option<&str>]) -> Option<Vec<bool>> {
-    let known: Vec<&str> = hashes.iter().flatten().copied().collect();
-    let majority = known
-        .iter()
-        .find(|h| 2 * known.iter().filter(|k| k == h).count() > known.len())?;
+    let majority = majority(hashes)?;
     Some(
         hashes
             .iter()
-            .map(|h| h.is_some_and(|h| h != *majority))
+            .map(|h| h.is_some_and(|h| h != majority))
             .collect(),
     )
 }

@@ -136,30 +136,14 @@ impl Pool {
     /// knew about the chain: the slots already served per method and params (a client
     /// never sees an answer older than one it got before the reload) and, if its health
     /// loop runs, the slot ceiling (no answer beyond what the chain can have reached is
-    /// taken while the new loop proves its own). Otherwise it starts from nothing, as
-    /// [`Pool::new`].
+    /// taken while the new loop proves its own; dropped if the new loop's first cluster
+    /// check finds a majority on another genesis hash than the old pool's). Otherwise it
+    /// starts from nothing, as [`Pool::new`]. Floors from another chain cannot hold
+    /// answers back for long either: a floor above the new ceiling does not count.
     pub fn new_after(settings: Settings, previous: &Pool) -> Result<Pool, ConfigError> {
         let upstreams = Upstreams::new(&settings, clock::now())?;
-        let old = &previous.core;
-        let kept = old
-            .urls
-            .iter()
-            .zip(&old.cx.upstreams.endpoints)
-            .filter(|(_, ep)| !ep.stats.foreign())
-            .any(|(was, _)| {
-                settings
-                    .endpoints
-                    .iter()
-                    .any(|e| same_place(&was.0, &e.url.0))
-            });
-        if !kept {
-            return Ok(Pool::assemble(settings, upstreams, None));
-        }
-        if settings.health.interval.is_some() {
-            upstreams.ceiling.inherit(&old.cx.upstreams.ceiling);
-        }
-        let served = old.served.clone();
-        Ok(Pool::assemble(settings, upstreams, Some(served)))
+        let served = carry_over(&settings, &upstreams, &previous.core);
+        Ok(Pool::assemble(settings, upstreams, served))
     }
 
     /// A pool whose endpoints answer from in-memory scripts (the core's own tests).
@@ -168,11 +152,32 @@ impl Pool {
         settings: Settings,
         scripts: &[Arc<crate::tests::script::Script>],
     ) -> Pool {
-        let mut upstreams = Upstreams::new(&settings, clock::now()).expect("endpoints");
+        let upstreams = Pool::scripted_upstreams(&settings, scripts);
+        Pool::assemble(settings, upstreams, None)
+    }
+
+    /// [`Pool::new_after`] for a scripted pool.
+    #[cfg(test)]
+    pub(crate) fn scripted_after(
+        settings: Settings,
+        scripts: &[Arc<crate::tests::script::Script>],
+        previous: &Pool,
+    ) -> Pool {
+        let upstreams = Pool::scripted_upstreams(&settings, scripts);
+        let served = carry_over(&settings, &upstreams, &previous.core);
+        Pool::assemble(settings, upstreams, served)
+    }
+
+    #[cfg(test)]
+    fn scripted_upstreams(
+        settings: &Settings,
+        scripts: &[Arc<crate::tests::script::Script>],
+    ) -> Upstreams {
+        let mut upstreams = Upstreams::new(settings, clock::now()).expect("endpoints");
         for (ep, script) in upstreams.endpoints.iter_mut().zip(scripts) {
             Arc::get_mut(ep).expect("fresh endpoint").script = Some(script.clone());
         }
-        Pool::assemble(settings, upstreams, None)
+        upstreams
     }
 
     /// The pool over `upstreams`, with `served` (a previous pool's) or a store of its own.
@@ -611,6 +616,36 @@ impl Core {
         }
         reply.slot = Some(slot);
     }
+}
+
+/// What a pool built after `old` (a reload) keeps of it (see [`Pool::new_after`]): the
+/// served slots store it returns, and the slot ceiling and the cluster it belongs to,
+/// seeded into `upstreams`. `None` when the new config keeps none of the old endpoints.
+fn carry_over(
+    settings: &Settings,
+    upstreams: &Upstreams,
+    old: &Core,
+) -> Option<Arc<dyn ServedSlots>> {
+    let kept = old
+        .urls
+        .iter()
+        .zip(&old.cx.upstreams.endpoints)
+        .filter(|(_, ep)| !ep.stats.foreign())
+        .any(|(was, _)| {
+            settings
+                .endpoints
+                .iter()
+                .any(|e| same_place(&was.0, &e.url.0))
+        });
+    if !kept {
+        return None;
+    }
+    if settings.health.interval.is_some() {
+        upstreams.ceiling.inherit(&old.cx.upstreams.ceiling);
+        // Checked against this pool's own majority once the health loop has it.
+        *upstreams.inherited_cluster.lock() = old.cx.upstreams.cluster();
+    }
+    Some(old.served.clone())
 }
 
 /// Whether two endpoint URLs name the same place: scheme, host, port and path (not the

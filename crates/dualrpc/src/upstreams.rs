@@ -35,6 +35,10 @@ pub(crate) struct Upstreams {
     /// Whether the endpoints that told their genesis hash have no majority (for one log
     /// line per change).
     pub(crate) clusters_ambiguous: std::sync::atomic::AtomicBool,
+    /// After a reload: the cluster of the pool whose slot ceiling this one started from
+    /// ([`crate::Pool::new_after`]). The health loop's first majority is checked against
+    /// it once: another chain's ceiling is dropped.
+    pub(crate) inherited_cluster: Mutex<Option<Arc<str>>>,
 }
 
 impl Upstreams {
@@ -59,9 +63,20 @@ impl Upstreams {
             pairs,
             genesis: Mutex::new(vec![None; endpoints.len()]),
             clusters_ambiguous: std::sync::atomic::AtomicBool::new(false),
+            inherited_cluster: Mutex::new(None),
             endpoints,
             ceiling,
         })
+    }
+
+    /// The genesis hash a strict majority of the endpoints that told theirs share.
+    pub(crate) fn cluster(&self) -> Option<Arc<str>> {
+        let known = self.genesis.lock();
+        let hashes: Vec<Option<&str>> = known
+            .iter()
+            .map(|k| k.as_ref().and_then(|(h, _)| h.as_deref()))
+            .collect();
+        crate::health::majority(&hashes).map(Arc::from)
     }
 
     /// Endpoints that may be asked at all (not on another cluster): what a quorum can count.

@@ -186,6 +186,14 @@ impl SlotCeiling {
         }
     }
 
+    /// Forgets everything: no limit until an endpoint proves itself again (the health
+    /// loop found that an inherited limit was another chain's).
+    pub(crate) fn reset(&self) {
+        // (The next round sizes the tracks to its readings again.)
+        self.tracks.lock().clear();
+        self.anchor.store(0, Ordering::Release);
+    }
+
     /// Whether `slot` is at or below the limit at `now` (always, with no anchor yet).
     pub fn admits(&self, slot: u64, now: Instant) -> bool {
         self.limit(now).is_none_or(|limit| slot <= limit)

@@ -358,3 +358,39 @@ fn balance(pool: &Pool) -> crate::pool::CallBuilder<'_> {
     pool.call("getBalance", &serde_json::json!(["k"]))
         .strategy(crate::policy::Strategy::Race)
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_keeps_the_ceiling_on_the_same_chain_and_drops_it_on_another() {
+    let s = scripts(2);
+    let old = pool(&s, "");
+    tell_clusters(&s, &[MAINNET, MAINNET]);
+    anchored_on_a(&old, &s, 1_004).await;
+    let now = crate::clock::now();
+    let limit = old.upstreams().ceiling.limit(now).expect("anchored");
+    // The health loop on (an hour apart: the rounds below are the test's).
+    let on = "[health]\ninterval_ms = 3600000\n";
+    // Same chain: the new pool starts with the old limit and keeps it once it has seen
+    // its own endpoints' cluster.
+    let same = Pool::scripted_after(settings_with(2, &[], on), &s, &old);
+    assert_eq!(same.upstreams().ceiling.limit(now), Some(limit));
+    round(&same).await;
+    assert!(
+        same.upstreams()
+            .ceiling
+            .limit(now)
+            .is_some_and(|l| l >= limit)
+    );
+    // The same URLs, but the providers now tell another genesis hash (and their slots are
+    // far above the old limit): the inherited ceiling goes, and their slots are not
+    // refused as implausible.
+    let t = scripts(2);
+    tell_clusters(&t, &[DEVNET, DEVNET]);
+    for script in &t {
+        script.set("getSlot", ok(&(limit + 100_000).to_string()));
+    }
+    let other = Pool::scripted_after(settings_with(2, &[], on), &t, &old);
+    assert_eq!(other.upstreams().ceiling.limit(now), Some(limit));
+    round(&other).await;
+    assert_eq!(other.upstreams().ceiling.limit(crate::clock::now()), None);
+    assert_eq!(other.endpoint(0).stats.slot(), Some(limit + 100_000));
+}

@@ -170,8 +170,13 @@ pub(crate) fn scripts(n: usize) -> Vec<Arc<Script>> {
 /// A pool over `scripts` (endpoints `a`, `b`, … with `extra[i]` lines each), the health
 /// loop off, and `rest` appended to the config.
 pub(crate) fn pool_with(scripts: &[Arc<Script>], extra: &[&str], rest: &str) -> Pool {
+    Pool::scripted(settings_with(scripts.len(), extra, rest), scripts)
+}
+
+/// The settings [`pool_with`] builds its pool on, for `n` endpoints.
+pub(crate) fn settings_with(n: usize, extra: &[&str], rest: &str) -> Settings {
     let mut toml = String::new();
-    for (i, _) in scripts.iter().enumerate() {
+    for i in 0..n {
         toml.push_str(&format!(
             "[[endpoint]]\nname = \"{}\"\nurl = \"http://127.0.0.1:9/\"\n{}\n",
             NAMES[i],
@@ -183,8 +188,7 @@ pub(crate) fn pool_with(scripts: &[Arc<Script>], extra: &[&str], rest: &str) -> 
     }
     toml.push_str(rest);
     let config = crate::Config::from_toml(&toml, |_| None).unwrap_or_else(|e| panic!("{e}"));
-    let settings = Settings::from_config(&config).unwrap_or_else(|e| panic!("{e}"));
-    Pool::scripted(settings, scripts)
+    Settings::from_config(&config).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A pool over `scripts` with `rest` appended to the config.
