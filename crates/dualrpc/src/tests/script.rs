@@ -176,10 +176,9 @@ pub(crate) fn pool_with(scripts: &[Arc<Script>], extra: &[&str], rest: &str) -> 
 /// The settings [`pool_with`] builds its pool on, for `n` endpoints.
 pub(crate) fn settings_with(n: usize, extra: &[&str], rest: &str) -> Settings {
     let mut toml = String::new();
-    for i in 0..n {
+    for (i, name) in NAMES.iter().enumerate().take(n) {
         toml.push_str(&format!(
-            "[[endpoint]]\nname = \"{}\"\nurl = \"http://127.0.0.1:9/\"\n{}\n",
-            NAMES[i],
+            "[[endpoint]]\nname = \"{name}\"\nurl = \"http://127.0.0.1:9/\"\n{}\n",
             extra.get(i).copied().unwrap_or("")
         ));
     }
