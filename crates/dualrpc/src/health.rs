@@ -20,7 +20,7 @@ use crate::clock;
 use crate::outcome::Outcome;
 use crate::settings::HealthSettings;
 use crate::stats::{Reading, STALE_AFTER};
-use crate::upstreams::Upstreams;
+use crate::upstreams::{Upstreams, majority};
 
 /// Longest wait for one `getSlot` probe.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -252,15 +252,6 @@ async fn check_clusters(upstreams: &Upstreams, timeout: Duration) {
             }
         }
     }
-}
-
-/// The hash a strict majority of the known `hashes` share, if one does.
-pub(crate) fn majority<'a>(hashes: &[Option<&'a str>]) -> Option<&'a str> {
-    let known: Vec<&str> = hashes.iter().flatten().copied().collect();
-    known
-        .iter()
-        .find(|h| 2 * known.iter().filter(|k| k == h).count() > known.len())
-        .copied()
 }
 
 /// Per endpoint, whether its hash differs from the one a strict majority of the known

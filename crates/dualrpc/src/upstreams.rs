@@ -76,7 +76,7 @@ impl Upstreams {
             .iter()
             .map(|k| k.as_ref().and_then(|(h, _)| h.as_deref()))
             .collect();
-        crate::health::majority(&hashes).map(Arc::from)
+        majority(&hashes).map(Arc::from)
     }
 
     /// Endpoints that may be asked at all (not on another cluster): what a quorum can count.
@@ -130,6 +130,15 @@ pub(crate) fn pairs(roles: &[Role]) -> Vec<(usize, usize)> {
             .map(|i| (i, if i + 1 < n { i + 1 } else { 0 }))
             .collect(),
     }
+}
+
+/// The genesis hash a strict majority of the known `hashes` share, if one does.
+pub(crate) fn majority<'a>(hashes: &[Option<&'a str>]) -> Option<&'a str> {
+    let known: Vec<&str> = hashes.iter().flatten().copied().collect();
+    known
+        .iter()
+        .find(|h| 2 * known.iter().filter(|k| k == h).count() > known.len())
+        .copied()
 }
 
 #[cfg(test)]
