@@ -244,6 +244,17 @@ impl LocalServedSlots {
     }
 }
 
+/// Whether a served `(slot, at)` is still a floor at `now`: within `window`, and not above
+/// the `ceiling` (a slot the chain cannot have reached is no floor, whenever it was taken).
+fn counts(
+    &(slot, at): &(u64, Instant),
+    now: Instant,
+    window: Duration,
+    ceiling: Option<u64>,
+) -> bool {
+    now.saturating_duration_since(at) <= window && ceiling.is_none_or(|limit| slot <= limit)
+}
+
 impl ServedSlots for LocalServedSlots {
     fn floor(
         &self,
@@ -254,10 +265,8 @@ impl ServedSlots for LocalServedSlots {
     ) -> Option<u64> {
         let hash = self.hasher.hash_one(key);
         let map = self.lock();
-        let &(slot, at) = map.get(&hash)?;
-        let counts = now.saturating_duration_since(at) <= window
-            && ceiling.is_none_or(|limit| slot <= limit);
-        counts.then_some(slot)
+        let entry = map.get(&hash)?;
+        counts(entry, now, window, ceiling).then_some(entry.0)
     }
 
     fn served(
@@ -270,9 +279,7 @@ impl ServedSlots for LocalServedSlots {
     ) -> Option<u64> {
         let hash = self.hasher.hash_one(key);
         let mut map = self.lock();
-        let counts = |&(s, at): &(u64, Instant)| {
-            now.saturating_duration_since(at) <= window && ceiling.is_none_or(|limit| s <= limit)
-        };
+        let counts = |e: &(u64, Instant)| counts(e, now, window, ceiling);
         let before = map.get(&hash).filter(|e| counts(e)).map(|(s, _)| *s);
         if map.len() >= self.capacity && !map.contains_key(&hash) {
             // Keep the newer half: a sort of the timestamps, once per `capacity / 2` keys.

@@ -40,6 +40,11 @@ async fn subscribing(
     (pending, shared)
 }
 
+/// A delivered notification's result, as text.
+fn text(d: &Delivery) -> &str {
+    std::str::from_utf8(&d.result).expect("UTF-8")
+}
+
 /// Subscribes `client` to slots, confirmed by upstream 0; returns the handle and the
 /// shared subscription's id.
 async fn subscribed(hub: &Hub, client: &Arc<Client>) -> (Handle, u64) {
@@ -109,11 +114,7 @@ async fn a_malformed_notification_reaches_nobody() {
     hub.inner
         .deliver(shared, 0, Kind::Slot, r#"{"slot":6,"parent":5,"root":0}"#);
     let d = rx.recv().await.expect("the good one");
-    assert!(
-        std::str::from_utf8(&d.result)
-            .unwrap()
-            .contains("\"slot\":6")
-    );
+    assert!(text(&d).contains("\"slot\":6"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -142,7 +143,7 @@ async fn a_notification_claiming_a_slot_beyond_the_ceiling_reaches_nobody() {
         r#"{"slot":1003,"parent":1002,"root":0}"#,
     );
     let d = rx.recv().await.expect("the plausible one");
-    assert!(std::str::from_utf8(&d.result).unwrap().contains("1003"));
+    assert!(text(&d).contains("1003"));
     assert!(rx.try_recv().is_err(), "the wrong slot was dropped");
 }
 
@@ -163,11 +164,7 @@ async fn an_upstream_on_another_cluster_is_not_asked_and_carries_nothing() {
     hub.inner
         .deliver(shared, 1, Kind::Slot, r#"{"slot":8,"parent":7,"root":0}"#);
     let d = rx.recv().await.expect("b's");
-    assert!(
-        std::str::from_utf8(&d.result)
-            .unwrap()
-            .contains("\"slot\":8")
-    );
+    assert!(text(&d).contains("\"slot\":8"));
     assert!(rx.try_recv().is_err());
 }
 
