@@ -2,7 +2,9 @@
 //! connections taken one request at a time, or one HTTP/2 connection shared by every
 //! request when the provider negotiates it over TLS.
 //!
-//! hyper's connection-level client does the protocol; this is only the pool: the warmest
+//! Plain `http://` connections speak HTTP/1.1 themselves ([`H1`], driven by the request
+//! holding one); over TLS hyper's connection-level client does the protocol, each
+//! connection driven by a task of its own. This is only the pool: the warmest
 //! idle connection is reused first (LIFO), closed or expired ones are dropped when met,
 //! and a connection goes back only after its answer was read whole (a request abandoned
 //! half-way closes its connection, as HTTP/1.1 requires). Every connection is driven by
@@ -17,6 +19,9 @@ use http_body_util::Full;
 use hyper::client::conn::{http1, http2};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::{Connection, HttpConnector};
+
+use super::CONNECT_TIMEOUT;
+use super::h1::H1;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use parking_lot::Mutex;
 use tower_service::Service;
@@ -47,8 +52,8 @@ const READ_BUFFER: usize = 4096;
 /// `https://`.
 #[derive(Debug, Clone)]
 pub(super) enum Connector {
-    /// `http://`.
-    Http(HttpConnector),
+    /// `http://`: host and port.
+    Http(String, u16),
     /// `https://`.
     Https(HttpsConnector<HttpConnector>),
 }
@@ -86,6 +91,8 @@ where
 /// A connection ready for one request.
 #[derive(Debug)]
 pub(super) enum Sender {
+    /// A plain-TCP HTTP/1.1 connection ([`H1`]), this request's alone until it goes back.
+    Plain(H1),
     /// An HTTP/1.1 connection, this request's alone until it goes back.
     Http1(http1::SendRequest<Full<Bytes>>),
     /// A handle on the shared HTTP/2 connection.
@@ -94,8 +101,25 @@ pub(super) enum Sender {
 
 #[derive(Debug)]
 struct Idle {
-    sender: http1::SendRequest<Full<Bytes>>,
+    conn: IdleConn,
     since: Instant,
+}
+
+/// An idle HTTP/1.1 connection.
+#[derive(Debug)]
+enum IdleConn {
+    Plain(H1),
+    Tls(http1::SendRequest<Full<Bytes>>),
+}
+
+impl IdleConn {
+    /// Whether the provider closed it (or sent something unasked).
+    fn closed(&self) -> bool {
+        match self {
+            IdleConn::Plain(h1) => !h1.usable(),
+            IdleConn::Tls(sender) => sender.is_closed(),
+        }
+    }
 }
 
 /// One endpoint's connections on one worker (module doc).
@@ -137,15 +161,19 @@ impl Conns {
         // `pop_back` is evaluated only when not `fresh`; the lock is released before the
         // loop body runs.
         while let Some(idle) = (!fresh).then(|| self.idle.lock().pop_back()).flatten() {
-            let mut sender = idle.sender;
-            if sender.is_closed()
+            if idle.conn.closed()
                 || clock::now().saturating_duration_since(idle.since) > IDLE_TIMEOUT
             {
                 continue;
             }
-            // Idle means ready; a connection closing right now answers with an error.
-            if sender.ready().await.is_ok() {
-                return Ok((Sender::Http1(sender), true));
+            match idle.conn {
+                IdleConn::Plain(h1) => return Ok((Sender::Plain(h1), true)),
+                // Idle means ready; a connection closing right now answers with an error.
+                IdleConn::Tls(mut sender) => {
+                    if sender.ready().await.is_ok() {
+                        return Ok((Sender::Http1(sender), true));
+                    }
+                }
             }
         }
         // Boxed: connecting (TCP, TLS, HTTP/2 handshake) is a large future, and every
@@ -157,7 +185,8 @@ impl Conns {
     /// request opened while this one waited its turn.
     async fn open(&self, uri: &Uri, fresh: bool) -> Result<Sender, FailureKind> {
         use std::sync::atomic::Ordering;
-        if matches!(self.connector, Connector::Http(_)) || self.http1_only.load(Ordering::Relaxed) {
+        if matches!(self.connector, Connector::Http(..)) || self.http1_only.load(Ordering::Relaxed)
+        {
             return self.connect(uri).await;
         }
         let _turn = self.opening.lock().await;
@@ -182,12 +211,9 @@ impl Conns {
     /// Opens a connection (TCP, TLS if https, HTTP/2 if the provider picks it).
     async fn connect(&self, uri: &Uri) -> Result<Sender, FailureKind> {
         match &self.connector {
-            // Plain TCP has its own, smaller connection type: its task does not carry a TLS
-            // session's room (a few KiB per connection, thousands of connections).
-            Connector::Http(http) => {
-                let io = call(http.clone(), uri).await?;
-                http1(io).await
-            }
+            Connector::Http(host, port) => Ok(Sender::Plain(
+                H1::connect(host, *port, CONNECT_TIMEOUT).await?,
+            )),
             Connector::Https(https) => {
                 let io = call(https.clone(), uri).await?;
                 if !io.connected().is_negotiated_h2() {
@@ -214,17 +240,16 @@ impl Conns {
 
     /// Takes back a connection whose answer was read whole.
     pub(super) fn put(&self, sender: Sender) {
-        let Sender::Http1(sender) = sender else {
-            return;
+        let conn = match sender {
+            Sender::Plain(h1) => IdleConn::Plain(h1),
+            Sender::Http1(sender) if !sender.is_closed() => IdleConn::Tls(sender),
+            _ => return,
         };
-        if sender.is_closed() {
-            return;
-        }
         let now = clock::now();
         let mut idle = self.idle.lock();
         // The coldest connections leave first: expired, closed, or beyond the limit.
         while let Some(oldest) = idle.front() {
-            let stale = oldest.sender.is_closed()
+            let stale = oldest.conn.closed()
                 || now.saturating_duration_since(oldest.since) > IDLE_TIMEOUT
                 || idle.len() >= MAX_IDLE;
             if !stale {
@@ -232,7 +257,7 @@ impl Conns {
             }
             idle.pop_front();
         }
-        idle.push_back(Idle { sender, since: now });
+        idle.push_back(Idle { conn, since: now });
     }
 
     /// Idle HTTP/1.1 connections (tests).

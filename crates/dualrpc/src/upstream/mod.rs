@@ -14,6 +14,7 @@
 //! gateway showed it as the largest piece of the proxy's own CPU time.
 
 mod conns;
+mod h1;
 #[cfg(test)]
 mod tests;
 
@@ -54,6 +55,8 @@ pub(crate) struct UpstreamClient {
     host: HeaderValue,
     /// `Authorization: Basic …` from a URL's `user:password@` (never sent in `Host`).
     basic_auth: Option<HeaderValue>,
+    /// A plain HTTP/1.1 request's head up to its `Content-Length` value.
+    head: Bytes,
 }
 
 impl std::fmt::Debug for UpstreamClient {
@@ -67,11 +70,11 @@ impl UpstreamClient {
     /// `Authorization` header, as browsers and curl do, and leaves the URI.
     pub(crate) fn new(uri: Uri, tls: &Arc<rustls::ClientConfig>) -> UpstreamClient {
         let (uri, basic_auth) = split_userinfo(uri);
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
         let connector = if uri.scheme() == Some(&http::uri::Scheme::HTTPS) {
+            let mut http = HttpConnector::new();
+            http.enforce_http(false);
+            http.set_nodelay(true);
+            http.set_connect_timeout(Some(CONNECT_TIMEOUT));
             Connector::Https(
                 hyper_rustls::HttpsConnectorBuilder::new()
                     .with_tls_config((**tls).clone())
@@ -81,7 +84,10 @@ impl UpstreamClient {
                     .wrap_connector(http),
             )
         } else {
-            Connector::Http(http)
+            Connector::Http(
+                uri.host().unwrap_or("localhost").to_string(),
+                uri.port_u16().unwrap_or(80),
+            )
         };
         let origin = uri
             .path_and_query()
@@ -90,12 +96,14 @@ impl UpstreamClient {
             .authority()
             .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
             .unwrap_or(HeaderValue::from_static("localhost"));
+        let head = plain_head(&origin, &host, basic_auth.as_ref());
         UpstreamClient {
             conns: Conns::new(connector),
             uri,
             origin,
             host,
             basic_auth,
+            head,
         }
     }
 
@@ -141,6 +149,23 @@ impl UpstreamClient {
         let (sender, response) = loop {
             let (mut sender, reused) = self.conns.checkout(&self.uri, fresh).await?;
             let sent = match &mut sender {
+                Sender::Plain(h1) => {
+                    let mut digits = itoa::Buffer::new();
+                    let length = digits.format(body.len()).as_bytes();
+                    match h1
+                        .exchange([&self.head, length, b"\r\n\r\n", &body], max_bytes)
+                        .await
+                    {
+                        Ok(reply) => return Ok(self.plain_answer(sender, reply)),
+                        Err(e)
+                            if !fresh && reused && e.before_answer && (e.unsent || replayable) =>
+                        {
+                            fresh = true;
+                            continue;
+                        }
+                        Err(e) => return Err(e.kind),
+                    }
+                }
                 Sender::Http1(s) => s.try_send_request(self.request(body.clone(), false)).await,
                 Sender::Http2(s) => s.try_send_request(self.request(body.clone(), true)).await,
             };
@@ -180,6 +205,38 @@ impl UpstreamClient {
         self.conns.put(sender);
         Ok(Answer::Body(status, bytes))
     }
+}
+
+impl UpstreamClient {
+    /// A plain connection's answer; the connection goes back if it may carry another.
+    fn plain_answer(&self, sender: Sender, reply: h1::Reply) -> Answer {
+        if reply.reusable {
+            self.conns.put(sender);
+        }
+        if reply.status == 429 {
+            return Answer::RateLimited(reply.retry_after.map(Duration::from_secs));
+        }
+        let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_GATEWAY);
+        Answer::Body(status, reply.body)
+    }
+}
+
+/// A plain HTTP/1.1 request's head up to the value of its `Content-Length`: made once per
+/// client, so a request writes it as it is.
+fn plain_head(origin: &Uri, host: &HeaderValue, basic_auth: Option<&HeaderValue>) -> Bytes {
+    let mut head = Vec::with_capacity(128);
+    head.extend_from_slice(b"POST ");
+    head.extend_from_slice(origin.to_string().as_bytes());
+    head.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+    head.extend_from_slice(host.as_bytes());
+    head.extend_from_slice(b"\r\ncontent-type: application/json\r\n");
+    if let Some(auth) = basic_auth {
+        head.extend_from_slice(b"authorization: ");
+        head.extend_from_slice(auth.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    head.extend_from_slice(b"content-length: ");
+    Bytes::from(head)
 }
 
 /// Whether an HTTP/2 stream failed in a way that guarantees the server did not process it:

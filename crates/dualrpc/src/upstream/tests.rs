@@ -278,7 +278,7 @@ const OK_ANSWER: &str = "HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n{\"ok\":tr
 
 /// Reads one HTTP/1.1 request (headers, then the declared body) from `stream`, with
 /// `seen` holding bytes already read past the previous one; false at the end of the stream.
-async fn read_request(stream: &mut tokio::net::TcpStream, seen: &mut Vec<u8>) -> bool {
+pub(super) async fn read_request(stream: &mut tokio::net::TcpStream, seen: &mut Vec<u8>) -> bool {
     use tokio::io::AsyncReadExt;
     let mut buf = [0u8; 1024];
     let end = loop {
