@@ -28,6 +28,7 @@
 mod admin;
 mod auth;
 pub mod config;
+mod front;
 mod prometheus;
 mod request;
 mod response;

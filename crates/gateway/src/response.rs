@@ -26,6 +26,16 @@ pub(crate) struct Chunks {
 }
 
 impl Chunks {
+    /// The buffers, in order.
+    pub(crate) fn parts(&self) -> &VecDeque<Bytes> {
+        &self.parts
+    }
+
+    /// The length in bytes.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
     /// The whole body as one buffer (tests, logs).
     #[cfg(test)]
     pub(crate) fn to_vec(&self) -> Vec<u8> {

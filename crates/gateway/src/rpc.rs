@@ -147,14 +147,37 @@ where
     B: http_body::Body<Data = Bytes> + Send,
     B::Error: Into<axum::BoxError>,
 {
-    if !crate::auth::authorized(&state.options.front.api_keys, headers, uri) {
-        return unauthorized();
-    }
-    match AssertUnwindSafe(handle(&state, headers, path_strategy, body))
-        .catch_unwind()
-        .await
-    {
-        Ok(response) => response,
+    let served = async {
+        let overrides = admit(&state, headers, uri, path_strategy)?;
+        let bytes = read_body(&state, body).await?;
+        Ok(respond(&state, overrides, &bytes).await)
+    };
+    unwound(served).await
+}
+
+/// [`serve`] for a request whose body was read already (the connection's own HTTP/1.1
+/// path, `crate::front`).
+pub(crate) async fn serve_read(
+    state: &Snapshot,
+    headers: &HeaderMap,
+    uri: &Uri,
+    path_strategy: Option<Strategy>,
+    body: &Bytes,
+) -> http::Response<Chunks> {
+    let served = async {
+        let overrides = admit(state, headers, uri, path_strategy)?;
+        Ok(respond(state, overrides, body).await)
+    };
+    unwound(served).await
+}
+
+/// `served`'s response (or the rejection it ended with); a panic anywhere becomes an
+/// internal error.
+async fn unwound(
+    served: impl Future<Output = Result<http::Response<Chunks>, http::Response<Chunks>>>,
+) -> http::Response<Chunks> {
+    match AssertUnwindSafe(served).catch_unwind().await {
+        Ok(Ok(response) | Err(response)) => response,
         Err(_) => {
             tracing::error!("panic while handling a request; answered with an internal error");
             rejection(
@@ -179,17 +202,19 @@ pub(crate) fn unauthorized() -> http::Response<Chunks> {
     )
 }
 
-async fn handle<B>(
+/// Checks what the request's head says — the API key, the content type, the override
+/// headers — and returns the overrides.
+// The rejection is rare; boxing it would only add an allocation to it.
+#[allow(clippy::result_large_err)]
+fn admit(
     state: &Snapshot,
     headers: &HeaderMap,
+    uri: &Uri,
     path_strategy: Option<Strategy>,
-    body: B,
-) -> http::Response<Chunks>
-where
-    B: http_body::Body<Data = Bytes> + Send,
-    B::Error: Into<axum::BoxError>,
-{
-    let limits = &state.options.limits;
+) -> Result<Overrides, http::Response<Chunks>> {
+    if !crate::auth::authorized(&state.options.front.api_keys, headers, uri) {
+        return Err(unauthorized());
+    }
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let ok = ct
             .to_str()
@@ -202,16 +227,23 @@ where
             })
             .unwrap_or(false);
         if !ok {
-            return rejection(
+            return Err(rejection(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 RequestError::invalid("Invalid Request: content-type must be application/json"),
-            );
+            ));
         }
     }
-    let overrides = match overrides(headers, path_strategy) {
-        Ok(o) => o,
-        Err(e) => return rejection(StatusCode::BAD_REQUEST, e),
-    };
+    overrides(headers, path_strategy).map_err(|e| rejection(StatusCode::BAD_REQUEST, e))
+}
+
+/// Reads a body under `limits.max_request_bytes` and `body_read_timeout`.
+#[allow(clippy::result_large_err)]
+async fn read_body<B>(state: &Snapshot, body: B) -> Result<Bytes, http::Response<Chunks>>
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: Into<axum::BoxError>,
+{
+    let limits = &state.options.limits;
     // A body that is all there already is taken without arming a timer.
     let read = Limited::new(body, limits.max_request_bytes).collect();
     tokio::pin!(read);
@@ -219,25 +251,35 @@ where
         Poll::Ready(read) => Ok(read),
         Poll::Pending => tokio::time::timeout(state.options.front.body_read_timeout, read).await,
     };
-    let bytes = match read {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Err(_) => {
-            return rejection(
-                StatusCode::REQUEST_TIMEOUT,
-                RequestError::invalid("Invalid Request: the request body was not received in time"),
-            );
-        }
-        Ok(Err(_)) => {
-            return rejection(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                RequestError::invalid(format!(
-                    "Invalid Request: body exceeds {} bytes (or could not be read)",
-                    limits.max_request_bytes
-                )),
-            );
-        }
-    };
-    let parsed = match request::parse(&bytes, limits.max_batch) {
+    match read {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Err(_) => Err(body_late()),
+        Ok(Err(_)) => Err(body_too_large(limits.max_request_bytes)),
+    }
+}
+
+/// The answer to a body that did not arrive within `body_read_timeout`.
+pub(crate) fn body_late() -> http::Response<Chunks> {
+    rejection(
+        StatusCode::REQUEST_TIMEOUT,
+        RequestError::invalid("Invalid Request: the request body was not received in time"),
+    )
+}
+
+/// The answer to a body over `max` bytes.
+pub(crate) fn body_too_large(max: usize) -> http::Response<Chunks> {
+    rejection(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        RequestError::invalid(format!(
+            "Invalid Request: body exceeds {max} bytes (or could not be read)"
+        )),
+    )
+}
+
+/// Parses the body and answers it: one call, or a batch's calls concurrently.
+async fn respond(state: &Snapshot, overrides: Overrides, bytes: &Bytes) -> http::Response<Chunks> {
+    let limits = &state.options.limits;
+    let parsed = match request::parse(bytes, limits.max_batch) {
         Ok(p) => p,
         Err(e) => return rejection(StatusCode::BAD_REQUEST, e),
     };

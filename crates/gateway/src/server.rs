@@ -173,6 +173,10 @@ pub(crate) async fn serve(
         .header_read_timeout(header_timeout)
         .keep_alive(true);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Tells connections served by `front` (not watched by `graceful` until handed to
+    // hyper) that the server stops; each holds a watcher, so `graceful.shutdown()` waits
+    // for them too.
+    let (stopping, stop) = tokio::sync::watch::channel(false);
     let router = gateway.router();
     let state = gateway.state.clone();
     tokio::pin!(shutdown);
@@ -190,19 +194,27 @@ pub(crate) async fn serve(
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let (state, router) = (state.clone(), router.clone());
-        let service =
-            service_fn(move |request| crate::service::call(state.clone(), router.clone(), request));
-        // With upgrades: a `GET` with `Upgrade: websocket` becomes a PubSub session.
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        let (state, router, builder) = (state.clone(), router.clone(), builder.clone());
+        let watcher = graceful.watcher();
+        let stop = stop.clone();
+        tokio::spawn(crate::front::connection(
+            state.clone(),
+            stream,
+            stop,
+            move |io| async move {
+                let service = service_fn(move |request| {
+                    crate::service::call(state.clone(), router.clone(), request)
+                });
+                // With upgrades: a `GET` with `Upgrade: websocket` becomes a PubSub session.
+                let conn = builder
+                    .serve_connection_with_upgrades(TokioIo::new(io), service)
+                    .into_owned();
+                let _ = watcher.watch(conn).await;
+            },
+        ));
     }
     drop(listener);
+    let _ = stopping.send(true);
     graceful.shutdown().await;
     Ok(())
 }

@@ -7,6 +7,7 @@ mod budgets;
 mod faults;
 mod freshness;
 mod front;
+mod front_http1;
 mod gateway;
 mod health;
 mod props;

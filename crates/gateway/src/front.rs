@@ -1,0 +1,497 @@
+//! The front door of every connection: JSON-RPC posts over HTTP/1.1 are read and answered
+//! by the connection's own task; everything else is handed to hyper.
+//!
+//! Under load most of what a JSON-RPC request costs the gateway around the call itself
+//! was hyper's server: a `Request` with a header map and a body channel, a dispatcher
+//! polling service and connection in turn, the response's head encoded from another header
+//! map. A client post to `/` or `/{strategy}` with a `Content-Length` is simple enough to
+//! serve directly: its head is parsed with `httparse` in the connection's buffer, the
+//! header values and the body are slices of that buffer (not copies), the call runs in this
+//! task, and the answer's head and body go out in one vectored write. Pipelined requests
+//! are answered in order.
+//!
+//! The first request that is anything else — another method or path, `Expect`,
+//! `Transfer-Encoding`, an upgrade to WebSocket, HTTP/2, a head that does not parse — hands
+//! the connection, with the bytes read so far, to hyper ([`Rewind`]), which serves it from
+//! then on: the operator pages, PubSub upgrades, errors and every HTTP feature keep
+//! hyper's behaviour. Timeouts are hyper's too: a head must arrive within
+//! `header_read_timeout` of the server waiting for it (an idle keep-alive connection
+//! included), a body within `body_read_timeout`; neither arms a timer while the bytes are
+//! already there. When the server stops, an idle connection is closed and one with a
+//! request in progress is answered (with `connection: close`) first.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::io::IoSlice;
+use std::ops::Range;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, Bytes, BytesMut};
+use dualrpc::Strategy;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::AppState;
+use crate::response::Chunks;
+
+/// Headers a request served here may carry (more: hyper serves it).
+const MAX_HEADERS: usize = 64;
+/// The longest request head served here (longer: hyper answers it).
+const MAX_HEAD: usize = 16 * 1024;
+/// Room a read is given at least.
+const READ_ROOM: usize = 4096;
+
+/// Serves one connection (module doc); `fallback` takes it over for hyper.
+pub(crate) async fn connection<F, Fut>(
+    state: Arc<AppState>,
+    stream: TcpStream,
+    mut stop: watch::Receiver<bool>,
+    fallback: F,
+) where
+    F: FnOnce(Rewind) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut conn = Conn {
+        stream,
+        buf: BytesMut::with_capacity(2 * READ_ROOM),
+        out: BytesMut::new(),
+    };
+    loop {
+        match conn.serve_one(&state, &mut stop).await {
+            Next::Again => {}
+            Next::Close => {
+                let _ = conn.stream.shutdown().await;
+                return;
+            }
+            Next::Hyper(read) => {
+                return fallback(Rewind {
+                    read,
+                    io: conn.stream,
+                })
+                .await;
+            }
+        }
+    }
+}
+
+/// What a connection does after a request.
+enum Next {
+    /// Read the next request.
+    Again,
+    /// Close it.
+    Close,
+    /// Hand it to hyper with these bytes read already.
+    Hyper(Bytes),
+}
+
+struct Conn {
+    stream: TcpStream,
+    /// Bytes read and not yet used.
+    buf: BytesMut,
+    /// The answer's head.
+    out: BytesMut,
+}
+
+/// Whether a wait ended with bytes, the end of the stream, its deadline, or the server
+/// stopping.
+enum Waited {
+    Bytes,
+    Eof,
+    Late,
+    Stopped,
+}
+
+/// A parsed request head; its target and headers as ranges of the head's bytes (at most
+/// [`MAX_HEAD`] long, so `u16` offsets).
+struct Head {
+    len: usize,
+    target: Range<usize>,
+    strategy: Option<Strategy>,
+    http10: bool,
+    content_length: usize,
+    close: bool,
+    keep_alive: bool,
+    /// Name and value of each header: (start, end) of each.
+    headers: [[u16; 4]; MAX_HEADERS],
+    count: usize,
+}
+
+impl Conn {
+    /// Reads one request and answers it, or says why not.
+    async fn serve_one(&mut self, state: &AppState, stop: &mut watch::Receiver<bool>) -> Next {
+        let snapshot = state.current.load_full();
+        let front = &snapshot.options.front;
+        let mut deadline = None;
+        let head = loop {
+            if !self.buf.is_empty() {
+                match parse(&self.buf) {
+                    Parsed::Head(head) => break head,
+                    Parsed::Partial if self.buf.len() < MAX_HEAD => {}
+                    Parsed::Partial | Parsed::Other => {
+                        return Next::Hyper(self.buf.split().freeze());
+                    }
+                }
+            }
+            // The server stopping closes a connection between requests only.
+            let idle = self.buf.is_empty();
+            let deadline =
+                *deadline.get_or_insert_with(|| Instant::now() + front.header_read_timeout);
+            match self.read(deadline, idle.then_some(&mut *stop)).await {
+                Waited::Bytes => {}
+                Waited::Eof | Waited::Late | Waited::Stopped => return Next::Close,
+            }
+        };
+        let max = snapshot.options.limits.max_request_bytes;
+        let head_bytes = self.buf.split_to(head.len).freeze();
+        let (headers, uri) = match head.request(&head_bytes) {
+            Some(parts) => parts,
+            None => {
+                let mut read = BytesMut::with_capacity(head_bytes.len() + self.buf.len());
+                read.extend_from_slice(&head_bytes);
+                read.extend_from_slice(&self.buf);
+                return Next::Hyper(read.freeze());
+            }
+        };
+        let strategy = head.strategy;
+        if head.content_length > max {
+            self.answer(crate::rpc::body_too_large(max), false, head.http10)
+                .await;
+            return Next::Close;
+        }
+        let mut deadline = None;
+        if self.buf.len() < head.content_length {
+            self.buf.reserve(head.content_length - self.buf.len());
+        }
+        while self.buf.len() < head.content_length {
+            let deadline =
+                *deadline.get_or_insert_with(|| Instant::now() + front.body_read_timeout);
+            match self.read(deadline, None).await {
+                Waited::Bytes => {}
+                Waited::Late => {
+                    self.answer(crate::rpc::body_late(), false, head.http10)
+                        .await;
+                    return Next::Close;
+                }
+                Waited::Eof | Waited::Stopped => return Next::Close,
+            }
+        }
+        let body = self.buf.split_to(head.content_length).freeze();
+        let response = crate::rpc::serve_read(&snapshot, &headers, &uri, strategy, &body).await;
+        drop((headers, head_bytes, body));
+        let keep = !*stop.borrow()
+            && if head.http10 {
+                head.keep_alive
+            } else {
+                !head.close
+            };
+        if self.answer(response, keep, head.http10).await && keep {
+            Next::Again
+        } else {
+            Next::Close
+        }
+    }
+
+    /// Reads what the socket has (no wait if it has something), else waits for bytes
+    /// until `deadline` — or, given `stop`, until the server stops.
+    async fn read(
+        &mut self,
+        deadline: Instant,
+        mut stop: Option<&mut watch::Receiver<bool>>,
+    ) -> Waited {
+        loop {
+            if self.buf.capacity() - self.buf.len() < READ_ROOM {
+                self.buf.reserve(READ_ROOM);
+            }
+            match self.stream.try_read_buf(&mut self.buf) {
+                Ok(0) => return Waited::Eof,
+                Ok(_) => return Waited::Bytes,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return Waited::Eof,
+            }
+            let readable = self.stream.readable();
+            let late = tokio::time::sleep_until(deadline);
+            match stop.as_deref_mut() {
+                Some(stop) => {
+                    tokio::select! {
+                        biased;
+                        r = readable => if r.is_err() { return Waited::Eof },
+                        _ = stop.wait_for(|s| *s) => return Waited::Stopped,
+                        () = late => return Waited::Late,
+                    }
+                }
+                None => {
+                    tokio::select! {
+                        biased;
+                        r = readable => if r.is_err() { return Waited::Eof },
+                        () = late => return Waited::Late,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes `response`; says whether it went out whole.
+    async fn answer(&mut self, response: http::Response<Chunks>, keep: bool, http10: bool) -> bool {
+        let (parts, body) = response.into_parts();
+        self.out.clear();
+        let out = &mut self.out;
+        out.extend_from_slice(b"HTTP/1.1 ");
+        out.extend_from_slice(parts.status.as_str().as_bytes());
+        out.extend_from_slice(b" ");
+        out.extend_from_slice(parts.status.canonical_reason().unwrap_or("").as_bytes());
+        out.extend_from_slice(b"\r\n");
+        for (name, value) in &parts.headers {
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        if parts.status != StatusCode::NO_CONTENT {
+            out.extend_from_slice(b"content-length: ");
+            out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        if !keep {
+            out.extend_from_slice(b"connection: close\r\n");
+        } else if http10 {
+            out.extend_from_slice(b"connection: keep-alive\r\n");
+        }
+        date(out);
+        out.extend_from_slice(b"\r\n");
+        let parts = body.parts();
+        let Conn { stream, out, .. } = self;
+        let written = if parts.len() < 8 {
+            let mut fixed: [&[u8]; 8] = [&[]; 8];
+            fixed[0] = &out[..];
+            for (slot, part) in fixed[1..].iter_mut().zip(parts) {
+                *slot = &part[..];
+            }
+            write_all(stream, &mut fixed[..=parts.len()]).await
+        } else {
+            let mut all: Vec<&[u8]> = std::iter::once(&out[..])
+                .chain(parts.iter().map(|b| &b[..]))
+                .collect();
+            write_all(stream, &mut all).await
+        };
+        written.is_ok()
+    }
+}
+
+/// Writes `parts` in order, with as few (vectored) writes as the socket takes.
+async fn write_all(stream: &mut TcpStream, mut parts: &mut [&[u8]]) -> std::io::Result<()> {
+    loop {
+        while parts.first().is_some_and(|p| p.is_empty()) {
+            parts = &mut parts[1..];
+        }
+        if parts.is_empty() {
+            return Ok(());
+        }
+        let mut slices = [IoSlice::new(&[]); 16];
+        let n = parts.len().min(slices.len());
+        for (slice, part) in slices.iter_mut().zip(parts.iter()) {
+            *slice = IoSlice::new(part);
+        }
+        let mut written = stream.write_vectored(&slices[..n]).await?;
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while let Some(first) = parts.first_mut() {
+            if written < first.len() {
+                *first = &first[written..];
+                break;
+            }
+            written -= first.len();
+            parts = &mut parts[1..];
+        }
+    }
+}
+
+/// Appends `date: …\r\n`, formatted once a second per thread.
+fn date(out: &mut BytesMut) {
+    thread_local! {
+        static DATE: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
+    }
+    let now = std::time::SystemTime::now();
+    let secs = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    DATE.with_borrow_mut(|(at, text)| {
+        if *at != secs || text.is_empty() {
+            *at = secs;
+            *text = httpdate::fmt_http_date(now);
+        }
+        out.extend_from_slice(b"date: ");
+        out.extend_from_slice(text.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    });
+}
+
+// Parsed on the stack and moved once; boxing would cost an allocation per request.
+#[allow(clippy::large_enum_variant)]
+enum Parsed {
+    Head(Head),
+    Partial,
+    /// Not a request served here (hyper's).
+    Other,
+}
+
+/// The strategy a JSON-RPC target names (`/` or `/{strategy}`, any query), or `None`.
+fn rpc_target(target: &[u8]) -> Option<Option<Strategy>> {
+    let path = target.split(|&b| b == b'?').next().unwrap_or(target);
+    let path = std::str::from_utf8(path).ok()?;
+    match path {
+        "/" => Some(None),
+        p => p.strip_prefix('/')?.parse().ok().map(Some),
+    }
+}
+
+/// Parses a request head at the start of `buf`, if it is one served here.
+fn parse(buf: &[u8]) -> Parsed {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut headers);
+    let len = match request.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Parsed::Partial,
+        Err(_) => return Parsed::Other,
+    };
+    if len > MAX_HEAD {
+        return Parsed::Other;
+    }
+    // Offsets within the head: below MAX_HEAD.
+    let offset = |s: &[u8]| {
+        let start = s.as_ptr() as usize - buf.as_ptr() as usize;
+        start..start + s.len()
+    };
+    let (Some("POST"), Some(target), Some(version)) =
+        (request.method, request.path, request.version)
+    else {
+        return Parsed::Other;
+    };
+    let Some(strategy) = rpc_target(target.as_bytes()) else {
+        return Parsed::Other;
+    };
+    let mut head = Head {
+        len,
+        target: offset(target.as_bytes()),
+        strategy,
+        http10: version == 0,
+        content_length: 0,
+        close: false,
+        keep_alive: false,
+        headers: [[0; 4]; MAX_HEADERS],
+        count: 0,
+    };
+    let mut length = None;
+    for h in request.headers.iter() {
+        let name = h.name;
+        if name.eq_ignore_ascii_case("content-length") {
+            let Some(n) = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+            else {
+                return Parsed::Other;
+            };
+            if length.is_some_and(|l| l != n) {
+                return Parsed::Other;
+            }
+            length = Some(n);
+        } else if name.eq_ignore_ascii_case("transfer-encoding")
+            || name.eq_ignore_ascii_case("expect")
+            || name.eq_ignore_ascii_case("upgrade")
+        {
+            return Parsed::Other;
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in h.value.split(|&b| b == b',') {
+                let token = token.trim_ascii();
+                head.close |= token.eq_ignore_ascii_case(b"close");
+                head.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        }
+        let (name, value) = (offset(name.as_bytes()), offset(h.value));
+        head.headers[head.count] = [name.start, name.end, value.start, value.end].map(|o| o as u16);
+        head.count += 1;
+    }
+    let Some(length) = length else {
+        return Parsed::Other;
+    };
+    head.content_length = length;
+    Parsed::Head(head)
+}
+
+impl Head {
+    /// The header map and target URI, as slices of `head` (the head's bytes); `None` if a
+    /// header or the target is not valid for `http`.
+    fn request(&self, head: &Bytes) -> Option<(HeaderMap, Uri)> {
+        let mut headers = HeaderMap::with_capacity(self.count);
+        for &[name_start, name_end, value_start, value_end] in &self.headers[..self.count] {
+            let name =
+                HeaderName::from_bytes(&head[name_start as usize..name_end as usize]).ok()?;
+            let value = HeaderValue::from_maybe_shared(
+                head.slice(value_start as usize..value_end as usize),
+            )
+            .ok()?;
+            headers.append(name, value);
+        }
+        let uri = Uri::from_maybe_shared(head.slice(self.target.clone())).ok()?;
+        Some((headers, uri))
+    }
+}
+
+/// A connection handed to hyper: the bytes read already come first.
+#[derive(Debug)]
+pub(crate) struct Rewind {
+    read: Bytes,
+    io: TcpStream,
+}
+
+impl AsyncRead for Rewind {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        if !this.read.is_empty() {
+            let n = this.read.len().min(buf.remaining());
+            buf.put_slice(&this.read[..n]);
+            this.read.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Rewind {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
