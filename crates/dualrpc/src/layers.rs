@@ -7,7 +7,9 @@ use std::collections::HashMap;
 
 /// Layers, top (used by everything) to bottom (uses everything).
 const LAYERS: &[&[&str]] = &[
-    &["clock", "worker", "fresh", "catalog", "outcome", "jsonrpc"],
+    &[
+        "clock", "worker", "wire", "fresh", "catalog", "outcome", "jsonrpc",
+    ],
     &["config", "policy", "settings"],
     &["stats", "budget", "telemetry"],
     &["upstream", "endpoint", "upstreams"],

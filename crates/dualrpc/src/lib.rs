@@ -81,6 +81,7 @@ mod strategy;
 pub mod telemetry;
 mod upstream;
 mod upstreams;
+pub mod wire;
 pub mod worker;
 
 #[cfg(test)]

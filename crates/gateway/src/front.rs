@@ -45,6 +45,9 @@ const MAX_HEADERS: usize = 64;
 const MAX_HEAD: usize = 16 * 1024;
 /// Room a read is given at least.
 const READ_ROOM: usize = 4096;
+/// Room reserved for a body before its bytes arrive, and the largest buffer a connection
+/// keeps between requests.
+const BODY_ROOM: usize = 64 * 1024;
 
 /// Serves one connection (module doc); `fallback` takes it over for hyper.
 pub(crate) async fn connection<F, Fut>(
@@ -124,8 +127,6 @@ struct Head {
 impl Conn {
     /// Reads one request and answers it, or says why not.
     async fn serve_one(&mut self, state: &AppState, stop: &mut watch::Receiver<bool>) -> Next {
-        let snapshot = state.current.load_full();
-        let front = &snapshot.options.front;
         let mut deadline = None;
         let head = loop {
             if !self.buf.is_empty() {
@@ -139,13 +140,18 @@ impl Conn {
             }
             // The server stopping closes a connection between requests only.
             let idle = self.buf.is_empty();
-            let deadline =
-                *deadline.get_or_insert_with(|| Instant::now() + front.header_read_timeout);
+            let deadline = *deadline.get_or_insert_with(|| {
+                Instant::now() + state.current.load().options.front.header_read_timeout
+            });
             match self.read(deadline, idle.then_some(&mut *stop)).await {
                 Waited::Bytes => {}
                 Waited::Eof | Waited::Late | Waited::Stopped => return Next::Close,
             }
         };
+        // The configuration of the moment the request arrived (not of when the connection
+        // began to wait: a reload in between counts).
+        let snapshot = state.current.load_full();
+        let front = &snapshot.options.front;
         let max = snapshot.options.limits.max_request_bytes;
         let head_bytes = self.buf.split_to(head.len).freeze();
         let (headers, uri) = match head.request(&head_bytes) {
@@ -165,7 +171,10 @@ impl Conn {
         }
         let mut deadline = None;
         if self.buf.len() < head.content_length {
-            self.buf.reserve(head.content_length - self.buf.len());
+            // Room for the body, but not more than BODY_ROOM before its bytes come: a
+            // client declaring megabytes and sending nothing holds little.
+            self.buf
+                .reserve((head.content_length - self.buf.len()).min(BODY_ROOM));
         }
         while self.buf.len() < head.content_length {
             let deadline =
@@ -181,8 +190,21 @@ impl Conn {
             }
         }
         let body = self.buf.split_to(head.content_length).freeze();
-        let response = crate::rpc::serve_read(&snapshot, &headers, &uri, strategy, &body).await;
+        let call = crate::rpc::serve_read(&snapshot, &headers, &uri, strategy, &body);
+        // A client that hangs up cancels its call (and its upstream attempts), as under
+        // hyper; bytes of a pipelined request are kept for the next one.
+        let response = tokio::select! {
+            biased;
+            response = call => response,
+            () = peer_gone(&self.stream, &mut self.buf) => return Next::Close,
+        };
         drop((headers, head_bytes, body));
+        if self.buf.capacity() > BODY_ROOM {
+            // Do not keep a large body's buffer for the connection's lifetime.
+            let mut fresh = BytesMut::with_capacity((2 * READ_ROOM).max(self.buf.len()));
+            fresh.extend_from_slice(&self.buf);
+            self.buf = fresh;
+        }
         let keep = !*stop.borrow()
             && if head.http10 {
                 head.keep_alive
@@ -280,6 +302,28 @@ impl Conn {
         };
         written.is_ok()
     }
+}
+
+/// Completes when the client has closed the connection (or broken it); a pipelined
+/// request's bytes are read into `buf`, and then it never completes.
+async fn peer_gone(stream: &TcpStream, buf: &mut BytesMut) {
+    if buf.is_empty() {
+        loop {
+            if stream.readable().await.is_err() {
+                return;
+            }
+            if buf.capacity() - buf.len() < READ_ROOM {
+                buf.reserve(READ_ROOM);
+            }
+            match stream.try_read_buf(buf) {
+                Ok(0) => return,
+                Ok(_) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+        }
+    }
+    std::future::pending().await
 }
 
 /// Writes `parts` in order, with as few (vectored) writes as the socket takes.
@@ -390,9 +434,7 @@ fn parse(buf: &[u8]) -> Parsed {
     for h in request.headers.iter() {
         let name = h.name;
         if name.eq_ignore_ascii_case("content-length") {
-            let Some(n) = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse::<usize>().ok())
+            let Some(n) = dualrpc::wire::decimal(h.value).and_then(|n| usize::try_from(n).ok())
             else {
                 return Parsed::Other;
             };
@@ -493,5 +535,46 @@ impl AsyncWrite for Rewind {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(head: &str) -> &'static str {
+        match parse(head.as_bytes()) {
+            Parsed::Head(_) => "here",
+            Parsed::Partial => "partial",
+            Parsed::Other => "hyper",
+        }
+    }
+
+    #[test]
+    fn only_plain_json_rpc_posts_are_served_here() {
+        let post = "POST / HTTP/1.1\r\ncontent-length: 2\r\n";
+        assert_eq!(parsed(&format!("{post}\r\n")), "here");
+        assert_eq!(
+            parsed("POST /race?api-key=k HTTP/1.1\r\ncontent-length: 2\r\n\r\n"),
+            "here"
+        );
+        assert_eq!(parsed(post), "partial");
+        for other in [
+            "GET / HTTP/1.1\r\n\r\n",
+            "POST /health HTTP/1.1\r\ncontent-length: 2\r\n\r\n",
+            "POST / HTTP/1.1\r\n\r\n",
+            "POST / HTTP/1.1\r\ncontent-length: +2\r\n\r\n",
+            "POST / HTTP/1.1\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\n",
+            "POST / HTTP/1.1\r\ncontent-length: 2\r\ntransfer-encoding: chunked\r\n\r\n",
+            "POST / HTTP/1.1\r\ncontent-length: 2\r\nexpect: 100-continue\r\n\r\n",
+            "POST / HTTP/1.1\r\ncontent-length: 2\r\nupgrade: websocket\r\n\r\n",
+            "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        ] {
+            assert_eq!(parsed(other), "hyper", "{other:?}");
+        }
+        let many: String = (0..MAX_HEADERS).map(|i| format!("x-{i}: 1\r\n")).collect();
+        assert_eq!(parsed(&format!("{post}{many}\r\n")), "hyper");
+        let long = format!("{post}x-long: {}\r\n\r\n", "a".repeat(MAX_HEAD));
+        assert_eq!(parsed(&long), "hyper");
     }
 }

@@ -158,6 +158,9 @@ pub(crate) fn pubsub_listener<T>(
     }
 }
 
+/// How long a request handed to hyper while the server stops may take.
+const LAST_REQUEST: Duration = Duration::from_secs(30);
+
 /// Serves `gateway` on `listener` until `shutdown` completes, then stops accepting, lets
 /// every request already received finish and be answered, and returns.
 pub(crate) async fn serve(
@@ -196,7 +199,7 @@ pub(crate) async fn serve(
         let _ = stream.set_nodelay(true);
         let (state, router, builder) = (state.clone(), router.clone(), builder.clone());
         let watcher = graceful.watcher();
-        let stop = stop.clone();
+        let (stop, stopped) = (stop.clone(), stop.clone());
         tokio::spawn(crate::front::connection(
             state.clone(),
             stream,
@@ -205,6 +208,18 @@ pub(crate) async fn serve(
                 let service = service_fn(move |request| {
                     crate::service::call(state.clone(), router.clone(), request)
                 });
+                if *stopped.borrow() {
+                    // Handed over while the server stops (a request that began before):
+                    // hyper's graceful signal would end the connection before it reads what
+                    // was handed over, so it serves that one request and closes, within a
+                    // bound, while `watcher` keeps the stop waiting.
+                    let mut last = builder.clone();
+                    last.http1().keep_alive(false);
+                    let conn = last.serve_connection_with_upgrades(TokioIo::new(io), service);
+                    let _ = tokio::time::timeout(LAST_REQUEST, conn).await;
+                    drop(watcher);
+                    return;
+                }
                 // With upgrades: a `GET` with `Upgrade: websocket` becomes a PubSub session.
                 let conn = builder
                     .serve_connection_with_upgrades(TokioIo::new(io), service)

@@ -214,3 +214,29 @@ async fn stopping_closes_idle_connections_and_answers_the_request_in_progress() 
     assert!(got[0].0.contains("connection: close"), "{}", got[0].0);
     within("stop", stopping).await.unwrap().unwrap();
 }
+
+/// A request that began before the server stopped and turns out to be hyper's (a GET
+/// whose head was still arriving) is answered, not dropped with the connection.
+#[tokio::test]
+async fn a_request_handed_to_hyper_while_stopping_is_answered() {
+    let ups = upstreams(1).await;
+    let gw = gateway(pool_and_options(&ups, "").0).await;
+    let addr = gw.url.trim_start_matches("http://").to_string();
+    let mut s = connect(&gw).await;
+    s.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    s.flush().await.unwrap();
+    let stopping = tokio::spawn(gw.server.stop());
+    // The listener is closed right before the stop is signalled to connections.
+    within("listener closed", async {
+        while TcpStream::connect(&addr).await.is_ok() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    s.write_all(b"\r\n").await.unwrap();
+    let got = responses(&mut s, 1).await;
+    assert!(got[0].0.starts_with("http/1.1 200"), "{:?}", got[0]);
+    within("stop", stopping).await.unwrap().unwrap();
+}

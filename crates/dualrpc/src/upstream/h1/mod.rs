@@ -84,12 +84,22 @@ impl H1 {
     ) -> Result<H1, FailureKind> {
         // An IPv6 literal comes in brackets in a URI.
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        let stream = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
+        let started = tokio::time::Instant::now();
+        let addrs: Vec<_> = tokio::time::timeout(timeout, tokio::net::lookup_host((host, port)))
             .await
             .map_err(|_| FailureKind::Connect)?
-            .map_err(|_| FailureKind::Connect)?;
-        let _ = stream.set_nodelay(true);
-        Ok(H1 { stream })
+            .map_err(|_| FailureKind::Connect)?
+            .collect();
+        // Each address gets its share of what is left (as hyper's connector does), so one
+        // that never answers (an unreachable IPv6 address) does not use up the whole time.
+        let share = timeout.saturating_sub(started.elapsed()) / addrs.len().max(1) as u32;
+        for addr in addrs {
+            if let Ok(Ok(stream)) = tokio::time::timeout(share, TcpStream::connect(addr)).await {
+                let _ = stream.set_nodelay(true);
+                return Ok(H1 { stream });
+            }
+        }
+        Err(FailureKind::Connect)
     }
 
     /// Whether an idle connection can still be used: the provider has neither closed it
@@ -349,8 +359,8 @@ impl Head {
             let value = std::str::from_utf8(h.value).unwrap_or("").trim();
             if h.name.eq_ignore_ascii_case("content-length") {
                 // Repeated, it must say the same (RFC 9112 §6.3).
-                match value.parse::<u64>() {
-                    Ok(n) if length.is_none_or(|l| l == n) => length = Some(n),
+                match crate::wire::decimal(h.value) {
+                    Some(n) if length.is_none_or(|l| l == n) => length = Some(n),
                     _ => bad_length = true,
                 }
             } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
