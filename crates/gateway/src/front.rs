@@ -293,12 +293,12 @@ impl Conn {
             for (slot, part) in fixed[1..].iter_mut().zip(parts) {
                 *slot = &part[..];
             }
-            write_all(stream, &mut fixed[..=parts.len()]).await
+            dualrpc::wire::write_all(stream, &mut fixed[..=parts.len()]).await
         } else {
             let mut all: Vec<&[u8]> = std::iter::once(&out[..])
                 .chain(parts.iter().map(|b| &b[..]))
                 .collect();
-            write_all(stream, &mut all).await
+            dualrpc::wire::write_all(stream, &mut all).await
         };
         written.is_ok()
     }
@@ -324,35 +324,6 @@ async fn peer_gone(stream: &TcpStream, buf: &mut BytesMut) {
         }
     }
     std::future::pending().await
-}
-
-/// Writes `parts` in order, with as few (vectored) writes as the socket takes.
-async fn write_all(stream: &mut TcpStream, mut parts: &mut [&[u8]]) -> std::io::Result<()> {
-    loop {
-        while parts.first().is_some_and(|p| p.is_empty()) {
-            parts = &mut parts[1..];
-        }
-        if parts.is_empty() {
-            return Ok(());
-        }
-        let mut slices = [IoSlice::new(&[]); 16];
-        let n = parts.len().min(slices.len());
-        for (slice, part) in slices.iter_mut().zip(parts.iter()) {
-            *slice = IoSlice::new(part);
-        }
-        let mut written = stream.write_vectored(&slices[..n]).await?;
-        if written == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
-        while let Some(first) = parts.first_mut() {
-            if written < first.len() {
-                *first = &first[written..];
-                break;
-            }
-            written -= first.len();
-            parts = &mut parts[1..];
-        }
-    }
 }
 
 /// Appends `date: …\r\n`, formatted once a second per thread.

@@ -16,12 +16,11 @@
 //! provider did not say `Connection: close`. A request dropped half-way (its attempt timed
 //! out or its call ended) drops the connection with it, closing it.
 
-use std::io::IoSlice;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 use crate::outcome::FailureKind;
@@ -123,11 +122,14 @@ impl H1 {
         parts: [&[u8]; 4],
         max: usize,
     ) -> Result<Reply, Failed> {
-        self.write_all(parts).await.map_err(|_| Failed {
-            kind: FailureKind::Transport,
-            before_answer: true,
-            unsent: true,
-        })?;
+        let mut parts = parts;
+        crate::wire::write_all(&mut self.stream, &mut parts)
+            .await
+            .map_err(|_| Failed {
+                kind: FailureKind::Transport,
+                before_answer: true,
+                unsent: true,
+            })?;
         let mut buf = BytesMut::with_capacity(READ_BUFFER);
         loop {
             if !buf.is_empty() {
@@ -188,28 +190,6 @@ impl H1 {
             body,
             reusable: clean && head.keep_alive,
         })
-    }
-
-    async fn write_all(&mut self, mut parts: [&[u8]; 4]) -> std::io::Result<()> {
-        let mut first = parts
-            .iter()
-            .position(|p| !p.is_empty())
-            .unwrap_or(parts.len());
-        while first < parts.len() {
-            let slices = parts.map(IoSlice::new);
-            let mut written = self.stream.write_vectored(&slices[first..]).await?;
-            if written == 0 {
-                return Err(std::io::ErrorKind::WriteZero.into());
-            }
-            while first < parts.len() && written >= parts[first].len() {
-                written -= parts[first].len();
-                first += 1;
-            }
-            if first < parts.len() {
-                parts[first] = &parts[first][written..];
-            }
-        }
-        Ok(())
     }
 
     /// Reads the body after the head (`buf` holds what was read beyond the head). Says
