@@ -190,6 +190,14 @@ impl Conn {
             }
         }
         let body = self.buf.split_to(head.content_length).freeze();
+        if head.content_length > BODY_ROOM || self.buf.capacity() > BODY_ROOM {
+            // The large allocation goes with the body (freed when the call is answered);
+            // the connection keeps a small buffer, with any pipelined bytes, not the
+            // largest body it ever read (`BytesMut` would reclaim that allocation).
+            let mut fresh = BytesMut::with_capacity((2 * READ_ROOM).max(self.buf.len()));
+            fresh.extend_from_slice(&self.buf);
+            self.buf = fresh;
+        }
         let call = crate::rpc::serve_read(&snapshot, &headers, &uri, strategy, &body);
         // A client that hangs up cancels its call (and its upstream attempts), as under
         // hyper; bytes of a pipelined request are kept for the next one.
@@ -199,12 +207,6 @@ impl Conn {
             () = peer_gone(&self.stream, &mut self.buf) => return Next::Close,
         };
         drop((headers, head_bytes, body));
-        if self.buf.capacity() > BODY_ROOM {
-            // Do not keep a large body's buffer for the connection's lifetime.
-            let mut fresh = BytesMut::with_capacity((2 * READ_ROOM).max(self.buf.len()));
-            fresh.extend_from_slice(&self.buf);
-            self.buf = fresh;
-        }
         let keep = !*stop.borrow()
             && if head.http10 {
                 head.keep_alive
