@@ -199,8 +199,10 @@ impl Conn {
             self.buf = fresh;
         }
         let call = crate::rpc::serve_read(&snapshot, &headers, &uri, strategy, &body);
-        // A client that hangs up cancels its call (and its upstream attempts), as under
-        // hyper; bytes of a pipelined request are kept for the next one.
+        // A client that hangs up cancels its call, as under hyper: no further attempts,
+        // hedges or retries (an attempt already sent runs on to its timeout, so its answer
+        // still counts in the endpoint's stats). Bytes of a pipelined request are kept for
+        // the next one.
         let response = tokio::select! {
             biased;
             response = call => response,
