@@ -240,3 +240,35 @@ async fn a_request_handed_to_hyper_while_stopping_is_answered() {
     assert!(got[0].0.starts_with("http/1.1 200"), "{:?}", got[0]);
     within("stop", stopping).await.unwrap().unwrap();
 }
+
+/// A client that hangs up mid-call cancels the call: under `hedge`, the hedge that would
+/// have gone to the second provider after 50 ms is never sent. (With the client still
+/// there, it is.)
+#[tokio::test]
+async fn a_client_that_hangs_up_cancels_its_call() {
+    for hang_up in [true, false] {
+        let ups = upstreams(2).await;
+        let gate = Gate::new();
+        for u in &ups {
+            u.set("getSlot", Step::result("7").gated(&gate));
+        }
+        let (pool, opts) = pool_and_options(
+            &ups,
+            "[default]\nstrategy = \"hedge\"\ntimeout_ms = 30000\n",
+        );
+        let gw = gateway_with(pool, opts).await;
+        let mut s = connect(&gw).await;
+        s.write_all(post(1, "").as_bytes()).await.unwrap();
+        let asked = || ups[0].count("getSlot") + ups[1].count("getSlot");
+        eventually("the first attempt", || asked() == 1).await;
+        if hang_up {
+            drop(s);
+            // Well past the 50 ms hedge delay: nothing more may be sent.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert_eq!(asked(), 1, "a hedge was sent for a client that left");
+        } else {
+            eventually("the hedge", || asked() == 2).await;
+        }
+        gate.open();
+    }
+}
