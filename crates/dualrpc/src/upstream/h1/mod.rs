@@ -132,23 +132,15 @@ impl H1 {
             })?;
         let mut buf = BytesMut::with_capacity(READ_BUFFER);
         loop {
-            if !buf.is_empty() {
-                let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-                let mut response = httparse::Response::new(&mut headers);
-                match response.parse(&buf) {
-                    Ok(httparse::Status::Complete(head_len)) => {
-                        let status = response.code.unwrap_or(0);
-                        let head = Head::read(&response);
-                        buf.advance(head_len);
-                        if (100..200).contains(&status) {
-                            // `100 Continue` and the like: the real answer follows.
-                            continue;
-                        }
-                        return self.answer(status, head, buf, max).await;
-                    }
-                    Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => {}
-                    _ => return Err(Failed::transport(false)),
+            if !buf.is_empty()
+                && let Some((status, head, head_len)) = parse_head(&buf)?
+            {
+                buf.advance(head_len);
+                if (100..200).contains(&status) {
+                    // `100 Continue` and the like: the real answer follows.
+                    continue;
                 }
+                return self.answer(status, head, buf, max).await;
             }
             let n = self
                 .stream
@@ -294,6 +286,23 @@ impl H1 {
             body.extend_from_slice(&buf[..size]);
             buf.advance(size + 2);
         }
+    }
+}
+
+/// The answer's status and head, and the head's length — `None` while it is incomplete.
+/// Not inline in [`H1::exchange`]: its header array (2 KiB) would be part of every
+/// request's future.
+fn parse_head(buf: &[u8]) -> Result<Option<(u16, Head, usize)>, Failed> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut headers);
+    match response.parse(buf) {
+        Ok(httparse::Status::Complete(head_len)) => Ok(Some((
+            response.code.unwrap_or(0),
+            Head::read(&response),
+            head_len,
+        ))),
+        Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => Ok(None),
+        _ => Err(Failed::transport(false)),
     }
 }
 
