@@ -20,6 +20,7 @@
 //! [`LocalServedSlots`] is the in-process one, bounded in entries.
 
 use std::collections::HashMap;
+
 use std::hash::BuildHasher;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -218,28 +219,38 @@ pub trait ServedSlots: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// In-process [`ServedSlots`]: a map from the key's hash to the highest slot served and
-/// when, bounded to `capacity` keys (the oldest half is dropped when full; an entry older
-/// than any window in use says nothing anyway).
+/// In-process [`ServedSlots`]: maps from the key's hash to the highest slot served and
+/// when, bounded to `capacity` keys in two generations of at most half of it each. Keys
+/// go into the new generation; when it is full, the old one is dropped and the new one
+/// becomes old; a key found in the old one moves to the new. So the keys served most
+/// recently stay, at O(1) per call (an entry older than any window in use says nothing
+/// anyway).
 #[derive(Debug)]
 pub struct LocalServedSlots {
-    map: Mutex<HashMap<u64, (u64, Instant)>>,
+    map: Mutex<Generations>,
     hasher: foldhash::fast::RandomState,
-    capacity: usize,
+    half: usize,
+}
+
+/// The two generations of [`LocalServedSlots`].
+#[derive(Debug, Default)]
+struct Generations {
+    new: HashMap<u64, (u64, Instant)>,
+    old: HashMap<u64, (u64, Instant)>,
 }
 
 impl LocalServedSlots {
     /// A store holding at most `capacity` keys.
     pub fn new(capacity: usize) -> Self {
         Self {
-            map: Mutex::new(HashMap::new()),
+            map: Mutex::new(Generations::default()),
             hasher: foldhash::fast::RandomState::default(),
-            capacity: capacity.max(2),
+            half: (capacity / 2).max(1),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (u64, Instant)>> {
-        // A panic while holding the lock cannot leave the map inconsistent.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Generations> {
+        // A panic while holding the lock cannot leave the maps inconsistent.
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -264,8 +275,8 @@ impl ServedSlots for LocalServedSlots {
         ceiling: Option<u64>,
     ) -> Option<u64> {
         let hash = self.hasher.hash_one(key);
-        let map = self.lock();
-        let entry = map.get(&hash)?;
+        let g = self.lock();
+        let entry = g.new.get(&hash).or_else(|| g.old.get(&hash))?;
         counts(entry, now, window, ceiling).then_some(entry.0)
     }
 
@@ -278,28 +289,34 @@ impl ServedSlots for LocalServedSlots {
         ceiling: Option<u64>,
     ) -> Option<u64> {
         let hash = self.hasher.hash_one(key);
-        let mut map = self.lock();
-        let counts = |e: &(u64, Instant)| counts(e, now, window, ceiling);
-        let before = map.get(&hash).filter(|e| counts(e)).map(|(s, _)| *s);
-        if map.len() >= self.capacity && !map.contains_key(&hash) {
-            // Keep the newer half: a sort of the timestamps, once per `capacity / 2` keys.
-            let mut times: Vec<Instant> = map.values().map(|&(_, at)| at).collect();
-            let mid = times.len() / 2;
-            let (_, cut, _) = times.select_nth_unstable(mid);
-            let cut = *cut;
-            map.retain(|_, &mut (_, at)| at > cut);
+        let mut g = self.lock();
+        let g = &mut *g;
+        if g.new.len() >= self.half {
+            g.old = std::mem::replace(&mut g.new, HashMap::with_capacity(self.half));
         }
-        let entry = map.entry(hash).or_insert((slot, now));
+        let counts = |e: &(u64, Instant)| counts(e, now, window, ceiling).then_some(e.0);
+        let (entry, before) = match g.new.entry(hash) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                let e = e.into_mut();
+                let before = counts(e);
+                (e, before)
+            }
+            std::collections::hash_map::Entry::Vacant(e) => match g.old.remove(&hash) {
+                Some(moved) => (e.insert(moved), counts(&moved)),
+                None => (e.insert((slot, now)), None),
+            },
+        };
         // A slot served after a higher one (a stale fallback) leaves that one standing,
         // until its window ends.
-        if slot >= entry.0 || !counts(entry) {
+        if before.is_none_or(|floor| slot >= floor) {
             *entry = (slot, now);
         }
         before
     }
 
     fn len(&self) -> usize {
-        self.lock().len()
+        let g = self.lock();
+        g.new.len() + g.old.len()
     }
 }
 
@@ -411,11 +428,18 @@ mod tests {
         let t0 = crate::clock::now();
         let w = Duration::from_secs(1);
         for i in 0..10_000u64 {
-            s.served(&i.to_le_bytes(), i, t0 + Duration::from_micros(i), w, None);
+            let at = t0 + Duration::from_micros(i);
+            s.served(&i.to_le_bytes(), i, at, w, None);
+            if i % 400 == 0 {
+                // A key asked again and again stays, however many others pass by.
+                assert_eq!(s.served(b"hot", i, at, w, None), i.checked_sub(400));
+            }
+            assert!(s.len() <= 1000, "{}", s.len());
         }
-        assert!(s.len() <= 1000, "{}", s.len());
         let last = t0 + Duration::from_micros(9_999);
         assert_eq!(s.floor(&9_999u64.to_le_bytes(), last, w, None), Some(9_999));
+        assert_eq!(s.floor(&9_700u64.to_le_bytes(), last, w, None), Some(9_700));
+        assert_eq!(s.floor(b"hot", last, w, None), Some(9_600));
         assert_eq!(s.floor(&0u64.to_le_bytes(), last, w, None), None);
     }
 }
