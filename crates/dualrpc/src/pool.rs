@@ -52,9 +52,6 @@ const SIGHTINGS: usize = 20_000;
 /// Method-and-params keys whose served slot a pool remembers (about 40 bytes each).
 const SERVED_KEYS: usize = 100_000;
 
-/// The deadline of a call whose budget does not fit the clock.
-const FAR_FUTURE: Duration = Duration::from_secs(365 * 24 * 3600);
-
 /// A set of upstream endpoints that answers JSON-RPC calls as one. Cheap to clone (all
 /// clones share endpoints, connections and stats).
 #[derive(Debug, Clone)]
@@ -440,6 +437,42 @@ impl<'a> IntoFuture for CallBuilder<'a> {
     type IntoFuture = Pin<Box<dyn Future<Output = Result<Reply, CallError>> + Send + 'a>>;
 
     fn into_future(self) -> Self::IntoFuture {
+        match self.prepare() {
+            Ok((core, call, how)) => Box::pin(core.run_shared(call, how)),
+            Err(err) => Box::pin(std::future::ready(Err(err))),
+        }
+    }
+}
+
+/// What a call may share, decided once when it starts.
+#[derive(Debug, Clone, Copy)]
+struct Sharing {
+    /// Whether (and how long) its answer may come from, or go to, the cache.
+    cache: CachePolicy,
+    /// Whether it may join an identical call in flight.
+    coalesce: bool,
+    /// Whether it must not serve an answer older than one served before.
+    monotonic: bool,
+}
+
+impl Sharing {
+    /// Nothing to share: the call just runs.
+    fn none(&self) -> bool {
+        self.cache == CachePolicy::Never && !self.coalesce && !self.monotonic
+    }
+}
+
+impl CallBuilder<'_> {
+    /// Runs the call — what `.await` on the builder does, without boxing the call's future:
+    /// it becomes part of the caller's (the gateway's connection task holds it inline, so
+    /// a request costs no allocation and no copy of it).
+    pub async fn run(self) -> Result<Reply, CallError> {
+        let (core, call, how) = self.prepare()?;
+        core.run_shared(call, how).await
+    }
+
+    /// The call as it will run, or why it cannot.
+    fn prepare(self) -> Result<(Arc<Core>, Call, Sharing), CallError> {
         let started = clock::now();
         let core = &self.pool.core;
         let info = catalog::lookup(self.method);
@@ -449,27 +482,28 @@ impl<'a> IntoFuture for CallBuilder<'a> {
             Params::Borrowed(p) => Some(*p),
             Params::Owned(p) => Some(&**p),
             Params::Invalid(msg) => {
-                let err = CallError {
+                return Err(CallError {
                     reason: ErrorReason::InvalidRequest(msg.clone()),
                     strategy: resolved.policy.strategy,
                     attempts: 0,
                     latency: Duration::ZERO,
-                };
-                return Box::pin(std::future::ready(Err(err)));
+                });
             }
         };
-        let cache_policy = match &core.cache {
-            Some(_) => cache::policy(info, params, resolved.policy.cache_ttl),
-            None => CachePolicy::Never,
+        let how = Sharing {
+            cache: match &core.cache {
+                Some(_) => cache::policy(info, params, resolved.policy.cache_ttl),
+                None => CachePolicy::Never,
+            },
+            coalesce: core.flights.is_some() && info.coalescable,
+            // Lists are left out: a list's newest entry may leave it (a fork at
+            // `processed`) without the node being behind.
+            monotonic: !resolved.policy.monotonic_window.is_zero()
+                && matches!(
+                    info.slot,
+                    SlotSource::Context | SlotSource::Value | SlotSource::Height
+                ),
         };
-        let share = core.flights.is_some() && info.coalescable;
-        // Lists are left out: a list's newest entry may leave it (a fork at `processed`)
-        // without the node being behind.
-        let monotonic = !resolved.policy.monotonic_window.is_zero()
-            && matches!(
-                info.slot,
-                SlotSource::Context | SlotSource::Value | SlotSource::Height
-            );
         // A list's newest entry says when the address was last active, and a height is not
         // a slot: `minContextSlot` is the node's to check there.
         let min_slot = if info.slot.is_progress() {
@@ -487,10 +521,7 @@ impl<'a> IntoFuture for CallBuilder<'a> {
             ),
             policy: resolved.policy,
             started,
-            // "No limit" (a `Duration::MAX` budget) is a year, not an overflow.
-            deadline: started
-                .checked_add(resolved.deadline)
-                .unwrap_or_else(|| started + FAR_FUTURE),
+            deadline: clock::after(started, resolved.deadline),
             min_slot,
             floor: None,
             commitment: match info.slot {
@@ -498,34 +529,32 @@ impl<'a> IntoFuture for CallBuilder<'a> {
                 _ => fresh::commitment(params),
             },
         };
-        let core = self.pool.core.clone();
-        if cache_policy == CachePolicy::Never && !share && !monotonic {
-            return Box::pin(async move { crate::rounds::execute(&core.cx, &call).await });
-        }
-        // Not wrapped in an `async` block: that would keep `call` twice in the future (as
-        // the block's capture and as the function's argument), and thousands are in flight.
-        Box::pin(core.run_shared(call, cache_policy, share, monotonic))
+        Ok((self.pool.core.clone(), call, how))
     }
 }
 
 impl Core {
-    /// A call that may be answered from the cache or by an identical call in flight, or
-    /// must not serve an answer older than one served before (`monotonic`).
-    async fn run_shared(
-        self: Arc<Self>,
-        mut call: Call,
-        cache_policy: CachePolicy,
-        share: bool,
-        monotonic: bool,
-    ) -> Result<Reply, CallError> {
+    /// Runs `call`: from the cache or by an identical call in flight where `how` allows,
+    /// never serving an answer older than one served before where it says `monotonic`.
+    // Takes `call` by value, not in an `async` block around it: that would keep the call
+    // twice in the future, and thousands are in flight.
+    async fn run_shared(self: Arc<Self>, mut call: Call, how: Sharing) -> Result<Reply, CallError> {
+        if how.none() {
+            return crate::rounds::execute(&self.cx, &call).await;
+        }
+        let Sharing {
+            cache: cache_policy,
+            coalesce: share,
+            monotonic,
+        } = how;
         let bytes = call.request.key();
         let window = call.policy.monotonic_window;
         // Consensus compares values, not slots: a vote a slot older is still a vote, so the
         // floor is not applied to votes; the answer it agrees on is still marked if older.
-        let now = clock::now();
-        let limit = self.cx.upstreams.ceiling.limit(now);
+        // The call's start is "now" for the floor (a clock read costs as much as the rest).
+        let limit = self.cx.upstreams.ceiling.limit(call.started);
         if monotonic && call.policy.strategy != Strategy::Consensus {
-            call.floor = self.served.floor(&bytes, now, window, limit);
+            call.floor = self.served.floor(&bytes, call.started, window, limit);
         }
         let key = Key {
             hash: self.hasher.hash_one(&bytes[..]),
@@ -585,29 +614,35 @@ impl Core {
             _ => crate::rounds::execute(&self.cx, &call).await,
         };
         if monotonic && let Ok(reply) = &mut result {
-            self.never_backwards(&key.bytes, window, call.info.slot, reply);
+            let now = call.started + reply.latency;
+            self.never_backwards(&key.bytes, now, window, call.info.slot, reply);
         }
         if let (Ok(reply), Some(cache)) = (&result, &self.cache)
             && !reply.empty
             && !reply.coalesced
         {
             let agreed = reply.agreement.map_or(1, |a| a.agreed);
-            let age = clock::now().saturating_duration_since(call.started);
-            cache.insert(key, &reply.result, agreed, cache_policy, age);
+            cache.insert(key, &reply.result, agreed, cache_policy, reply.latency);
         }
         result
     }
 
     /// Records the slot `reply` serves for `key`, or — if another call served a higher one
     /// meanwhile — says how far behind it is.
-    fn never_backwards(&self, key: &[u8], window: Duration, source: SlotSource, reply: &mut Reply) {
+    fn never_backwards(
+        &self,
+        key: &[u8],
+        now: clock::Instant,
+        window: Duration,
+        source: SlotSource,
+        reply: &mut Reply,
+    ) {
         let Some(slot) = reply
             .slot
             .or_else(|| fresh::answer_slot(source, reply.result.get()))
         else {
             return;
         };
-        let now = clock::now();
         let ceiling = self.cx.upstreams.ceiling.limit(now);
         if let Some(floor) = self.served.served(key, slot, now, window, ceiling)
             && slot < floor

@@ -385,15 +385,18 @@ async fn run(state: &Snapshot, element: Element<'_>, o: Overrides) -> Answer {
         Element::Call(c) => c,
         Element::Invalid { id, error } => return Answer::request_error(id, &error),
     };
-    let mut builder = state.pool.call_raw(&call.method, call.params);
-    if let Some(s) = o.strategy {
-        builder = builder.strategy(s);
-    }
-    if let Some(t) = o.timeout {
-        builder = builder.timeout(t);
-    }
-    let strategy = builder.resolved_strategy();
-    let result = AssertUnwindSafe(builder.into_future()).catch_unwind().await;
+    let builder = || {
+        let mut builder = state.pool.call_raw(&call.method, call.params);
+        if let Some(s) = o.strategy {
+            builder = builder.strategy(s);
+        }
+        if let Some(t) = o.timeout {
+            builder = builder.timeout(t);
+        }
+        builder
+    };
+    // Not boxed: the call's future is part of this one (of the connection's task).
+    let result = AssertUnwindSafe(builder().run()).catch_unwind().await;
     let answer = match result {
         Ok(Ok(reply)) => Answer::success(call.id, reply),
         Ok(Err(err)) => {
@@ -421,7 +424,8 @@ async fn run(state: &Snapshot, element: Element<'_>, o: Overrides) -> Answer {
                 body: Some(out.finish()),
                 answered: true,
                 endpoint: None,
-                strategy: Some(strategy),
+                // Asked again only here: a panic is no reason to cost every call this.
+                strategy: Some(builder().resolved_strategy()),
                 attempts: 0,
                 agreement: None,
                 stale: None,
