@@ -13,3 +13,14 @@ pub use tokio::time::Instant;
 pub fn now() -> Instant {
     Instant::now()
 }
+
+/// "Never" as a time span: a year, far beyond any call (and no overflow when added).
+const FAR_FUTURE: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
+
+/// `start + span`, or a year after `start` if that would not fit (a `Duration::MAX`
+/// budget or timeout means "no limit", not an overflow).
+pub(crate) fn after(start: Instant, span: std::time::Duration) -> Instant {
+    start
+        .checked_add(span)
+        .unwrap_or_else(|| start + FAR_FUTURE)
+}

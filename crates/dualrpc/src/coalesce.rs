@@ -126,11 +126,13 @@ impl Flights {
         loop {
             let decision = {
                 let mut running = self.running.lock();
-                let now = clock::now();
+                // The caller's start is its "now": it asked a moment ago.
                 match running.get_mut(&key) {
                     Some(f)
                         if f.deadline <= call.deadline
-                            && (!call.info.fresh || now - f.started <= JOIN_WINDOW) =>
+                            && (!call.info.fresh
+                                || call.started.saturating_duration_since(f.started)
+                                    <= JOIN_WINDOW) =>
                     {
                         let rx = f
                             .result

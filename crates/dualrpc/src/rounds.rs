@@ -44,7 +44,7 @@ pub(crate) async fn execute(cx: &Context, call: &Call) -> Result<Reply, CallErro
         // One deposit per call, however many times the strategy runs below.
         cx.hedge_budget.deposit();
     }
-    let mut plan = Plan::build(&cx.upstreams, &call.method, call.info, clock::now());
+    let mut plan = Plan::build(&cx.upstreams, &call.method, call.info, call.started);
     let mut a = Attempts::new(call, cx);
     let mut result = strategy::run(strategy, &mut a, &plan).await;
     while a.launched() == 0 && a.budget_blocked {

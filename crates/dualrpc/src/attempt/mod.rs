@@ -384,6 +384,7 @@ impl<'c> Attempts<'c> {
             max_bytes: self.cx.max_response_bytes,
             timeout: self.call.policy.attempt_timeout(ep.timeout),
             deadline: self.call.deadline,
+            launched: (number == 0).then_some(now),
             // Signature lists are watched for new signatures (who shows them first).
             sightings: (self.call.info.slot == SlotSource::FirstEntry)
                 .then(|| (self.cx.sightings.clone(), self.call.request.key())),

@@ -36,6 +36,9 @@ pub(super) struct Attempt {
     pub(super) timeout: Duration,
     /// The call's deadline: until then a slow attempt may still bring a late success.
     pub(super) deadline: Instant,
+    /// When it was launched, for the attempt run in the call's own task (polled at once);
+    /// `None` for a task of its own, which starts its clock when it first runs.
+    pub(super) launched: Option<Instant>,
     /// For signature lists: where to report what the list shows, and the query's key.
     pub(super) sightings: Option<(Arc<crate::sight::Sightings>, bytes::Bytes)>,
 }
@@ -68,7 +71,7 @@ fn check_slot(
 impl Attempt {
     pub(super) async fn run(self, guard: SettleGuard) {
         let ep = &self.endpoint;
-        let started = clock::now();
+        let started = self.launched.unwrap_or_else(clock::now);
         // Only a method without side effects may be sent twice (see `UpstreamClient::post`).
         let replayable = self.info.coalescable;
         let send = ep.send(
@@ -79,7 +82,8 @@ impl Attempt {
             replayable,
         );
         tokio::pin!(send);
-        let mut outcome = match tokio::time::timeout(self.timeout, &mut send).await {
+        let timeout = clock::after(started, self.timeout);
+        let mut outcome = match tokio::time::timeout_at(timeout, &mut send).await {
             Ok(outcome) => outcome,
             Err(_) => Outcome::failed(FailureKind::Timeout),
         };

@@ -12,7 +12,8 @@ use crate::select::Plan;
 
 pub(super) async fn run(a: &mut Attempts<'_>, plan: &Plan) -> Result<Win, ErrorReason> {
     loop {
-        if a.launched() as usize >= a.call.policy.max_attempts || a.expired() {
+        // No attempt launches past the deadline (`launch_next` returns `None` then).
+        if a.launched() as usize >= a.call.policy.max_attempts {
             break;
         }
         if a.launch_next(plan, false).is_none() {
