@@ -31,32 +31,45 @@
 
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use crate::catalog::MethodInfo;
 use crate::clock::Instant;
 use crate::endpoint::Endpoint;
+use crate::stats::PlanView;
 use crate::upstreams::Upstreams;
 
 /// Score multiplier per slot an endpoint trails the best one, for freshness-sensitive
 /// methods.
 const LAG_PENALTY_PER_SLOT: f64 = 0.5;
 
+/// Endpoints a plan holds without allocating (a pool rarely has more).
+const INLINE: usize = 4;
+
 /// An ordered list of endpoints for one call.
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
-    /// Preferred endpoints first, then lagging ones.
-    order: Vec<Arc<Endpoint>>,
-    /// How many of `order` are preferred.
+    /// Preferred endpoints first, then lagging ones; then, past `planned`, those kept out
+    /// by their circuit or a Retry-After, best first (the last resort).
+    ranked: SmallVec<[Arc<Endpoint>; INLINE]>,
+    /// How many of `ranked` are preferred.
     preferred: usize,
-    /// Endpoints kept out by their circuit or a Retry-After, best first.
-    last_resort: Vec<Arc<Endpoint>>,
-    /// Per endpoint index: its score for this call (lag penalty included).
-    scores: Vec<f64>,
-    /// Per endpoint index: slots behind the best endpoint now or in the last health rounds
-    /// (0 when unknown).
-    lag: Vec<u64>,
-    /// Per endpoint index: whether the health loop has a slot reading of it (without one,
-    /// a lag of 0 says nothing).
-    read: Vec<bool>,
+    /// How many of `ranked` are in the plan (preferred or lagging).
+    planned: usize,
+    /// Per endpoint index: what this call knows of it.
+    seen: SmallVec<[Seen; INLINE]>,
+}
+
+/// One endpoint as a plan sees it.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    /// Its score for this call (lag penalty included).
+    score: f64,
+    /// Slots behind the best endpoint now or in the last health rounds (0 when unknown).
+    lag: u64,
+    /// Whether the health loop has a slot reading of it (without one, a lag of 0 says
+    /// nothing).
+    read: bool,
 }
 
 impl Plan {
@@ -67,67 +80,71 @@ impl Plan {
         info: &MethodInfo,
         now: Instant,
     ) -> Plan {
-        let n = upstreams.endpoints.len();
-        let views: Vec<_> = upstreams
-            .endpoints
+        let endpoints = &upstreams.endpoints;
+        let views: SmallVec<[PlanView; INLINE]> = endpoints
             .iter()
             .map(|e| e.stats.plan_view(now, method))
             .collect();
         let best_slot = views.iter().filter_map(|v| v.slot).max();
-        let mut fresh = Vec::with_capacity(n);
-        let mut lagging = Vec::new();
-        let mut out = Vec::new();
-        let mut scores = Vec::with_capacity(n);
-        let mut lag = Vec::with_capacity(n);
-        let read = views.iter().map(|v| v.slot.is_some()).collect();
-        for (ep, v) in upstreams.endpoints.iter().zip(&views) {
-            let behind = match (best_slot, v.slot) {
-                (Some(best), Some(slot)) => best.saturating_sub(slot),
-                _ => 0,
-            }
-            .max(v.recent_lag);
-            let mut score = v.score;
-            if info.fresh {
-                score *= 1.0 + LAG_PENALTY_PER_SLOT * behind as f64;
-            }
-            scores.push(score);
-            lag.push(behind);
-            if v.foreign {
-                continue;
-            } else if !v.admissible {
-                out.push((score, ep.clone()));
-            } else if v.lagging {
-                lagging.push((score, ep.clone()));
-            } else {
-                fresh.push((score, ep.clone()));
-            }
-        }
-        sort_by_score(&mut fresh);
-        let mut order: Vec<Arc<Endpoint>> = fresh.into_iter().map(|(_, e)| e).collect();
-        let preferred = order.len();
-        sort_by_score(&mut lagging);
-        sort_by_score(&mut out);
-        order.extend(lagging.into_iter().map(|(_, e)| e));
+        let seen: SmallVec<[Seen; INLINE]> = views
+            .iter()
+            .map(|v| {
+                let lag = match (best_slot, v.slot) {
+                    (Some(best), Some(slot)) => best.saturating_sub(slot),
+                    _ => 0,
+                }
+                .max(v.recent_lag);
+                let mut score = v.score;
+                if info.fresh {
+                    score *= 1.0 + LAG_PENALTY_PER_SLOT * lag as f64;
+                }
+                Seen {
+                    score,
+                    lag,
+                    read: v.slot.is_some(),
+                }
+            })
+            .collect();
+        // Tiers, each by score (ties by index, so a plan is the same for the same stats).
+        let mut ranked = SmallVec::with_capacity(endpoints.len());
+        let mut tier = |keep: &dyn Fn(&PlanView) -> bool| {
+            let from = ranked.len();
+            ranked.extend(
+                endpoints
+                    .iter()
+                    .zip(&views)
+                    .filter(|(_, v)| !v.foreign && keep(v))
+                    .map(|(e, _)| e.clone()),
+            );
+            ranked[from..].sort_unstable_by(|a: &Arc<Endpoint>, b: &Arc<Endpoint>| {
+                seen[a.index]
+                    .score
+                    .total_cmp(&seen[b.index].score)
+                    .then(a.index.cmp(&b.index))
+            });
+            ranked.len()
+        };
+        let preferred = tier(&|v| v.admissible && !v.lagging);
+        let planned = tier(&|v| v.admissible && v.lagging);
+        tier(&|v| !v.admissible);
         Plan {
-            order,
+            ranked,
             preferred,
-            last_resort: out.into_iter().map(|(_, e)| e).collect(),
-            scores,
-            lag,
-            read,
+            planned,
+            seen,
         }
     }
 
     /// All endpoints of the plan, in order.
     pub(crate) fn iter(&self) -> std::slice::Iter<'_, Arc<Endpoint>> {
-        self.order.iter()
+        self.ranked[..self.planned].iter()
     }
 
     /// Number of preferred endpoints (at least 1 if the plan is not empty, so that a pool
     /// whose endpoints all lag still fans out to one).
     pub(crate) fn preferred_len(&self) -> usize {
         if self.preferred == 0 {
-            self.order.len().min(1)
+            self.planned.min(1)
         } else {
             self.preferred
         }
@@ -135,30 +152,30 @@ impl Plan {
 
     /// Whether `ep` is in the preferred tier.
     pub(crate) fn is_preferred(&self, ep: &Endpoint) -> bool {
-        self.order[..self.preferred]
+        self.ranked[..self.preferred]
             .iter()
             .any(|e| e.index == ep.index)
     }
 
     /// Whether `ep` is in the plan at all (preferred or lagging, not last resort).
     pub(crate) fn contains(&self, ep: &Endpoint) -> bool {
-        self.order.iter().any(|e| e.index == ep.index)
+        self.iter().any(|e| e.index == ep.index)
     }
 
     /// Endpoints outside the plan, for the last-resort attempt.
     pub(crate) fn last_resort(&self) -> &[Arc<Endpoint>] {
-        &self.last_resort
+        &self.ranked[self.planned..]
     }
 
     /// Slots the endpoint with index `i` trails the best one (0 when unknown).
     pub(crate) fn lag(&self, i: usize) -> u64 {
-        self.lag.get(i).copied().unwrap_or(0)
+        self.seen.get(i).map_or(0, |s| s.lag)
     }
 
     /// Whether the health loop sees the endpoint with index `i` fewer slots behind than the
     /// one with index `j` — both read, so an endpoint never read is never "ahead".
     pub(crate) fn ahead_of(&self, i: usize, j: usize) -> bool {
-        let read = |k: usize| self.read.get(k).copied().unwrap_or(false);
+        let read = |k: usize| self.seen.get(k).is_some_and(|s| s.read);
         read(i) && read(j) && self.lag(i) < self.lag(j)
     }
 
@@ -173,7 +190,7 @@ impl Plan {
                     .iter()
                     .map(|&i| &upstreams.endpoints[i])
                     .filter(|e| pred(e))
-                    .map(|e| self.scores[e.index])
+                    .map(|e| self.seen[e.index].score)
                     .min_by(f64::total_cmp)
             };
             if let Some(score) = best(&|e| self.is_preferred(e)) {
@@ -209,8 +226,4 @@ impl Plan {
         }
         order
     }
-}
-
-fn sort_by_score(v: &mut [(f64, Arc<Endpoint>)]) {
-    v.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.index.cmp(&b.1.index)));
 }

@@ -4,15 +4,15 @@
 //! A call receives a handful of messages (usually one), so a general channel is more than
 //! it needs: tokio's unbounded channel allocates a block of 32 slots per call (2 KiB here),
 //! which is most of a call's own memory when thousands are in flight. The inbox allocates
-//! once, small, and grows only if a call really gets many messages.
+//! once, room for two messages inside, and grows only if a call really gets more at once.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
+use smallvec::SmallVec;
 use tokio::sync::Notify;
 
 use super::task::Message;
@@ -20,7 +20,8 @@ use super::task::Message;
 /// One call's inbox (module doc). The call is its only reader.
 #[derive(Debug, Default)]
 pub(super) struct Inbox {
-    queue: Mutex<VecDeque<Message>>,
+    /// Oldest first; a handful at most, so taking the first shifts next to nothing.
+    queue: Mutex<SmallVec<[Message; 2]>>,
     waker: AtomicWaker,
     closed: AtomicBool,
     closed_notify: Notify,
@@ -41,19 +42,19 @@ impl Inbox {
             if self.closed.load(Ordering::Acquire) {
                 return;
             }
-            queue.push_back(message);
+            queue.push(message);
         }
         self.waker.wake();
     }
 
     /// The next message, if one is there; else the task is woken when one arrives.
     pub(super) fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Message> {
-        if let Some(m) = self.queue.lock().pop_front() {
+        if let Some(m) = pop_front(&mut self.queue.lock()) {
             return Poll::Ready(m);
         }
         self.waker.register(cx.waker());
         // A message may have arrived between the check and the registration.
-        match self.queue.lock().pop_front() {
+        match pop_front(&mut self.queue.lock()) {
             Some(m) => Poll::Ready(m),
             None => Poll::Pending,
         }
@@ -81,4 +82,9 @@ impl Inbox {
             notified.await;
         }
     }
+}
+
+/// The oldest message of `queue`, if any.
+fn pop_front(queue: &mut SmallVec<[Message; 2]>) -> Option<Message> {
+    (!queue.is_empty()).then(|| queue.remove(0))
 }

@@ -36,6 +36,8 @@ mod task;
 
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use crate::budget::HedgeBudget;
 use crate::catalog::{MethodInfo, MethodName};
 use crate::clock::{self, Instant};
@@ -201,11 +203,13 @@ pub(crate) struct Attempts<'c> {
     pending: usize,
     /// Of those, attempts past their timeout.
     slow: usize,
-    /// Per attempt number: whether it is past its timeout.
-    slow_attempts: Vec<bool>,
+    /// Per attempt number: whether it is past its timeout (inline: few calls make more
+    /// than a handful of attempts, and none should allocate for it).
+    slow_attempts: SmallVec<[bool; 8]>,
     /// Attempts launched in all.
     launched: u32,
-    marks: Vec<Mark>,
+    /// Per endpoint index.
+    marks: SmallVec<[Mark; 4]>,
     failures: Vec<AttemptFailure>,
     node_errors: Option<NodeErrors>,
     best_empty: Option<Win>,
@@ -230,9 +234,9 @@ impl<'c> Attempts<'c> {
             local: Local(None),
             pending: 0,
             slow: 0,
-            slow_attempts: Vec::new(),
+            slow_attempts: SmallVec::new(),
             launched: 0,
-            marks: vec![Mark::default(); cx.upstreams.endpoints.len()],
+            marks: smallvec::smallvec![Mark::default(); cx.upstreams.endpoints.len()],
             failures: Vec::new(),
             node_errors: None,
             best_empty: None,

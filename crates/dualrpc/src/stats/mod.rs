@@ -84,7 +84,7 @@ impl LatencyTrack {
 #[derive(Debug)]
 pub(super) struct Tracked {
     pub(super) overall: LatencyTrack,
-    pub(super) by_method: HashMap<Box<str>, LatencyTrack>,
+    pub(super) by_method: HashMap<Box<str>, LatencyTrack, foldhash::fast::RandomState>,
     pub(super) success: SuccessEwma,
     pub(super) success_count: u64,
     pub(super) empty_count: u64,
@@ -155,7 +155,7 @@ impl EndpointStats {
         Self {
             tracked: Mutex::new(Tracked {
                 overall: LatencyTrack::new(now),
-                by_method: HashMap::new(),
+                by_method: HashMap::default(),
                 success: SuccessEwma::new(SUCCESS_ALPHA),
                 success_count: 0,
                 empty_count: 0,
