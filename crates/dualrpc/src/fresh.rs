@@ -20,11 +20,11 @@
 //! [`LocalServedSlots`] is the in-process one, bounded in entries.
 
 use std::collections::HashMap;
-
 use std::hash::BuildHasher;
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
+use memchr::memmem::Finder;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -130,12 +130,23 @@ fn context_slot(result: &str) -> Option<u64> {
         .map(|c| c.slot)
 }
 
+/// `"minContextSlot"`, searched for in params (the searcher built once, not per call).
+static MIN_CONTEXT_SLOT: LazyLock<Finder<'static>> =
+    LazyLock::new(|| Finder::new(b"\"minContextSlot\""));
+/// `"commitment"`, likewise.
+static COMMITMENT: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"commitment\""));
+
+/// Whether `text` has an escape anywhere (then a key may be spelled with `\u` escapes).
+fn escaped(text: &str) -> bool {
+    memchr::memchr(b'\\', text.as_bytes()).is_some()
+}
+
 /// The `minContextSlot` of a call's config object (the last element of `params`), if any.
 /// A cheap byte search first: most params have none.
 pub(crate) fn min_context_slot(params: Option<&RawValue>) -> Option<u64> {
     let text = params?.get();
     // The key written plainly, or escaped (then the parse below reads it).
-    if !text.contains("\"minContextSlot\"") && !text.contains('\\') {
+    if MIN_CONTEXT_SLOT.find(text.as_bytes()).is_none() && !escaped(text) {
         return None;
     }
     #[derive(Deserialize)]
@@ -162,7 +173,7 @@ pub(crate) fn commitment(params: Option<&RawValue>) -> usize {
         "confirmed" => 1,
         _ => 2,
     };
-    if text.contains('\\') {
+    if escaped(text) {
         #[derive(Deserialize)]
         struct Config {
             commitment: Option<String>,
@@ -174,8 +185,8 @@ pub(crate) fn commitment(params: Option<&RawValue>) -> usize {
             .find_map(|p| serde_json::from_str::<Config>(p.get()).ok()?.commitment)
             .map_or(2, |c| level(&c));
     }
-    for (at, key) in text.match_indices("\"commitment\"") {
-        let rest = text[at + key.len()..].trim_start();
+    for at in COMMITMENT.find_iter(text.as_bytes()) {
+        let rest = text[at + COMMITMENT.needle().len()..].trim_start();
         if let Some(value) = rest.strip_prefix(':') {
             let value = value.trim_start();
             if let Some(quoted) = value.strip_prefix('"') {
