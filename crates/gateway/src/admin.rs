@@ -34,7 +34,7 @@ pub(crate) async fn status(
     headers: HeaderMap,
 ) -> Response {
     let snap = state.current.load();
-    if !crate::auth::authorized(&snap.options.front.api_keys, &headers, &uri) {
+    if !crate::auth::authorized(&snap.options.front.api_keys, &(&headers, &uri)) {
         return crate::rpc::unauthorized().map(axum::body::Body::new);
     }
     axum::Json(snap.pool.status()).into_response()
@@ -45,7 +45,10 @@ pub(crate) async fn metrics(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    if !crate::auth::authorized(&state.current.load().options.front.api_keys, &headers, &uri) {
+    if !crate::auth::authorized(
+        &state.current.load().options.front.api_keys,
+        &(&headers, &uri),
+    ) {
         return crate::rpc::unauthorized().map(axum::body::Body::new);
     }
     match crate::prometheus::handle() {

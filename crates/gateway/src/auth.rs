@@ -3,21 +3,21 @@
 //! of a guess was right. With no keys configured every client is let in (the gateway then
 //! relies on binding to loopback).
 
-use axum::http::{HeaderMap, Uri};
 use subtle::ConstantTimeEq;
 
 use crate::HEADER_API_KEY;
+use crate::head::{RequestHead, text};
 
 /// Whether the request carries one of `keys` (always true when `keys` is empty).
-pub(crate) fn authorized(keys: &[String], headers: &HeaderMap, uri: &Uri) -> bool {
+pub(crate) fn authorized(keys: &[String], head: &impl RequestHead) -> bool {
     if keys.is_empty() {
         return true;
     }
-    let presented = headers
-        .get(HEADER_API_KEY)
-        .and_then(|v| v.to_str().ok())
+    let presented = head
+        .header(HEADER_API_KEY)
+        .and_then(text)
         .map(str::to_string)
-        .or_else(|| query_key(uri));
+        .or_else(|| query_key(head.query()?));
     let Some(presented) = presented else {
         return false;
     };
@@ -27,8 +27,8 @@ pub(crate) fn authorized(keys: &[String], headers: &HeaderMap, uri: &Uri) -> boo
     })
 }
 
-fn query_key(uri: &Uri) -> Option<String> {
-    uri.query()?
+fn query_key(query: &str) -> Option<String> {
+    query
         .split('&')
         .filter_map(|pair| pair.split_once('='))
         .find(|(k, _)| *k == "api-key")
@@ -65,6 +65,8 @@ fn percent_decode(v: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::HeaderMap;
+
     use super::*;
 
     fn check(keys: &[&str], header: Option<&str>, uri: &str) -> bool {
@@ -73,7 +75,8 @@ mod tests {
         if let Some(v) = header {
             h.insert(HEADER_API_KEY, v.parse().unwrap());
         }
-        authorized(&keys, &h, &uri.parse().unwrap())
+        let uri: axum::http::Uri = uri.parse().unwrap();
+        authorized(&keys, &(&h, &uri))
     }
 
     #[test]

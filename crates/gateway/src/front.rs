@@ -30,13 +30,14 @@ use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
 use dualrpc::Strategy;
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
+use http::StatusCode;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::AppState;
+use crate::head::RequestHead;
 use crate::response::Chunks;
 
 /// Headers a request served here may carry (more: hyper serves it).
@@ -119,10 +120,18 @@ struct Head {
     content_length: usize,
     close: bool,
     keep_alive: bool,
-    /// Name and value of each header: (start, end) of each.
-    headers: [[u16; 4]; MAX_HEADERS],
-    count: usize,
+    /// Where the first value of each of [`ADMITTED`] is: (start, end), if it was sent.
+    admitted: [Option<(u16, u16)>; ADMITTED.len()],
 }
+
+/// The headers admission reads ([`crate::head`]): the front keeps where each one's value
+/// is, and nothing of any other (no header map per request).
+const ADMITTED: [&str; 4] = [
+    crate::HEADER_API_KEY,
+    "content-type",
+    crate::HEADER_STRATEGY,
+    crate::HEADER_TIMEOUT_MS,
+];
 
 impl Conn {
     /// Reads one request and answers it, or says why not.
@@ -153,30 +162,22 @@ impl Conn {
         let snapshot = state.current.load_full();
         let front = &snapshot.options.front;
         let max = snapshot.options.limits.max_request_bytes;
-        let head_bytes = self.buf.split_to(head.len).freeze();
-        let (headers, uri) = match head.request(&head_bytes) {
-            Some(parts) => parts,
-            None => {
-                let mut read = BytesMut::with_capacity(head_bytes.len() + self.buf.len());
-                read.extend_from_slice(&head_bytes);
-                read.extend_from_slice(&self.buf);
-                return Next::Hyper(read.freeze());
-            }
-        };
         let strategy = head.strategy;
         if head.content_length > max {
             self.answer(crate::rpc::body_too_large(max), false, head.http10)
                 .await;
             return Next::Close;
         }
+        // The head stays in the buffer until the body is in: the request is split off in
+        // one piece (one split shares the buffer once; two would allocate twice).
+        let total = head.len + head.content_length;
         let mut deadline = None;
-        if self.buf.len() < head.content_length {
+        if self.buf.len() < total {
             // Room for the body, but not more than BODY_ROOM before its bytes come: a
             // client declaring megabytes and sending nothing holds little.
-            self.buf
-                .reserve((head.content_length - self.buf.len()).min(BODY_ROOM));
+            self.buf.reserve((total - self.buf.len()).min(BODY_ROOM));
         }
-        while self.buf.len() < head.content_length {
+        while self.buf.len() < total {
             let deadline =
                 *deadline.get_or_insert_with(|| Instant::now() + front.body_read_timeout);
             match self.read(deadline, None).await {
@@ -189,7 +190,8 @@ impl Conn {
                 Waited::Eof | Waited::Stopped => return Next::Close,
             }
         }
-        let body = self.buf.split_to(head.content_length).freeze();
+        let request = self.buf.split_to(total).freeze();
+        let body = request.slice(head.len..);
         if head.content_length > BODY_ROOM || self.buf.capacity() > BODY_ROOM {
             // The large allocation goes with the body (freed when the call is answered);
             // the connection keeps a small buffer, with any pipelined bytes, not the
@@ -198,7 +200,11 @@ impl Conn {
             fresh.extend_from_slice(&self.buf);
             self.buf = fresh;
         }
-        let call = crate::rpc::serve_read(&snapshot, &headers, &uri, strategy, &body);
+        let admitted = Admitted {
+            head: &head,
+            bytes: &request[..head.len],
+        };
+        let call = crate::rpc::serve_read(&snapshot, &admitted, strategy, &body);
         // A client that hangs up cancels its call, as under hyper: no further attempts,
         // hedges or retries (an attempt already sent runs on to its timeout, so its answer
         // still counts in the endpoint's stats). Bytes of a pipelined request are kept for
@@ -208,7 +214,7 @@ impl Conn {
             response = call => response,
             () = peer_gone(&self.stream, &mut self.buf) => return Next::Close,
         };
-        drop((headers, head_bytes, body));
+        drop((request, body));
         let keep = !*stop.borrow()
             && if head.http10 {
                 head.keep_alive
@@ -410,8 +416,7 @@ fn parse(buf: &[u8]) -> Parsed {
         content_length: 0,
         close: false,
         keep_alive: false,
-        headers: [[0; 4]; MAX_HEADERS],
-        count: 0,
+        admitted: [None; ADMITTED.len()],
     };
     let mut length = None;
     for h in request.headers.iter() {
@@ -437,9 +442,12 @@ fn parse(buf: &[u8]) -> Parsed {
                 head.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
             }
         }
-        let (name, value) = (offset(name.as_bytes()), offset(h.value));
-        head.headers[head.count] = [name.start, name.end, value.start, value.end].map(|o| o as u16);
-        head.count += 1;
+        if let Some(i) = ADMITTED.iter().position(|a| name.eq_ignore_ascii_case(a))
+            && head.admitted[i].is_none()
+        {
+            let value = offset(h.value);
+            head.admitted[i] = Some((value.start as u16, value.end as u16));
+        }
     }
     let Some(length) = length else {
         return Parsed::Other;
@@ -448,22 +456,24 @@ fn parse(buf: &[u8]) -> Parsed {
     Parsed::Head(head)
 }
 
-impl Head {
-    /// The header map and target URI, as slices of `head` (the head's bytes); `None` if a
-    /// header or the target is not valid for `http`.
-    fn request(&self, head: &Bytes) -> Option<(HeaderMap, Uri)> {
-        let mut headers = HeaderMap::with_capacity(self.count);
-        for &[name_start, name_end, value_start, value_end] in &self.headers[..self.count] {
-            let name =
-                HeaderName::from_bytes(&head[name_start as usize..name_end as usize]).ok()?;
-            let value = HeaderValue::from_maybe_shared(
-                head.slice(value_start as usize..value_end as usize),
-            )
-            .ok()?;
-            headers.append(name, value);
-        }
-        let uri = Uri::from_maybe_shared(head.slice(self.target.clone())).ok()?;
-        Some((headers, uri))
+/// A parsed head with its bytes, as admission reads it.
+struct Admitted<'a> {
+    head: &'a Head,
+    bytes: &'a [u8],
+}
+
+impl RequestHead for Admitted<'_> {
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        let i = ADMITTED.iter().position(|a| *a == name);
+        debug_assert!(i.is_some(), "admission reads `{name}`: add it to ADMITTED");
+        let (start, end) = self.head.admitted[i?]?;
+        Some(&self.bytes[start as usize..end as usize])
+    }
+
+    fn query(&self) -> Option<&str> {
+        let target = &self.bytes[self.head.target.clone()];
+        let at = target.iter().position(|&b| b == b'?')?;
+        std::str::from_utf8(&target[at + 1..]).ok()
     }
 }
 

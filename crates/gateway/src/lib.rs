@@ -29,6 +29,7 @@ mod admin;
 mod auth;
 pub mod config;
 mod front;
+mod head;
 mod prometheus;
 mod request;
 mod response;

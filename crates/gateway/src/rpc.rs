@@ -22,6 +22,7 @@ use dualrpc::{Agreement, Reply, Strategy};
 use futures_util::FutureExt;
 use http_body_util::{BodyExt, Limited};
 
+use crate::head::{RequestHead, text};
 use crate::request::{self, Element, RequestError};
 use crate::response::{self, Chunks, Writer};
 use crate::{
@@ -148,7 +149,7 @@ where
     B::Error: Into<axum::BoxError>,
 {
     let served = async {
-        let overrides = admit(&state, headers, uri, path_strategy)?;
+        let overrides = admit(&state, &(headers, uri), path_strategy)?;
         let bytes = read_body(&state, body).await?;
         Ok(respond(&state, overrides, &bytes).await)
     };
@@ -159,13 +160,12 @@ where
 /// path, `crate::front`).
 pub(crate) async fn serve_read(
     state: &Snapshot,
-    headers: &HeaderMap,
-    uri: &Uri,
+    head: &impl RequestHead,
     path_strategy: Option<Strategy>,
     body: &Bytes,
 ) -> http::Response<Chunks> {
     let served = async {
-        let overrides = admit(state, headers, uri, path_strategy)?;
+        let overrides = admit(state, head, path_strategy)?;
         Ok(respond(state, overrides, body).await)
     };
     unwound(served).await
@@ -208,24 +208,20 @@ pub(crate) fn unauthorized() -> http::Response<Chunks> {
 #[allow(clippy::result_large_err)]
 fn admit(
     state: &Snapshot,
-    headers: &HeaderMap,
-    uri: &Uri,
+    head: &impl RequestHead,
     path_strategy: Option<Strategy>,
 ) -> Result<Overrides, http::Response<Chunks>> {
-    if !crate::auth::authorized(&state.options.front.api_keys, headers, uri) {
+    if !crate::auth::authorized(&state.options.front.api_keys, head) {
         return Err(unauthorized());
     }
-    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
-        let ok = ct
-            .to_str()
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .eq_ignore_ascii_case("application/json")
-            })
-            .unwrap_or(false);
+    if let Some(ct) = head.header(header::CONTENT_TYPE.as_str()) {
+        let ok = text(ct).is_some_and(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        });
         if !ok {
             return Err(rejection(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -233,7 +229,7 @@ fn admit(
             ));
         }
     }
-    overrides(headers, path_strategy).map_err(|e| rejection(StatusCode::BAD_REQUEST, e))
+    overrides(head, path_strategy).map_err(|e| rejection(StatusCode::BAD_REQUEST, e))
 }
 
 /// Reads a body under `limits.max_request_bytes` and `body_read_timeout`.
@@ -329,15 +325,15 @@ fn no_content() -> http::Response<Chunks> {
 }
 
 fn overrides(
-    headers: &HeaderMap,
+    head: &impl RequestHead,
     path_strategy: Option<Strategy>,
 ) -> Result<Overrides, RequestError> {
     let mut o = Overrides {
         strategy: path_strategy,
         timeout: None,
     };
-    if let Some(v) = headers.get(STRATEGY) {
-        let s = v.to_str().map_err(|_| {
+    if let Some(v) = head.header(STRATEGY.as_str()) {
+        let s = text(v).ok_or_else(|| {
             RequestError::invalid("Invalid Request: x-dualrpc-strategy is not text")
         })?;
         o.strategy = Some(
@@ -346,10 +342,8 @@ fn overrides(
                 .map_err(|e| RequestError::invalid(format!("Invalid Request: {e}")))?,
         );
     }
-    if let Some(v) = headers.get(TIMEOUT_MS) {
-        let ms = v
-            .to_str()
-            .ok()
+    if let Some(v) = head.header(TIMEOUT_MS.as_str()) {
+        let ms = text(v)
             .and_then(|s| s.trim().parse::<u64>().ok())
             .filter(|ms| (1..=600_000).contains(ms))
             .ok_or_else(|| {

@@ -58,7 +58,7 @@ pub(crate) fn upgrade(
     api_keys: &[String],
     request: Request<Incoming>,
 ) -> Response<Chunks> {
-    if !crate::auth::authorized(api_keys, request.headers(), request.uri()) {
+    if !crate::auth::authorized(api_keys, &(request.headers(), request.uri())) {
         return crate::rpc::unauthorized();
     }
     let Some(key) = request.headers().get(header::SEC_WEBSOCKET_KEY) else {

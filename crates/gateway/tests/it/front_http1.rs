@@ -96,6 +96,72 @@ async fn pipelined_posts_and_posts_in_pieces_are_answered_in_order() {
     assert_eq!(ups[0].count("getSlot"), 3);
 }
 
+/// The front reads only the headers admission needs, by position in the head: names in
+/// any case, the first of repeated values (as a header map's `get`), a value that is not
+/// text refused, other headers ignored, and the API key from the query.
+#[tokio::test]
+async fn admission_headers_are_read_from_the_head_as_hyper_would() {
+    let ups = upstreams(1).await;
+    let (pool, opts) = pool_and_options(&ups, "[gateway]\napi_keys = [\"k-0123456789abcdef\"]\n");
+    let gw = gateway_with(pool, opts).await;
+    let requests = [
+        // No key: refused; a key in mixed-case names and repeated (the first counts).
+        "",
+        "X-Api-Key: k-0123456789abcdef\r\nx-api-key: wrong\r\n",
+        "x-api-key: wrong\r\nX-API-KEY: k-0123456789abcdef\r\n",
+        // The override headers in any case, among unrelated headers.
+        "x-other: 1\r\nX-Api-Key: k-0123456789abcdef\r\nX-DualRPC-Strategy: race\r\nX-Dualrpc-Timeout-Ms: 0\r\n",
+        "x-api-key: k-0123456789abcdef\r\nx-dualrpc-strategy: race\r\nx-dualrpc-strategy: nope\r\n",
+    ]
+    .map(|extra| post(1, extra))
+    .concat();
+    let mut s = connect(&gw).await;
+    s.write_all(requests.as_bytes()).await.unwrap();
+    let got = responses(&mut s, 5).await;
+    let status = |i: usize| got[i].0.lines().next().unwrap().to_string();
+    assert!(status(0).contains("401"), "{}", status(0));
+    assert!(status(1).contains("200"), "{}", status(1));
+    assert!(status(2).contains("401"), "{}", status(2));
+    assert!(status(3).contains("400"), "{}", status(3));
+    assert!(got[3].1.contains("timeout-ms"), "{}", got[3].1);
+    assert!(status(4).contains("200"), "{}", status(4));
+    assert!(
+        got[4].0.contains("x-dualrpc-strategy: race"),
+        "{}",
+        got[4].0
+    );
+    // A content type other than JSON is refused, however its name is written; a value
+    // that is not text (a byte above 0x7f) is refused as the header map's `to_str` would.
+    let mut s = connect(&gw).await;
+    let request = post(2, "x-api-key: k-0123456789abcdef\r\n")
+        .replace("content-type: application/json", "Content-Type: text/plain");
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut bad = post(
+        3,
+        "x-api-key: k-0123456789abcdef\r\nx-dualrpc-strategy: r\u{e9}ce\r\n",
+    );
+    bad = bad.replace("POST /", "POST /?x=1");
+    s.write_all(bad.as_bytes()).await.unwrap();
+    s.write_all(
+        post(4, "")
+            .replace("POST / ", "POST /race?api-key=k-0123456789abcdef ")
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let got = responses(&mut s, 3).await;
+    assert!(got[0].0.starts_with("http/1.1 415"), "{}", got[0].0);
+    assert!(got[1].0.starts_with("http/1.1 400"), "{}", got[1].0);
+    assert!(got[1].1.contains("not text"), "{}", got[1].1);
+    assert!(got[2].0.starts_with("http/1.1 200"), "{}", got[2].0);
+    assert!(
+        got[2].0.contains("x-dualrpc-strategy: race"),
+        "{}",
+        got[2].0
+    );
+    assert_eq!(ups[0].count("getSlot"), 3);
+}
+
 #[tokio::test]
 async fn a_connection_is_handed_to_hyper_for_anything_else_and_still_served() {
     let ups = upstreams(1).await;
