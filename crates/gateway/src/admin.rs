@@ -35,7 +35,9 @@ pub(crate) async fn status(
 ) -> Response {
     let snap = state.current.load();
     if !crate::auth::authorized(&snap.options.front.api_keys, &(&headers, &uri)) {
-        return crate::rpc::unauthorized().map(axum::body::Body::new);
+        return crate::rpc::unauthorized()
+            .into_http()
+            .map(axum::body::Body::new);
     }
     axum::Json(snap.pool.status()).into_response()
 }
@@ -49,7 +51,9 @@ pub(crate) async fn metrics(
         &state.current.load().options.front.api_keys,
         &(&headers, &uri),
     ) {
-        return crate::rpc::unauthorized().map(axum::body::Body::new);
+        return crate::rpc::unauthorized()
+            .into_http()
+            .map(axum::body::Body::new);
     }
     match crate::prometheus::handle() {
         Some(h) => {

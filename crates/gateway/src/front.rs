@@ -38,7 +38,7 @@ use tokio::time::Instant;
 
 use crate::AppState;
 use crate::head::RequestHead;
-use crate::response::Chunks;
+use crate::response::Outgoing;
 
 /// Headers a request served here may carry (more: hyper serves it).
 const MAX_HEADERS: usize = 64;
@@ -268,22 +268,26 @@ impl Conn {
     }
 
     /// Writes `response`; says whether it went out whole.
-    async fn answer(&mut self, response: http::Response<Chunks>, keep: bool, http10: bool) -> bool {
-        let (parts, body) = response.into_parts();
+    async fn answer(&mut self, response: Outgoing, keep: bool, http10: bool) -> bool {
+        let Outgoing {
+            status,
+            headers,
+            body,
+        } = response;
         self.out.clear();
         let out = &mut self.out;
         out.extend_from_slice(b"HTTP/1.1 ");
-        out.extend_from_slice(parts.status.as_str().as_bytes());
+        out.extend_from_slice(status.as_str().as_bytes());
         out.extend_from_slice(b" ");
-        out.extend_from_slice(parts.status.canonical_reason().unwrap_or("").as_bytes());
+        out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
         out.extend_from_slice(b"\r\n");
-        for (name, value) in &parts.headers {
+        for (name, value) in &headers {
             out.extend_from_slice(name.as_str().as_bytes());
             out.extend_from_slice(b": ");
             out.extend_from_slice(value.as_bytes());
             out.extend_from_slice(b"\r\n");
         }
-        if parts.status != StatusCode::NO_CONTENT {
+        if status != StatusCode::NO_CONTENT {
             out.extend_from_slice(b"content-length: ");
             out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
             out.extend_from_slice(b"\r\n");

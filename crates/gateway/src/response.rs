@@ -3,16 +3,57 @@
 //! result is not even copied: it goes to the socket as the very buffer the upstream's
 //! answer was read into ([`Chunks`], written with one vectored write).
 
-use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
+use http::{HeaderName, HeaderValue, StatusCode};
 use http_body::{Frame, SizeHint};
 use serde_json::value::RawValue;
+use smallvec::SmallVec;
 
 use crate::request::RequestError;
+
+/// A response as the gateway builds it: a status, the few headers it sets, a body. The
+/// connection's own HTTP/1.1 path (`crate::front`) writes it as it is — no header map is
+/// built per request —, hyper's gets it as an `http::Response` ([`Outgoing::into_http`]).
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    pub(crate) status: StatusCode,
+    /// Each name once (the gateway sets each header once); inline for the usual four.
+    pub(crate) headers: SmallVec<[(HeaderName, HeaderValue); 4]>,
+    pub(crate) body: Chunks,
+}
+
+impl Outgoing {
+    /// `body` under `status`, no headers yet.
+    pub(crate) fn new(status: StatusCode, body: Chunks) -> Outgoing {
+        Outgoing {
+            status,
+            headers: SmallVec::new(),
+            body,
+        }
+    }
+
+    /// Adds the header `name` (not set yet).
+    pub(crate) fn header(&mut self, name: HeaderName, value: HeaderValue) {
+        debug_assert!(self.headers.iter().all(|(n, _)| *n != name), "{name} twice");
+        self.headers.push((name, value));
+    }
+
+    /// As hyper's response.
+    pub(crate) fn into_http(self) -> http::Response<Chunks> {
+        let mut response = http::Response::new(self.body);
+        *response.status_mut() = self.status;
+        let map = response.headers_mut();
+        map.reserve(self.headers.len());
+        for (name, value) in self.headers {
+            map.insert(name, value);
+        }
+        response
+    }
+}
 
 /// Results at least this long are handed over as their own buffer; shorter pieces are
 /// copied together (one small copy is cheaper than one more buffer to write and free).
@@ -21,14 +62,17 @@ pub(crate) const SHARE_AT: usize = 512;
 /// A response body: a few buffers, sent in order, with an exact length.
 #[derive(Debug, Default)]
 pub(crate) struct Chunks {
-    parts: VecDeque<Bytes>,
+    /// Inline for the usual one to three (no allocation for the list).
+    parts: SmallVec<[Bytes; 3]>,
+    /// How many of `parts` went out as frames already (hyper's path).
+    sent: usize,
     len: u64,
 }
 
 impl Chunks {
-    /// The buffers, in order.
-    pub(crate) fn parts(&self) -> &VecDeque<Bytes> {
-        &self.parts
+    /// The buffers not sent yet, in order.
+    pub(crate) fn parts(&self) -> &[Bytes] {
+        &self.parts[self.sent..]
     }
 
     /// The length in bytes.
@@ -39,7 +83,10 @@ impl Chunks {
     /// The whole body as one buffer (tests, logs).
     #[cfg(test)]
     pub(crate) fn to_vec(&self) -> Vec<u8> {
-        self.parts.iter().flat_map(|b| b.iter().copied()).collect()
+        self.parts()
+            .iter()
+            .flat_map(|b| b.iter().copied())
+            .collect()
     }
 }
 
@@ -51,15 +98,17 @@ impl http_body::Body for Chunks {
         mut self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        let next = self.parts.pop_front();
+        let this = &mut *self;
+        let next = this.parts.get_mut(this.sent).map(std::mem::take);
         if let Some(b) = &next {
-            self.len -= b.len() as u64;
+            this.sent += 1;
+            this.len -= b.len() as u64;
         }
         Poll::Ready(next.map(|b| Ok(Frame::data(b))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.parts.is_empty()
+        self.sent == self.parts.len()
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -97,12 +146,12 @@ impl Writer {
         }
         self.flush_small();
         self.done.len += bytes.len() as u64;
-        self.done.parts.push_back(bytes.clone());
+        self.done.parts.push(bytes.clone());
     }
 
     /// Appends a whole body (a batch element's answer).
     pub(crate) fn append(&mut self, body: Chunks) {
-        for part in &body.parts {
+        for part in body.parts() {
             self.share(part);
         }
     }
@@ -111,7 +160,7 @@ impl Writer {
         if !self.small.is_empty() {
             let small = self.small.split().freeze();
             self.done.len += small.len() as u64;
-            self.done.parts.push_back(small);
+            self.done.parts.push(small);
         }
     }
 

@@ -24,7 +24,7 @@ use http_body_util::{BodyExt, Limited};
 
 use crate::head::{RequestHead, text};
 use crate::request::{self, Element, RequestError};
-use crate::response::{self, Chunks, Writer};
+use crate::response::{self, Chunks, Outgoing, Writer};
 use crate::{
     AppState, HEADER_AGREEMENT, HEADER_ATTEMPTS, HEADER_ENDPOINT, HEADER_STALE, HEADER_STRATEGY,
     HEADER_TIMEOUT_MS, Snapshot,
@@ -153,7 +153,7 @@ where
         let bytes = read_body(&state, body).await?;
         Ok(respond(&state, overrides, &bytes).await)
     };
-    unwound(served).await
+    unwound(served).await.into_http()
 }
 
 /// [`serve`] for a request whose body was read already (the connection's own HTTP/1.1
@@ -163,7 +163,7 @@ pub(crate) async fn serve_read(
     head: &impl RequestHead,
     path_strategy: Option<Strategy>,
     body: &Bytes,
-) -> http::Response<Chunks> {
+) -> Outgoing {
     let served = async {
         let overrides = admit(state, head, path_strategy)?;
         Ok(respond(state, overrides, body).await)
@@ -173,9 +173,7 @@ pub(crate) async fn serve_read(
 
 /// `served`'s response (or the rejection it ended with); a panic anywhere becomes an
 /// internal error.
-async fn unwound(
-    served: impl Future<Output = Result<http::Response<Chunks>, http::Response<Chunks>>>,
-) -> http::Response<Chunks> {
+async fn unwound(served: impl Future<Output = Result<Outgoing, Outgoing>>) -> Outgoing {
     match AssertUnwindSafe(served).catch_unwind().await {
         Ok(Ok(response) | Err(response)) => response,
         Err(_) => {
@@ -192,7 +190,7 @@ async fn unwound(
 }
 
 /// The answer to a request without a valid API key.
-pub(crate) fn unauthorized() -> http::Response<Chunks> {
+pub(crate) fn unauthorized() -> Outgoing {
     rejection(
         StatusCode::UNAUTHORIZED,
         RequestError {
@@ -210,7 +208,7 @@ fn admit(
     state: &Snapshot,
     head: &impl RequestHead,
     path_strategy: Option<Strategy>,
-) -> Result<Overrides, http::Response<Chunks>> {
+) -> Result<Overrides, Outgoing> {
     if !crate::auth::authorized(&state.options.front.api_keys, head) {
         return Err(unauthorized());
     }
@@ -234,7 +232,7 @@ fn admit(
 
 /// Reads a body under `limits.max_request_bytes` and `body_read_timeout`.
 #[allow(clippy::result_large_err)]
-async fn read_body<B>(state: &Snapshot, body: B) -> Result<Bytes, http::Response<Chunks>>
+async fn read_body<B>(state: &Snapshot, body: B) -> Result<Bytes, Outgoing>
 where
     B: http_body::Body<Data = Bytes> + Send,
     B::Error: Into<axum::BoxError>,
@@ -255,7 +253,7 @@ where
 }
 
 /// The answer to a body that did not arrive within `body_read_timeout`.
-pub(crate) fn body_late() -> http::Response<Chunks> {
+pub(crate) fn body_late() -> Outgoing {
     rejection(
         StatusCode::REQUEST_TIMEOUT,
         RequestError::invalid("Invalid Request: the request body was not received in time"),
@@ -263,7 +261,7 @@ pub(crate) fn body_late() -> http::Response<Chunks> {
 }
 
 /// The answer to a body over `max` bytes.
-pub(crate) fn body_too_large(max: usize) -> http::Response<Chunks> {
+pub(crate) fn body_too_large(max: usize) -> Outgoing {
     rejection(
         StatusCode::PAYLOAD_TOO_LARGE,
         RequestError::invalid(format!(
@@ -273,7 +271,7 @@ pub(crate) fn body_too_large(max: usize) -> http::Response<Chunks> {
 }
 
 /// Parses the body and answers it: one call, or a batch's calls concurrently.
-async fn respond(state: &Snapshot, overrides: Overrides, bytes: &Bytes) -> http::Response<Chunks> {
+async fn respond(state: &Snapshot, overrides: Overrides, bytes: &Bytes) -> Outgoing {
     let limits = &state.options.limits;
     let parsed = match request::parse(bytes, limits.max_batch) {
         Ok(p) => p,
@@ -318,10 +316,8 @@ async fn respond(state: &Snapshot, overrides: Overrides, bytes: &Bytes) -> http:
     }
 }
 
-fn no_content() -> http::Response<Chunks> {
-    let mut response = http::Response::new(Chunks::default());
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    response
+fn no_content() -> Outgoing {
+    Outgoing::new(StatusCode::NO_CONTENT, Chunks::default())
 }
 
 fn overrides(
@@ -440,11 +436,10 @@ pub(crate) fn json_response(
     status: StatusCode,
     body: Chunks,
     answers: &[Answer],
-) -> http::Response<Chunks> {
-    let mut response = http::Response::new(body);
-    *response.status_mut() = status;
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, APPLICATION_JSON);
+) -> Outgoing {
+    let mut response = Outgoing::new(status, body);
+    let h = &mut response;
+    h.header(header::CONTENT_TYPE, APPLICATION_JSON);
     match answers {
         [] => {}
         [one] => {
@@ -456,16 +451,16 @@ pub(crate) fn json_response(
             let strategy = one
                 .strategy
                 .map_or(NONE, |s| HeaderValue::from_static(s.as_str()));
-            h.insert(ENDPOINT, endpoint);
-            h.insert(STRATEGY, strategy);
-            h.insert(ATTEMPTS, count_header(one.attempts));
+            h.header(ENDPOINT, endpoint);
+            h.header(STRATEGY, strategy);
+            h.header(ATTEMPTS, count_header(one.attempts));
             if let Some(g) = one.agreement
                 && let Ok(v) = HeaderValue::from_str(&g.to_string())
             {
-                h.insert(AGREEMENT, v);
+                h.header(AGREEMENT, v);
             }
             if let Some(behind) = one.stale {
-                h.insert(STALE, HeaderValue::from(behind));
+                h.header(STALE, HeaderValue::from(behind));
             }
         }
         _ => batch_headers(h, answers),
@@ -475,7 +470,7 @@ pub(crate) fn json_response(
 
 /// A batch's headers: one comma-separated entry per answered element, in the order of the
 /// response array ("-" where there is none), and the attempts summed.
-fn batch_headers(h: &mut HeaderMap, answers: &[Answer]) {
+fn batch_headers(h: &mut Outgoing, answers: &[Answer]) {
     let join = |f: &dyn Fn(&Answer) -> Option<String>| {
         answers
             .iter()
@@ -489,20 +484,20 @@ fn batch_headers(h: &mut HeaderMap, answers: &[Answer]) {
     let attempts: u32 = answers.iter().map(|a| a.attempts).sum();
     for (name, value) in [(ENDPOINT, endpoint), (STRATEGY, strategy)] {
         if let Ok(v) = HeaderValue::from_str(&value) {
-            h.insert(name, v);
+            h.header(name, v);
         }
     }
-    h.insert(ATTEMPTS, count_header(attempts));
+    h.header(ATTEMPTS, count_header(attempts));
     if answers.iter().any(|a| a.agreement.is_some()) {
         let agreement = join(&|a| a.agreement.map(|g| g.to_string()));
         if let Ok(v) = HeaderValue::from_str(&agreement) {
-            h.insert(AGREEMENT, v);
+            h.header(AGREEMENT, v);
         }
     }
     if answers.iter().any(|a| a.stale.is_some()) {
         let stale = join(&|a| a.stale.map(|n| n.to_string()));
         if let Ok(v) = HeaderValue::from_str(&stale) {
-            h.insert(STALE, v);
+            h.header(STALE, v);
         }
     }
 }
@@ -517,18 +512,15 @@ fn count_header(n: u32) -> HeaderValue {
 }
 
 /// A whole-request error response.
-pub(crate) fn rejection(status: StatusCode, error: RequestError) -> http::Response<Chunks> {
+pub(crate) fn rejection(status: StatusCode, error: RequestError) -> Outgoing {
     let mut out = Writer::default();
     response::write_request_error(&mut out, None, &error);
-    let mut response = http::Response::new(out.finish());
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, APPLICATION_JSON);
+    let mut response = Outgoing::new(status, out.finish());
+    response.header(header::CONTENT_TYPE, APPLICATION_JSON);
     response
 }
 
 /// [`rejection`] as the router's response.
 pub(crate) fn reject(status: StatusCode, error: RequestError) -> Response {
-    rejection(status, error).map(Body::new)
+    rejection(status, error).into_http().map(Body::new)
 }

@@ -59,7 +59,7 @@ pub(crate) fn upgrade(
     request: Request<Incoming>,
 ) -> Response<Chunks> {
     if !crate::auth::authorized(api_keys, &(request.headers(), request.uri())) {
-        return crate::rpc::unauthorized();
+        return crate::rpc::unauthorized().into_http();
     }
     let Some(key) = request.headers().get(header::SEC_WEBSOCKET_KEY) else {
         return plain(StatusCode::BAD_REQUEST);
